@@ -1,0 +1,77 @@
+"""abkit — A/B experiments on user retention: assign, measure, test, report.
+
+The public API is small; everything heavy (pandas, Ibis, papermill, matplotlib) is imported on first
+use so that ``import abkit`` stays fast.
+
+Example:
+    >>> import abkit as ab
+    >>> exposures, events = ab.simulate.retention_experiment(n_units=2_000, seed=7)
+    >>> exp = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control")
+    >>> res = exp.analyze(exposures=exposures, events=events)
+    >>> res.to_pandas().shape[0]
+    2
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from abkit.errors import AbkitError, DataError, ReportError, SpecError, StatsError
+from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Retention, Revenue
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from abkit import assign, simulate, stats
+    from abkit.analysis import Experiment
+    from abkit.report import run_report
+    from abkit.results import ExperimentResult
+    from abkit.spec import ExperimentSpec, load_spec
+
+_LAZY = {
+    "Experiment": ("abkit.analysis", "Experiment"),
+    "ExperimentResult": ("abkit.results", "ExperimentResult"),
+    "ExperimentSpec": ("abkit.spec", "ExperimentSpec"),
+    "load_spec": ("abkit.spec", "load_spec"),
+    "run_report": ("abkit.report", "run_report"),
+}
+_SUBMODULES = {"assign", "simulate", "stats", "report", "plot", "data", "metrics", "results"}
+
+__all__ = [
+    "AbkitError",
+    "ActiveDays",
+    "DataError",
+    "EventCount",
+    "Experiment",
+    "ExperimentResult",
+    "ExperimentSpec",
+    "Mean",
+    "Proportion",
+    "ReportError",
+    "Retention",
+    "Revenue",
+    "SpecError",
+    "StatsError",
+    "__version__",
+    "assign",
+    "load_spec",
+    "run_report",
+    "simulate",
+    "stats",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"abkit.{name}")
+    raise AttributeError(f"module 'abkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | _SUBMODULES)

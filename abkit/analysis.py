@@ -1,0 +1,724 @@
+"""``Experiment``: glue from a spec and data to results.
+
+Example:
+    >>> import abkit as ab
+    >>> exposures, events = ab.simulate.retention_experiment(n_units=2_000, seed=1)
+    >>> exp = ab.Experiment(metrics=[ab.Retention(day=1)], control="control")
+    >>> res = exp.analyze(exposures=exposures, events=events)
+    >>> list(res.to_pandas().metric)
+    ['retention_d1']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.errors import AbkitError, DataError, SpecError
+from abkit.metrics import EventMetric, Metric, metric_from_spec
+from abkit.stats._types import ALTERNATIVES
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+    from ibis.backends import BaseBackend
+
+    from abkit.data import FindingsBuilder
+    from abkit.results import ExperimentResult
+    from abkit.spec import ExperimentSpec
+
+__all__ = ["Experiment"]
+
+_MIN_ARM = 2  # fewer units than this in an arm: no test
+
+
+class Experiment:
+    """A set of metrics to compare between variants, and how to compare them.
+
+    Args:
+        metrics: metric objects (``Retention(day=7)``, ``Mean("col")`` …) or their spec dicts.
+        control: the control variant's label.
+        variant: name of the variant column in your data (default ``"variant"``).
+        variants: expected variant labels (control included). Units in other variants are
+            excluded and reported; when None, the variants found in the data are used.
+        weights: planned traffic share per variant, for the sample-ratio check (equal if None).
+        segments: exposure (or unit) columns to break every metric down by, e.g. ``["channel"]``.
+        alpha: significance level; intervals are ``1 - alpha``.
+        alternative: ``"two-sided"``, ``"greater"`` (treatment above control) or ``"less"``.
+        name: experiment name, shown in results and reports.
+        primary_metric: the pre-registered primary metric (shown first).
+        columns: mapping of abkit column names (``unit_id``, ``variant``, ``exposed_at``, ``ts``,
+            ``event``, ``value``) to yours.
+        tz: IANA zone in which timezone-naive timestamps were written (they are rejected otherwise).
+
+    Example:
+        >>> Experiment(metrics=[Retention(day=7)], control="a").control
+        'a'
+    """
+
+    def __init__(
+        self,
+        metrics: Sequence[Metric | Mapping[str, Any]],
+        *,
+        control: str = "control",
+        variant: str | None = None,
+        variants: Sequence[str] | None = None,
+        weights: Sequence[float] | Mapping[str, float] | None = None,
+        segments: Sequence[str] = (),
+        alpha: float = 0.05,
+        alternative: str = "two-sided",
+        name: str = "experiment",
+        primary_metric: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        tz: str | None = None,
+    ) -> None:
+        self.metrics: tuple[Metric, ...] = tuple(metric_from_spec(m) for m in metrics)
+        if not self.metrics:
+            raise SpecError("Experiment needs at least one metric, e.g. metrics=[Retention(day=7)]")
+        names = [m.name for m in self.metrics]
+        if len(set(names)) != len(names):
+            raise SpecError(f"metric names must be unique, got {names}; pass name=… to tell them apart")
+        if not isinstance(control, str) or not control:
+            raise SpecError(f"control must be a variant label, got {control!r}")
+        if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+            raise SpecError(f"alpha must be in (0, 1), got {alpha!r}")
+        if alternative not in ALTERNATIVES:
+            raise SpecError(f"alternative must be one of {list(ALTERNATIVES)}, got {alternative!r}")
+        if primary_metric is not None and primary_metric not in names:
+            raise SpecError(f"primary_metric {primary_metric!r} is not one of {names}")
+        self.control = control
+        self.columns = dict(columns or {})
+        if variant is not None:
+            self.columns["variant"] = variant
+        self.variants = None if variants is None else tuple(str(v) for v in variants)
+        if self.variants is not None and control not in self.variants:
+            raise SpecError(f"control {control!r} is not among variants {list(self.variants)}")
+        self.weights = _normalise_weights(weights, self.variants)
+        self.segments = tuple(segments)
+        self.alpha = float(alpha)
+        self.alternative = alternative
+        self.name = name
+        self.primary_metric = primary_metric
+        self.tz = tz
+
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec | Mapping[str, Any] | str) -> Experiment:
+        """Build an Experiment from a spec object, its dict form, or a YAML path."""
+        from abkit.spec import load_spec
+
+        s = load_spec(spec)  # type: ignore[arg-type]
+        if not s.metrics:
+            raise SpecError(f"spec {s.name!r} lists no metrics; add e.g. `- retention: {{day: 7}}`")
+        return cls(
+            metrics=s.build_metrics(),
+            control=s.control,
+            variants=s.variant_names,
+            weights=dict(zip(s.variant_names, s.weights, strict=True)),
+            segments=s.segments,
+            alpha=s.alpha,
+            alternative=s.alternative,
+            name=s.name,
+            primary_metric=s.primary_metric,
+            columns=s.columns,
+            tz=s.tz,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Experiment(name={self.name!r}, metrics={[m.name for m in self.metrics]}, "
+            f"control={self.control!r})"
+        )
+
+    # ------------------------------------------------------------------------------------ analyze
+
+    def analyze(
+        self,
+        *,
+        exposures: Any = None,
+        events: Any = None,
+        units: Any = None,
+        as_of: datetime | str | None = None,
+        unit_id: str | None = None,
+        con: BaseBackend | None = None,
+    ) -> ExperimentResult:
+        """Compute every metric per variant in the engine and compare each treatment to control.
+
+        Give either ``exposures`` (+ ``events`` for event metrics) or a per-unit table ``units``.
+
+        Args:
+            exposures: exposure log (``unit_id``, ``variant``, ``exposed_at`` …).
+            events: activity log (``unit_id``, ``ts``, optional ``event``, ``value``).
+            units: per-unit table with metric columns (column metrics only).
+            as_of: cut-off for the event data; events after it are ignored and a unit counts for a
+                metric only once its window has ended by then. Defaults to the last event time.
+            unit_id: name of your unit id column (shortcut for ``columns={"unit_id": …}``).
+            con: an Ibis backend to run on (default: the tables' own backend, else a fresh DuckDB).
+
+        Raises:
+            DataError: the data breaks the contract (missing columns, naive timestamps, no rows,
+                control absent, a single variant …); the message names the column and the fix.
+        """
+        columns = dict(self.columns)
+        if unit_id is not None:
+            columns["unit_id"] = unit_id
+        if units is not None and (exposures is not None or events is not None):
+            raise SpecError("give either units= (a per-unit table) or exposures=/events=, not both")
+        if units is None and exposures is None:
+            raise SpecError("nothing to analyse: pass exposures= (and events=) or units=")
+        try:
+            if units is not None:
+                return self._analyze_units(units, columns, con)
+            return self._analyze_events(exposures, events, as_of, columns, con)
+        except AbkitError:
+            raise
+        except Exception as exc:  # an engine error we did not foresee: say where, not a deep trace
+            from abkit.data import _first_line
+
+            raise DataError(
+                f"the engine could not run the analysis: {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
+
+    # per-unit table path ---------------------------------------------------------------------------
+
+    def _analyze_units(
+        self, units: Any, columns: dict[str, str], con: BaseBackend | None
+    ) -> ExperimentResult:
+        from abkit.aggregate import build_unit_stats
+        from abkit.data import FindingsBuilder, backend_of, connect, load_table, rename_columns
+
+        event_metrics = [m.name for m in self.metrics if isinstance(m, EventMetric)]
+        if event_metrics:
+            raise SpecError(
+                f"metrics {event_metrics} are computed from events; with a per-unit table use "
+                "column metrics such as Proportion('retention_7') or Mean('revenue')"
+            )
+        con = con or backend_of(units) or connect()
+        t = load_table(units, con=con, role="units")
+        t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
+        self._check_columns(t, "units", [m.column for m in self.metrics])  # type: ignore[attr-defined]
+        self._check_columns(t, "units", self.segments)
+        t = t.mutate(variant=t.variant.cast("string"))
+        t = _label_segments(t, self.segments)
+
+        dq = FindingsBuilder()
+        counts = (
+            t.aggregate(
+                rows=t.count(),
+                null_ids=t.unit_id.isnull().cast("int64").sum(),
+                null_variants=t.variant.isnull().cast("int64").sum(),
+                distinct_ids=t.unit_id.nunique(),
+            )
+            .execute()
+            .iloc[0]
+        )
+        rows, null_ids = int(counts["rows"]), int(counts["null_ids"] or 0)
+        if rows == 0:
+            raise DataError("units: the table has no rows")
+        dq.counts.update(unit_rows=rows, unit_null_ids=null_ids)
+        null_variants = int(counts["null_variants"] or 0)
+        dq.counts["unit_null_variants"] = null_variants
+        if null_ids:
+            dq.add("null_ids", "warning", null_ids, rows, f"{null_ids:,} rows with a null unit id were dropped")
+        if null_variants:
+            dq.add("null_variants", "warning", null_variants, rows,
+                   f"{null_variants:,} rows with a null variant were dropped")
+        valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
+        per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
+        dup_ids = per_id.filter(per_id._rows > 1)
+        n_dup = int(dup_ids.count().execute())
+        dq.counts["units_duplicated"] = n_dup
+        if n_dup:
+            dq.add("duplicate_units", "warning", n_dup, int(counts["distinct_ids"]),
+                   f"{n_dup:,} unit ids appear on more than one row and were excluded; a per-unit "
+                   "table must have one row per unit")
+            valid = valid.anti_join(dup_ids, "unit_id")
+        query = build_unit_stats(valid, self.metrics, segments=self.segments)
+        stats = query.expr.execute()
+        sql = _try_sql(query.expr)
+        return self._finish(stats, dq, as_of=None, sql=sql)
+
+    # exposures + events path -----------------------------------------------------------------------
+
+    def _analyze_events(
+        self,
+        exposures: Any,
+        events: Any,
+        as_of: datetime | str | None,
+        columns: dict[str, str],
+        con: BaseBackend | None,
+    ) -> ExperimentResult:
+        import ibis
+
+        from abkit.aggregate import build_event_stats, first_exposures
+        from abkit.data import (
+            FindingsBuilder,
+            backend_of,
+            connect,
+            load_table,
+            rename_columns,
+            require_timestamp,
+        )
+
+        event_metrics = [m for m in self.metrics if isinstance(m, EventMetric)]
+        column_metrics = [m for m in self.metrics if not isinstance(m, EventMetric)]
+        if event_metrics and events is None:
+            raise SpecError(
+                f"metrics {[m.name for m in event_metrics]} are computed from events; pass events="
+            )
+        con = con or backend_of(exposures, events) or connect()
+        exp = load_table(exposures, con=con, role="exposures")
+        exp = rename_columns(
+            exp, role="exposures", required=("unit_id", "variant", "exposed_at"), columns=columns
+        )
+        carry = [*self.segments, *(m.column for m in column_metrics)]  # type: ignore[attr-defined]
+        self._check_columns(exp, "exposures", carry)
+        exp = require_timestamp(exp, "exposed_at", role="exposures", tz=self.tz, con=con)
+        exp = exp.mutate(variant=exp.variant.cast("string"))
+        exp = _label_segments(exp, self.segments)
+
+        ev: ir.Table | None = None
+        if events is not None:
+            ev = load_table(events, con=con, role="events")
+            ev = rename_columns(
+                ev, role="events", required=("unit_id", "ts"), optional=("event", "value"),
+                columns=columns,
+            )
+            ev = require_timestamp(ev, "ts", role="events", tz=self.tz, con=con)
+            if "event" in ev.columns:
+                ev = ev.mutate(event=ev.event.cast("string"))
+            if "value" in ev.columns and not ev.value.type().is_numeric():
+                raise DataError(
+                    f"events: column 'value' has type {ev.value.type()}, expected numbers; convert "
+                    "it (e.g. pd.to_numeric(df['value'], errors='coerce')) before analysing"
+                )
+            exp, ev = _align_id_types(exp, ev)
+
+        dq = FindingsBuilder()
+        as_of_dt = self._resolve_as_of(as_of, exp, ev)
+        as_lit = ibis.literal(as_of_dt)
+
+        # exposure quality (one query)
+        first = first_exposures(exp, as_of=as_of_dt, carry=carry)
+        ex_counts = exp.aggregate(
+            rows=exp.count(),
+            null_ids=exp.unit_id.isnull().cast("int64").sum(),
+            null_variants=(exp.unit_id.notnull() & exp.variant.isnull()).cast("int64").sum(),
+            null_times=(exp.unit_id.notnull() & exp.exposed_at.isnull()).cast("int64").sum(),
+            after_as_of=(exp.exposed_at > as_lit).cast("int64").sum(),
+        )
+        unit_counts = first.aggregate(
+            units=first.count(),
+            multi=(first.n_variants > 1).cast("int64").sum(),
+            dup_rows=ibis.ifelse(first.n_variants == 1, first.n_rows - 1, 0).sum(),
+        )
+        exq = ex_counts.cross_join(unit_counts).execute().iloc[0]
+        n_rows = int(exq["rows"])
+        if n_rows == 0:
+            raise DataError("exposures: the table has no rows")
+        c = {k: int(0 if _isnull(v) else v) for k, v in exq.items()}
+        dq.counts.update(
+            exposure_rows=c["rows"],
+            exposure_null_ids=c["null_ids"],
+            exposure_null_variants=c["null_variants"],
+            exposure_null_times=c["null_times"],
+            exposures_after_as_of=c["after_as_of"],
+            units_exposed=c["units"],
+            units_multiple_variants=c["multi"],
+            duplicate_exposures=c["dup_rows"],
+        )
+        if c["null_ids"]:
+            dq.add("null_ids", "warning", c["null_ids"], n_rows,
+                   f"{c['null_ids']:,} exposure rows with a null unit id were dropped")
+        if c["null_variants"] or c["null_times"]:
+            k = c["null_variants"] + c["null_times"]
+            dq.add("null_exposure_fields", "warning", k, n_rows,
+                   f"{k:,} exposure rows with a null variant or time were dropped")
+        if c["after_as_of"]:
+            dq.add("exposures_after_as_of", "info", c["after_as_of"], n_rows,
+                   f"{c['after_as_of']:,} exposure rows after as_of were ignored")
+        if c["multi"]:
+            share = c["multi"] / max(c["units"], 1)
+            sev = "blocking" if share > 0.01 else "warning"
+            dq.add("multiple_variants", sev, c["multi"], c["units"],
+                   f"{c['multi']:,} units ({share:.2%}) were exposed to more than one variant and "
+                   "were excluded; check the assignment integration")
+        if c["dup_rows"]:
+            dq.add("duplicate_exposures", "info", c["dup_rows"], n_rows,
+                   f"{c['dup_rows']:,} repeated exposure rows were collapsed to each unit's first")
+
+        units_tbl = first.filter(first.n_variants == 1)
+        if ev is not None:
+            self._event_quality(ev, first, as_lit, dq)
+        query = build_event_stats(
+            units_tbl, ev, self.metrics, segments=self.segments, as_of=as_of_dt
+        )
+        stats = query.expr.execute()
+        return self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr))
+
+    def _event_quality(
+        self, ev: ir.Table, first: ir.Table, as_lit: Any, dq: FindingsBuilder
+    ) -> None:
+        import ibis
+
+        f = first.select("unit_id", "t0")
+        j = ev.left_join(f, "unit_id")
+        q = j.aggregate(
+            rows=j.count(),
+            null_ids=j.unit_id.isnull().cast("int64").sum(),
+            null_ts=(j.unit_id.notnull() & j.ts.isnull()).cast("int64").sum(),
+            unexposed=(j.unit_id.notnull() & j.t0.isnull()).cast("int64").sum(),
+            before=(j.t0.notnull() & (j.ts < j.t0)).cast("int64").sum(),
+            after=(j.t0.notnull() & (j.ts >= j.t0) & (j.ts > as_lit)).cast("int64").sum(),
+        ).execute().iloc[0]
+        c = {k: int(0 if _isnull(v) else v) for k, v in q.items()}
+        rows = c["rows"]
+        used = rows - c["null_ids"] - c["null_ts"] - c["unexposed"] - c["before"] - c["after"]
+        dq.counts.update(
+            event_rows=rows,
+            event_null_ids=c["null_ids"],
+            event_null_times=c["null_ts"],
+            events_unexposed_units=c["unexposed"],
+            events_before_exposure=c["before"],
+            events_after_as_of=c["after"],
+            events_in_analysis=used,
+        )
+        if c["null_ids"] or c["null_ts"]:
+            k = c["null_ids"] + c["null_ts"]
+            dq.add("null_event_fields", "warning", k, rows,
+                   f"{k:,} event rows with a null unit id or time were dropped")
+        if c["unexposed"]:
+            dq.add("events_unexposed_units", "info", c["unexposed"], rows,
+                   f"{c['unexposed']:,} events belong to units never exposed (by as_of); ignored")
+        if c["before"]:
+            dq.add("events_before_exposure", "info", c["before"], rows,
+                   f"{c['before']:,} events happened before the unit's first exposure; they do "
+                   "not count toward post-exposure metrics")
+        if c["after"]:
+            dq.add("events_after_as_of", "info", c["after"], rows,
+                   f"{c['after']:,} events after as_of were ignored")
+        _ = ibis  # imported for side effects of literal handling in callers
+
+    def _resolve_as_of(
+        self, as_of: datetime | str | None, exp: ir.Table, ev: ir.Table | None
+    ) -> datetime:
+        import pandas as pd
+
+        if as_of is None:
+            src = ev.ts if ev is not None else exp.exposed_at
+            value = src.max().execute()
+            if _isnull(value):
+                raise DataError(
+                    "cannot default as_of: the "
+                    + ("events" if ev is not None else "exposures")
+                    + " table has no timestamps; pass as_of= explicitly"
+                )
+            ts = pd.Timestamp(value)
+        else:
+            try:
+                ts = pd.Timestamp(as_of)
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"as_of={as_of!r} is not a timestamp: {exc}") from None
+        if ts.tzinfo is None:
+            if self.tz is None:
+                raise DataError(
+                    f"as_of={as_of!r} has no time zone; give one (e.g. '2024-05-01T00:00Z') or "
+                    "set tz= on the Experiment"
+                )
+            ts = ts.tz_localize(self.tz)
+        ts = ts.tz_convert("UTC")
+        first_exp = exp.exposed_at.min().execute()
+        if not _isnull(first_exp) and ts < pd.Timestamp(first_exp):
+            raise DataError(
+                f"as_of {ts.isoformat()} is before the first exposure "
+                f"{pd.Timestamp(first_exp).isoformat()}; nothing can be analysed"
+            )
+        return ts.to_pydatetime().astimezone(UTC)
+
+    @staticmethod
+    def _check_columns(t: ir.Table, role: str, needed: Sequence[str]) -> None:
+        import difflib
+
+        missing = [c for c in needed if c not in t.columns]
+        if missing:
+            hints = {c: difflib.get_close_matches(c, list(t.columns), n=1) for c in missing}
+            tips = "; ".join(f"did you mean {h[0]!r} for {c!r}?" for c, h in hints.items() if h)
+            raise DataError(
+                f"{role}: column(s) {missing} used by the experiment are missing. "
+                f"Available: {list(t.columns)}" + (f"; {tips}" if tips else "")
+            )
+
+    # ------------------------------------------------------------------------------ statistics
+
+    def _finish(
+        self,
+        stats: pd.DataFrame,
+        dq: FindingsBuilder,
+        *,
+        as_of: datetime | None,
+        sql: str | None,
+    ) -> ExperimentResult:
+        from abkit.results import ExperimentResult, MetricInfo
+
+        stats = stats.copy()
+        stats["variant"] = stats["variant"].astype(str)
+        found = sorted(stats["variant"].unique().tolist())
+        if self.variants is not None:
+            variants = list(self.variants)
+            unknown = [v for v in found if v not in variants]
+            if unknown:
+                n_unknown = int(stats.loc[stats.variant.isin(unknown), "n_units"].sum())
+                dq.counts["units_unknown_variant"] = n_unknown
+                sev = "blocking" if n_unknown > 0.01 * stats.n_units.sum() else "warning"
+                dq.add("unknown_variants", sev, n_unknown, int(stats.n_units.sum()),
+                       f"{n_unknown:,} units have variant labels {unknown} that are not in the spec "
+                       f"{variants}; they were excluded. Normalise labels (case, whitespace) "
+                       "or add them to the spec")
+                stats = stats[~stats.variant.isin(unknown)]
+        else:
+            variants = found
+        if self.control not in found:
+            raise DataError(
+                f"control {self.control!r} is not among the variant values found in the data "
+                f"{found}; pass control= one of them"
+                + _case_hint(self.control, found)
+            )
+        if len(found) < 2 and self.variants is None:
+            raise DataError(
+                f"the variant column has a single value {found}; an A/B comparison needs at least "
+                "two variants"
+            )
+        variants = [self.control, *[v for v in variants if v != self.control]]
+        dq.counts["units_analyzed"] = int(stats["n_units"].sum())
+
+        self._check_metric_values(stats)
+        overall = _marginal(stats, ["variant"])
+        srm = self._srm(overall, variants)
+        if srm.flagged:
+            dq.add("srm", "blocking", 0, None,
+                   f"sample ratio mismatch: observed {dict(zip(srm.variants, srm.observed, strict=True))} "
+                   f"vs planned weights {list(srm.weights)} (p = {srm.pvalue:.2g} < {srm.threshold}); "
+                   "do not trust the lifts until the cause is found")
+        arms, comps = self._compare(overall, variants, segment=None)
+        seg_comps = []
+        for seg in self.segments:
+            table = _marginal(stats, ["variant", seg])
+            for value in sorted(table[seg].unique().tolist(), key=str):
+                sub = table[table[seg] == value]
+                a, cmp = self._compare(sub, variants, segment=(seg, str(value)))
+                arms.extend(a)
+                seg_comps.extend(cmp)
+        seg_comps = _adjust_segments(seg_comps)
+        for m in self.metrics:
+            imm = int(overall[f"{m.name}__immature"].sum())
+            if imm:
+                dq.counts[f"immature_{m.name}"] = imm
+                dq.add(f"immature_{m.name}", "info", imm, int(overall["n_units"].sum()),
+                       f"{m.name}: {imm:,} units were excluded because their window had not ended "
+                       "by as_of (immature)")
+            miss = int(overall[f"{m.name}__missing"].sum())
+            if miss:
+                dq.counts[f"missing_{m.name}"] = miss
+                dq.add(f"missing_{m.name}", "warning", miss, int(overall["n_units"].sum()),
+                       f"{m.name}: {miss:,} units have a null value and were excluded")
+        order = sorted(
+            self.metrics, key=lambda m: 0 if m.name == self.primary_metric else 1
+        )
+        comps.sort(key=lambda c: [m.name for m in order].index(c.metric))
+        return ExperimentResult(
+            name=self.name,
+            control=self.control,
+            variants=tuple(variants),
+            as_of=as_of,
+            alpha=self.alpha,
+            alternative=self.alternative,
+            metrics=tuple(MetricInfo(m.name, m.label, m.kind, m.definition) for m in order),
+            comparisons=tuple(comps),
+            segment_comparisons=tuple(seg_comps),
+            arms=tuple(arms),
+            srm=srm,
+            data_quality=dq.freeze(),
+            primary_metric=self.primary_metric,
+            sql=sql,
+        )
+
+    def _check_metric_values(self, stats: pd.DataFrame) -> None:
+        for m in self.metrics:
+            if m.kind != "proportion" or isinstance(m, EventMetric):
+                continue
+            lo, hi = stats[f"{m.name}__min"].min(), stats[f"{m.name}__max"].max()
+            s, ss = stats[f"{m.name}__sum"].sum(), stats[f"{m.name}__sumsq"].sum()
+            if (not _isnull(lo) and lo < 0) or (not _isnull(hi) and hi > 1) or abs(s - ss) > 1e-6:
+                raise DataError(
+                    f"column {m.column!r} of Proportion metric {m.name!r} has values other than "  # type: ignore[attr-defined]
+                    f"0/1 (min {lo}, max {hi}); use Mean({m.column!r}) for a numeric column or "  # type: ignore[attr-defined]
+                    "recode it to 0/1"
+                )
+
+    def _srm(self, overall: pd.DataFrame, variants: list[str]) -> Any:
+        from abkit.stats import srm_test
+
+        n = {str(r.variant): int(r.n_units) for r in overall.itertuples()}
+        observed = [n.get(v, 0) for v in variants]
+        weights = None if self.weights is None else [self.weights[v] for v in variants]
+        if weights is not None:
+            total = sum(weights)
+            weights = [w / total for w in weights]
+        return srm_test(observed, weights, variants=variants)
+
+    def _compare(
+        self, table: pd.DataFrame, variants: list[str], segment: tuple[str, str] | None
+    ) -> tuple[list[Any], list[Any]]:
+        from abkit.results import ArmStats, MetricComparison
+        from abkit.stats import compare_means, compare_proportions, moments_from_sums
+
+        rows = {str(r["variant"]): r for _, r in table.iterrows()}
+        seg, segval = segment if segment is not None else (None, None)
+        arms: list[ArmStats] = []
+        comps: list[MetricComparison] = []
+        for m in self.metrics:
+            def arm(v: str, m: Metric = m) -> tuple[int, float, float, int, int]:
+                r = rows.get(v)
+                if r is None:
+                    return 0, 0.0, 0.0, 0, 0
+                return (
+                    int(r[f"{m.name}__n"]),
+                    float(0 if _isnull(r[f"{m.name}__sum"]) else r[f"{m.name}__sum"]),
+                    float(0 if _isnull(r[f"{m.name}__sumsq"]) else r[f"{m.name}__sumsq"]),
+                    int(r[f"{m.name}__immature"]),
+                    int(r[f"{m.name}__missing"]),
+                )
+
+            summary = {}
+            for v in variants:
+                n, s, ss, imm, miss = arm(v)
+                mean, var = moments_from_sums(s, ss, n) if n >= 1 else (None, None)
+                if var is not None and math.isnan(var):
+                    var = None
+                summary[v] = (n, s, ss, imm, mean, var)
+                arms.append(ArmStats(m.name, v, n, mean, var, imm, miss, seg, segval))
+            nc, sc, ssc, immc, mc_, vc = summary[self.control]
+            for v in variants[1:]:
+                nt, st, sst, immt, mt, vt = summary[v]
+                if nc == 0 or nt == 0:
+                    from abkit.stats._types import Comparison
+
+                    empty = "control" if nc == 0 else v
+                    cmp = Comparison(
+                        control_value=mc_ if mc_ is not None else math.nan,
+                        treatment_value=mt if mt is not None else math.nan,
+                        abs_lift=math.nan, abs_lift_ci_lower=None, abs_lift_ci_upper=None,
+                        rel_lift=None, rel_lift_ci_lower=None, rel_lift_ci_upper=None,
+                        pvalue=None, statistic=None, n_control=nc, n_treatment=nt,
+                        method="none", alternative=self.alternative, alpha=self.alpha,
+                        note=f"no units with a mature {m.name} in {empty!r}",
+                    )
+                elif m.kind == "proportion":
+                    cmp = compare_proportions(
+                        round(sc), nc, round(st), nt, alpha=self.alpha,
+                        alternative=self.alternative,
+                    )
+                else:
+                    cmp = compare_means(
+                        mc_, vc if vc is not None else 0.0, nc, mt, vt if vt is not None else 0.0,
+                        nt, alpha=self.alpha, alternative=self.alternative,
+                    )
+                comps.append(MetricComparison(m.name, v, cmp, immc, immt, seg, segval))
+        return arms, comps
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _isnull(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _case_hint(control: str, found: list[str]) -> str:
+    near = [v for v in found if v.strip().lower() == control.strip().lower()]
+    return f". Did you mean {near[0]!r}? (labels differ in case or whitespace)" if near else ""
+
+
+def _normalise_weights(
+    weights: Sequence[float] | Mapping[str, float] | None, variants: tuple[str, ...] | None
+) -> dict[str, float] | None:
+    if weights is None:
+        return None
+    if isinstance(weights, Mapping):
+        w = {str(k): float(v) for k, v in weights.items()}
+        if variants is not None and set(w) != set(variants):
+            raise SpecError(f"weights name {sorted(w)}, but variants are {list(variants)}")
+    else:
+        if variants is None:
+            raise SpecError("weights as a list need variants= in the same order")
+        if len(weights) != len(variants):
+            raise SpecError(f"{len(weights)} weights for {len(variants)} variants")
+        w = dict(zip(variants, (float(x) for x in weights), strict=True))
+    if any(not math.isfinite(x) or x < 0 for x in w.values()) or sum(w.values()) <= 0:
+        raise SpecError(f"weights must be non-negative and not all zero, got {w}")
+    return w
+
+
+def _label_segments(t: ir.Table, segments: Sequence[str]) -> ir.Table:
+    """Segment columns as strings, nulls labelled "(null)" so they form their own group."""
+    if not segments:
+        return t
+    return t.mutate(**{s: t[s].cast("string").fill_null("(null)") for s in segments})
+
+
+def _align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Unit ids of different types in the two tables (int vs text) are compared as text."""
+    a, b = exp.unit_id.type(), ev.unit_id.type()
+    if a == b or (a.is_integer() and b.is_integer()):
+        return exp, ev
+    return exp.mutate(unit_id=exp.unit_id.cast("string")), ev.mutate(
+        unit_id=ev.unit_id.cast("string")
+    )
+
+
+def _marginal(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Sum sufficient statistics over every group column not in ``by`` (min/max combine as such)."""
+    cols = [c for c in stats.columns if c not in ("variant",) and "__" in c or c == "n_units"]
+    agg = {c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum") for c in cols}
+    out = stats.groupby(by, dropna=False, sort=True).agg(agg).reset_index()
+    return out
+
+
+def _adjust_segments(comps: list[Any]) -> list[Any]:
+    """Benjamini–Hochberg across the values of each (segment dimension, metric, variant)."""
+    from dataclasses import replace
+
+    from statsmodels.stats.multitest import multipletests
+
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    for i, c in enumerate(comps):
+        groups.setdefault((c.segment, c.metric, c.variant), []).append(i)
+    out = list(comps)
+    for idx in groups.values():
+        with_p = [i for i in idx if comps[i].comparison.pvalue is not None]
+        if not with_p:
+            continue
+        adj = multipletests([comps[i].comparison.pvalue for i in with_p], method="fdr_bh")[1]
+        for i, p in zip(with_p, adj, strict=True):
+            out[i] = replace(comps[i], pvalue_adjusted=float(p), correction="fdr_bh")
+    return out
+
+
+def _try_sql(expr: Any) -> str | None:
+    import ibis
+
+    try:
+        return str(ibis.to_sql(expr))
+    except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
+        return None
+
+
+_ = UTC  # re-exported for type checkers in tests

@@ -1,0 +1,303 @@
+"""Data layer: any source → an Ibis table on one backend, with abkit's standard column names.
+
+Accepted sources: pandas DataFrames, Arrow tables, Parquet / CSV paths (a folder of Parquet files
+too) and Ibis tables of any backend. DuckDB (in-process) is the default engine.
+
+The data contract (see ``docs/data.md``):
+
+* **exposures** — ``unit_id``, ``variant``, ``exposed_at`` (+ any segment / covariate columns);
+* **events** — ``unit_id``, ``ts`` (+ optional ``event``, ``value``);
+* **units** — one row per unit with ``unit_id``, ``variant`` and metric columns.
+
+Names are mapped with ``columns={"unit_id": "userid", …}`` (abkit name → your name).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from abkit.errors import DataError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+
+__all__ = ["DataQuality", "Finding", "connect", "load_table"]
+
+Severity = Literal["info", "warning", "blocking"]
+
+
+# --------------------------------------------------------------------------------------------------
+# data-quality findings
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One data-quality observation: what was seen, how much, how bad, and what to do."""
+
+    code: str
+    severity: Severity
+    count: int
+    share: float | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    """Counts of what the analysis saw, dropped and excluded, with findings ordered by severity.
+
+    ``counts`` keys (all integers): ``exposure_rows``, ``exposure_null_ids``,
+    ``exposure_null_variants``, ``exposures_after_as_of``, ``units_exposed`` (distinct ids),
+    ``units_multiple_variants`` (excluded), ``duplicate_exposures`` (extra rows collapsed to the first),
+    ``units_unknown_variant`` (variant not in the spec; excluded), ``units_analyzed``,
+    ``event_rows``, ``event_null_ids``, ``events_unexposed_units``, ``events_before_exposure``,
+    ``events_after_as_of``, ``events_used``.
+    """
+
+    counts: Mapping[str, int]
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        """Findings that make the comparison untrustworthy until fixed."""
+        return tuple(f for f in self.findings if f.severity == "blocking")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": {k: int(v) for k, v in sorted(self.counts.items())},
+            "findings": [
+                {
+                    "code": f.code,
+                    "severity": f.severity,
+                    "count": int(f.count),
+                    "share": None if f.share is None else float(f.share),
+                    "message": f.message,
+                }
+                for f in self.findings
+            ],
+        }
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [(f.severity, f.code, f.count, f.share, f.message) for f in self.findings],
+            columns=["severity", "code", "count", "share", "message"],
+        )
+
+
+@dataclass
+class FindingsBuilder:
+    """Collects findings while the data layer runs (mutable; frozen into :class:`DataQuality`)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(
+        self, code: str, severity: Severity, count: int, total: int | None, message: str
+    ) -> None:
+        share = (count / total) if total else None
+        self.findings.append(Finding(code, severity, int(count), share, message))
+
+    def freeze(self) -> DataQuality:
+        order = {"blocking": 0, "warning": 1, "info": 2}
+        found = sorted(self.findings, key=lambda f: (order[f.severity], f.code))
+        return DataQuality(dict(self.counts), tuple(found))
+
+
+# --------------------------------------------------------------------------------------------------
+# sources
+
+
+def connect(**config: Any) -> BaseBackend:
+    """A fresh in-process DuckDB connection through Ibis (the default engine).
+
+    Keyword arguments are DuckDB settings, e.g. ``memory_limit="4GB"``, ``temp_directory="/tmp/x"``,
+    ``threads=2``.
+    """
+    import ibis
+
+    return ibis.duckdb.connect(**config)
+
+
+def backend_of(*tables: Any) -> BaseBackend | None:
+    """The backend of the first Ibis table among ``tables`` that is bound to one, else None."""
+    import ibis.expr.types as ir
+
+    for t in tables:
+        if isinstance(t, ir.Table):
+            try:
+                return t._find_backend(use_default=False)
+            except Exception:  # an unbound table (memtable): any backend can run it
+                continue
+    return None
+
+
+def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
+    """Turn ``source`` into an Ibis table that ``con`` can execute.
+
+    Args:
+        source: pandas DataFrame, Arrow table, Parquet/CSV path (or folder of Parquet files), or an
+            Ibis table.
+        con: the backend that will run the queries (used to read files).
+        role: ``"exposures"``, ``"events"`` or ``"units"`` — named in error messages.
+
+    Raises:
+        DataError: the source type is not supported, a path does not exist or cannot be read.
+    """
+    import ibis
+    import ibis.expr.types as ir
+
+    if isinstance(source, ir.Table):
+        return source
+    mod = type(source).__module__
+    if mod.startswith("pandas"):
+        import pandas as pd
+
+        if isinstance(source, pd.DataFrame):
+            return ibis.memtable(_prepare_pandas(source, role))
+    if mod.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(source, pa.Table):
+            return ibis.memtable(source)
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{role}: file {path} does not exist")
+        suffix = path.suffix.lower()
+        try:
+            if path.is_dir():
+                return con.read_parquet(str(path / "**" / "*.parquet"))  # type: ignore[attr-defined]
+            if suffix in (".parquet", ".pq"):
+                return con.read_parquet(str(path))  # type: ignore[attr-defined]
+            if suffix in (".csv", ".tsv", ".txt", ".gz"):
+                return con.read_csv(str(path))  # type: ignore[attr-defined]
+        except DataError:
+            raise
+        except Exception as exc:
+            raise DataError(f"{role}: could not read {path}: {_first_line(exc)}") from None
+        raise DataError(
+            f"{role}: cannot tell the format of {path} (suffix {suffix!r}); use .parquet or .csv"
+        )
+    raise DataError(
+        f"{role}: unsupported input type {type(source).__name__}; pass a pandas DataFrame, an Arrow "
+        "table, a Parquet/CSV path or an Ibis table"
+    )
+
+
+def _prepare_pandas(df: Any, role: str) -> Any:
+    """Make a pandas frame safe for Ibis: string-named columns, no object columns of mixed types."""
+    if not all(isinstance(c, str) for c in df.columns):
+        df = df.rename(columns={c: str(c) for c in df.columns})
+    dupes = df.columns[df.columns.duplicated()].tolist()
+    if dupes:
+        raise DataError(f"{role}: duplicate column names {dupes}; rename them before analysing")
+    return df
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def rename_columns(
+    table: ir.Table,
+    *,
+    role: str,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    columns: Mapping[str, str] | None = None,
+) -> ir.Table:
+    """Rename the user's columns to abkit's names; raise a DataError naming what is missing.
+
+    ``columns`` maps abkit names to the user's names. Required columns must exist; optional ones are
+    used when present.
+    """
+    columns = dict(columns or {})
+    have = list(table.columns)
+    renames: dict[str, str] = {}
+    missing = []
+    for std in [*required, *optional]:
+        user = columns.get(std, std)
+        if user in have:
+            if user != std:
+                if std in have and std not in columns.values():
+                    # the user's table already has a column with abkit's name: drop it from view
+                    table = table.drop(std)
+                    have.remove(std)
+                renames[std] = user
+        elif std in required:
+            missing.append((std, user))
+    if missing:
+        parts = []
+        for std, user in missing:
+            hint = difflib.get_close_matches(user, have, n=1)
+            alias = "" if std == user else f" (mapped from abkit's {std!r})"
+            tip = f" Did you mean {hint[0]!r}? Pass columns={{{std!r}: {hint[0]!r}}}." if hint else ""
+            parts.append(f"{user!r}{alias}.{tip}")
+        raise DataError(
+            f"{role}: missing required column(s): {' '.join(parts)} Available columns: {have}"
+        )
+    return table.rename(renames) if renames else table
+
+
+def require_timestamp(
+    table: ir.Table, col: str, *, role: str, tz: str | None, con: BaseBackend
+) -> ir.Table:
+    """Check that ``col`` is a timestamp; make it UTC-aware (naive ones only with an explicit ``tz``)."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    dtype = table[col].type()
+    if dtype.is_string():
+        raise DataError(
+            f"{role}: column {col!r} holds text, not timestamps; parse it first (e.g. "
+            f"pd.to_datetime(df[{col!r}], utc=True)) or store it as a timestamp in Parquet"
+        )
+    if dtype.is_date():
+        raise DataError(
+            f"{role}: column {col!r} holds dates without a time of day; rolling 24-hour windows "
+            "need timestamps (use the exposure/event time, not its date)"
+        )
+    if not dtype.is_timestamp():
+        raise DataError(
+            f"{role}: column {col!r} has type {dtype}, expected a timestamp; epoch numbers must be "
+            "converted first (e.g. pd.to_datetime(df[col], unit='s', utc=True))"
+        )
+    assert isinstance(dtype, dt.Timestamp)
+    if dtype.timezone is None:
+        if tz is None:
+            raise DataError(
+                f"{role}: column {col!r} has timezone-naive timestamps; abkit will not guess the "
+                "zone. Pass tz='UTC' (or the zone the log was written in, e.g. tz='Asia/Shanghai'), "
+                "or store timezone-aware timestamps"
+            )
+        if tz.upper() == "UTC":
+            return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
+        if con.name != "duckdb":
+            raise DataError(
+                f"{role}: localising naive column {col!r} to {tz!r} is only built in for DuckDB; "
+                "convert it to UTC-aware timestamps in the source"
+            )
+        to_tz = _duckdb_timezone()
+        return table.mutate(**{col: to_tz(ibis.literal(tz), table[col])})
+    if dtype.timezone.upper() != "UTC":
+        return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
+    return table
+
+
+def _duckdb_timezone() -> Any:
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    # DuckDB's timezone(zone, naive) reads a naive timestamp as wall-clock time in `zone`.
+    @ibis.udf.scalar.builtin(name="timezone")
+    def _timezone(zone: str, ts: dt.Timestamp) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
+        ...
+
+    return _timezone

@@ -1,0 +1,48 @@
+"""The abkit exception tree.
+
+Every error abkit raises on purpose derives from :class:`AbkitError`, so a caller can catch them all
+with one clause and still tell them apart::
+
+    AbkitError
+    ├── SpecError      the experiment spec or a metric definition is invalid
+    ├── DataError      the input data does not fit the data contract (missing columns, bad types …)
+    ├── StatsError     a statistic was asked for numbers it cannot work with
+    └── ReportError    a report run failed (parameters, papermill, nbconvert, output folder)
+
+Messages name the culprit (column, value, rows) and say how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class AbkitError(Exception):
+    """Base class of every error abkit raises on purpose."""
+
+
+class SpecError(AbkitError, ValueError):
+    """The experiment spec, a metric definition or an analysis option is invalid."""
+
+
+class DataError(AbkitError, ValueError):
+    """The input data does not satisfy abkit's data contract."""
+
+
+class StatsError(AbkitError, ValueError):
+    """A statistical routine received numbers it cannot work with (e.g. a count larger than n)."""
+
+
+class ReportError(AbkitError, RuntimeError):
+    """A report run failed: bad parameters, a failing notebook cell, or an output problem.
+
+    Attributes:
+        exit_code: the process exit code the CLI uses for this failure.
+        notebook_path: the executed notebook kept for debugging, if any.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 2, notebook_path: str | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.notebook_path = notebook_path
+
+
+__all__ = ["AbkitError", "DataError", "ReportError", "SpecError", "StatsError"]

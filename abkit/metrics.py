@@ -1,0 +1,459 @@
+"""Metric definitions: what to measure per unit, declared once, computed in the engine.
+
+Two families:
+
+* **event metrics** are computed from the activity log relative to each unit's first exposure ``t0``
+  (``Retention``, ``ActiveDays``, ``EventCount``, ``Revenue``). Day ``k`` (rolling windows) is
+  ``t0 + k·24h <= ts < t0 + (k+1)·24h``; a unit counts for a metric only once the metric's window has
+  ended by ``as_of`` (the *maturity* rule); the rest are excluded and counted as immature.
+* **column metrics** read a per-unit column that is already computed (``Proportion``, ``Mean``) —
+  e.g. ``retention_7`` in a per-unit table such as the Cookie Cats data set.
+
+Every metric exposes ``name`` (the key in results), ``label`` (a human title), ``kind``
+(``"proportion"`` or ``"mean"``) and ``definition`` (the exact rule, printed in every result).
+
+Example:
+    >>> Retention(day=7).definition
+    'active on day 7 after first exposure, i.e. t0 + 168h <= ts < t0 + 192h; units count once as_of >= t0 + 192h'
+    >>> Retention(days=(7, 13)).name
+    'retention_d7_13'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from abkit.errors import SpecError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = [
+    "ActiveDays",
+    "EventCount",
+    "Mean",
+    "Metric",
+    "Proportion",
+    "Retention",
+    "Revenue",
+    "metric_from_spec",
+]
+
+Kind = Literal["proportion", "mean"]
+
+
+def _events_tuple(event: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if event is None:
+        return None
+    if isinstance(event, str):
+        return (event,)
+    out = tuple(event)
+    if not out or not all(isinstance(e, str) for e in out):
+        raise SpecError(f"event= must be a name or a non-empty list of names, got {event!r}")
+    return out
+
+
+def _check_day(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SpecError(f"{name} must be a non-negative integer number of days, got {value!r}")
+    return value
+
+
+class Metric:
+    """Base class: the attributes every metric has. Subclasses are frozen dataclasses."""
+
+    name: str
+    kind: ClassVar[Kind]
+    source: ClassVar[Literal["events", "column"]]
+
+    @property
+    def label(self) -> str:  # pragma: no cover - overridden
+        return self.name
+
+    @property
+    def definition(self) -> str:  # pragma: no cover - overridden
+        return self.name
+
+
+# --------------------------------------------------------------------------------------------------
+# event metrics
+
+
+class EventMetric(Metric):
+    """A metric computed from the events of each unit inside a day window ``[first_day, last_day]``."""
+
+    source: ClassVar[Literal["events", "column"]] = "events"
+    event: tuple[str, ...] | None
+
+    @property
+    def window(self) -> tuple[int, int]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def mature_after_days(self) -> int:
+        """Days after ``t0`` at which the window has ended: the unit counts once ``as_of`` is past it."""
+        return self.window[1] + 1
+
+    def _window_text(self) -> str:
+        a, b = self.window
+        days = f"day {a}" if a == b else f"days {a}-{b}"
+        ev = "" if self.event is None else f" (events: {', '.join(self.event)})"
+        return (
+            f"{days} after first exposure, i.e. t0 + {24 * a}h <= ts < t0 + {24 * (b + 1)}h{ev}; "
+            f"units count once as_of >= t0 + {24 * (b + 1)}h"
+        )
+
+    def in_window(self, day: ir.IntegerValue, event: ir.StringValue | None) -> ir.BooleanValue:
+        """Boolean Ibis expression: this event row falls in the metric's window (and event filter)."""
+        a, b = self.window
+        cond = (day >= a) & (day <= b)
+        if self.event is not None:
+            if event is None:
+                raise SpecError(
+                    f"metric {self.name!r} filters on event names {list(self.event)}, but the "
+                    "events table has no 'event' column; add one or map it with columns={'event': …}"
+                )
+            cond = cond & event.isin(self.event)
+        return cond
+
+    def unit_aggregate(
+        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
+    ) -> ir.Value:  # pragma: no cover - overridden
+        """Per-unit aggregate over the unit's events (used in one grouped pass over events)."""
+        raise NotImplementedError
+
+    #: value for a unit with no qualifying events
+    empty_value: ClassVar[float] = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Retention(EventMetric):
+    """Share of units active in a day window after first exposure (次日 / 七日 / 三十日留存).
+
+    Exactly one of the modes:
+
+    * ``day=N`` — active on day ``N`` exactly (classic DayN retention; ``day=1`` is next-day retention);
+    * ``days=(a, b)`` — active on any day ``a..b`` (e.g. week-1 retention ``days=(7, 13)``);
+    * ``on_or_after=N, horizon=H`` — active on any day ``N..H`` (unbounded return needs a fixed horizon).
+
+    Args:
+        day: the day index for DayN retention.
+        days: an inclusive bracket of day indexes.
+        on_or_after: first day of an open-ended window; requires ``horizon``.
+        horizon: last day observed for ``on_or_after``.
+        event: event name(s) that count as activity; all events count when ``None``.
+        name: key in results; derived from the window if not given.
+
+    Example:
+        >>> Retention(day=1).name, Retention(day=1).label
+        ('retention_d1', 'Day-1 retention')
+    """
+
+    day: int | None = None
+    days: tuple[int, int] | None = None
+    on_or_after: int | None = None
+    horizon: int | None = None
+    event: tuple[str, ...] | None = None
+    name: str = ""
+    kind: ClassVar[Kind] = "proportion"
+
+    def __post_init__(self) -> None:
+        modes = [m for m in ("day", "days", "on_or_after") if getattr(self, m) is not None]
+        if len(modes) != 1:
+            raise SpecError(
+                "Retention needs exactly one of day=N, days=(a, b) or on_or_after=N "
+                f"(with horizon=H); got {modes or 'none'}"
+            )
+        if self.day is not None:
+            _check_day("day", self.day)
+        if self.days is not None:
+            if not isinstance(self.days, Sequence) or len(self.days) != 2:
+                raise SpecError(f"days must be a pair (first, last), got {self.days!r}")
+            a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
+            if a > b:
+                raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
+            object.__setattr__(self, "days", (a, b))
+        if self.on_or_after is not None:
+            _check_day("on_or_after", self.on_or_after)
+            if self.horizon is None:
+                raise SpecError(
+                    f"Retention(on_or_after={self.on_or_after}) needs horizon=H: an open-ended "
+                    "window is only comparable between units over a fixed observation horizon"
+                )
+            _check_day("horizon", self.horizon)
+            if self.horizon < self.on_or_after:
+                raise SpecError(f"horizon={self.horizon} is before on_or_after={self.on_or_after}")
+        elif self.horizon is not None:
+            raise SpecError("horizon= is only used with on_or_after=")
+        object.__setattr__(self, "event", _events_tuple(self.event))
+        if not self.name:
+            a, b = self.window
+            if self.day is not None:
+                name = f"retention_d{a}"
+            elif self.days is not None:
+                name = f"retention_d{a}_{b}"
+            else:
+                name = f"retention_d{a}plus_h{b}"
+            object.__setattr__(self, "name", name)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        if self.day is not None:
+            return (self.day, self.day)
+        if self.days is not None:
+            return self.days
+        assert self.on_or_after is not None and self.horizon is not None
+        return (self.on_or_after, self.horizon)
+
+    @property
+    def label(self) -> str:
+        a, b = self.window
+        if self.day is not None:
+            return f"Day-{a} retention"
+        if self.days is not None:
+            return f"Day {a}-{b} retention"
+        return f"Day-{a}+ retention (horizon {b})"
+
+    @property
+    def definition(self) -> str:
+        return "active on " + self._window_text()
+
+    def unit_aggregate(
+        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
+    ) -> ir.Value:
+        return self.in_window(day, event).any().cast("int64")
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveDays(EventMetric):
+    """Number of distinct active days in the window ``days=(a, b)`` (inclusive) per unit.
+
+    Example:
+        >>> ActiveDays(days=(1, 7)).name
+        'active_days_d1_7'
+    """
+
+    days: tuple[int, int] = (1, 7)
+    event: tuple[str, ...] | None = None
+    name: str = ""
+    kind: ClassVar[Kind] = "mean"
+
+    def __post_init__(self) -> None:
+        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
+        if a > b:
+            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
+        object.__setattr__(self, "days", (a, b))
+        object.__setattr__(self, "event", _events_tuple(self.event))
+        if not self.name:
+            object.__setattr__(self, "name", f"active_days_d{a}_{b}")
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return self.days
+
+    @property
+    def label(self) -> str:
+        return f"Active days {self.days[0]}-{self.days[1]}"
+
+    @property
+    def definition(self) -> str:
+        return "number of distinct active days among " + self._window_text()
+
+    def unit_aggregate(
+        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
+    ) -> ir.Value:
+        return day.nunique(where=self.in_window(day, event)).cast("float64")
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount(EventMetric):
+    """Number of events per unit in the window ``days=(a, b)``.
+
+    Example:
+        >>> EventCount(days=(0, 6), event="purchase").name
+        'events_purchase_d0_6'
+    """
+
+    days: tuple[int, int] = (0, 6)
+    event: tuple[str, ...] | None = None
+    name: str = ""
+    kind: ClassVar[Kind] = "mean"
+
+    def __post_init__(self) -> None:
+        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
+        if a > b:
+            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
+        object.__setattr__(self, "days", (a, b))
+        object.__setattr__(self, "event", _events_tuple(self.event))
+        if not self.name:
+            ev = "" if self.event is None else "_" + "_".join(self.event)
+            object.__setattr__(self, "name", f"events{ev}_d{a}_{b}")
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return self.days
+
+    @property
+    def label(self) -> str:
+        return f"Events per unit, days {self.days[0]}-{self.days[1]}"
+
+    @property
+    def definition(self) -> str:
+        return "number of events on " + self._window_text()
+
+    def unit_aggregate(
+        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
+    ) -> ir.Value:
+        return self.in_window(day, event).cast("int64").sum().cast("float64")
+
+
+@dataclass(frozen=True, slots=True)
+class Revenue(EventMetric):
+    """Sum of the events' ``value`` column per unit in the window ``days=(a, b)`` (e.g. revenue).
+
+    Example:
+        >>> Revenue(days=(0, 29)).name
+        'value_d0_29'
+    """
+
+    days: tuple[int, int] = (0, 29)
+    event: tuple[str, ...] | None = None
+    name: str = ""
+    kind: ClassVar[Kind] = "mean"
+
+    def __post_init__(self) -> None:
+        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
+        if a > b:
+            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
+        object.__setattr__(self, "days", (a, b))
+        object.__setattr__(self, "event", _events_tuple(self.event))
+        if not self.name:
+            object.__setattr__(self, "name", f"value_d{a}_{b}")
+
+    @property
+    def window(self) -> tuple[int, int]:
+        return self.days
+
+    @property
+    def label(self) -> str:
+        return f"Value per unit, days {self.days[0]}-{self.days[1]}"
+
+    @property
+    def definition(self) -> str:
+        return "sum of event value (nulls count as 0) on " + self._window_text()
+
+    def unit_aggregate(
+        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
+    ) -> ir.Value:
+        if value is None:
+            raise SpecError(
+                f"metric {self.name!r} sums the events' value, but the events table has no 'value' "
+                "column; add one or map it with columns={'value': 'your_column'}"
+            )
+        import ibis
+
+        v = ibis.ifelse(self.in_window(day, event), value.cast("float64").fill_null(0.0), 0.0)
+        return v.sum()
+
+
+# --------------------------------------------------------------------------------------------------
+# column metrics
+
+
+@dataclass(frozen=True, slots=True)
+class _ColumnMetric(Metric):
+    column: str
+    name: str = ""
+    source: ClassVar[Literal["events", "column"]] = "column"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise SpecError(f"column must be a non-empty column name, got {self.column!r}")
+        if not self.name:
+            object.__setattr__(self, "name", self.column)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Proportion(_ColumnMetric):
+    """Share of units whose 0/1 (or boolean) per-unit column is 1.
+
+    Example:
+        >>> Proportion("retention_7").definition
+        "mean of the per-unit 0/1 column 'retention_7'"
+    """
+
+    kind: ClassVar[Kind] = "proportion"
+
+    @property
+    def definition(self) -> str:
+        return f"mean of the per-unit 0/1 column {self.column!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class Mean(_ColumnMetric):
+    """Mean of a numeric per-unit column (compared with Welch's t-test).
+
+    Example:
+        >>> Mean("sum_game_rounds").kind
+        'mean'
+    """
+
+    kind: ClassVar[Kind] = "mean"
+
+    @property
+    def definition(self) -> str:
+        return f"mean of the per-unit numeric column {self.column!r}"
+
+
+# --------------------------------------------------------------------------------------------------
+# spec form
+
+_REGISTRY: dict[str, type[Metric]] = {
+    "retention": Retention,
+    "active_days": ActiveDays,
+    "events": EventCount,
+    "revenue": Revenue,
+    "proportion": Proportion,
+    "mean": Mean,
+}
+
+
+def metric_from_spec(item: Metric | Mapping[str, Any] | str) -> Metric:
+    """Build a metric from its spec form: ``{"retention": {"day": 7}}``, ``{"mean": "col"}`` …
+
+    Example:
+        >>> metric_from_spec({"retention": {"days": [7, 13]}}).name
+        'retention_d7_13'
+        >>> metric_from_spec({"proportion": "retention_1"}).column
+        'retention_1'
+    """
+    if isinstance(item, Metric):
+        return item
+    if not isinstance(item, Mapping) or len(item) != 1:
+        raise SpecError(
+            f"a metric is a one-key mapping such as {{retention: {{day: 7}}}}, got {item!r}; "
+            f"known kinds: {sorted(_REGISTRY)}"
+        )
+    ((kind, args),) = item.items()
+    cls = _REGISTRY.get(str(kind))
+    if cls is None:
+        raise SpecError(f"unknown metric kind {kind!r}; known kinds: {sorted(_REGISTRY)}")
+    if isinstance(args, str) and issubclass(cls, _ColumnMetric):
+        args = {"column": args}
+    if not isinstance(args, Mapping):
+        raise SpecError(f"arguments of metric {kind!r} must be a mapping, got {args!r}")
+    kwargs = dict(args)
+    if "days" in kwargs and isinstance(kwargs["days"], list):
+        kwargs["days"] = tuple(kwargs["days"])
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        fields = [f for f in getattr(cls, "__dataclass_fields__", {}) if not f.startswith("_")]
+        raise SpecError(f"metric {kind!r}: {exc}; allowed arguments: {fields}") from None
+

@@ -1,0 +1,368 @@
+"""Frozen result objects: what ``Experiment.analyze`` returns.
+
+Display conventions (notebooks, ``__str__``, reports): 3 significant digits, proportions and relative
+lifts as percentages, absolute lifts of proportions in percentage points (pp), intervals as
+``[lo, hi]``. ``to_pandas()`` and ``to_dict()`` carry the raw numbers (fractions, not percentages).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.data import DataQuality
+from abkit.stats._types import Comparison, SRMResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["ArmStats", "ExperimentResult", "MetricComparison", "MetricInfo"]
+
+#: columns of ``ExperimentResult.to_pandas()``, in order
+COMPARISON_COLUMNS = (
+    "metric",
+    "variant",
+    "control_value",
+    "treatment_value",
+    "abs_lift",
+    "abs_lift_ci_lower",
+    "abs_lift_ci_upper",
+    "rel_lift",
+    "rel_lift_ci_lower",
+    "rel_lift_ci_upper",
+    "pvalue",
+    "significant",
+    "n_control",
+    "n_treatment",
+    "immature_control",
+    "immature_treatment",
+    "method",
+    "note",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricInfo:
+    """What a metric is: its key, title, kind and the exact definition behind its numbers."""
+
+    name: str
+    label: str
+    kind: str
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArmStats:
+    """Per-arm summary of one metric (overall, or within one segment value)."""
+
+    metric: str
+    variant: str
+    n: int
+    mean: float | None
+    var: float | None
+    immature: int
+    missing: int
+    segment: str | None = None
+    segment_value: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricComparison:
+    """One metric, one treatment arm against control (overall or within one segment value)."""
+
+    metric: str
+    variant: str
+    comparison: Comparison
+    immature_control: int = 0
+    immature_treatment: int = 0
+    segment: str | None = None
+    segment_value: str | None = None
+    pvalue_adjusted: float | None = None
+    correction: str | None = None
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def fmt_value(x: float | None, kind: str) -> str:
+    """A metric value: proportions as %, means as 3 significant digits."""
+    if x is None:
+        return "–"
+    return f"{_fmt(100 * x)}%" if kind == "proportion" else _fmt(x)
+
+
+def fmt_abs(x: float | None, kind: str, signed: bool = True) -> str:
+    """An absolute difference: proportions in percentage points."""
+    if x is None:
+        return "–"
+    s = _fmt(100 * x if kind == "proportion" else x)
+    if signed and x > 0 and not math.isinf(x):
+        s = "+" + s
+    return s + (" pp" if kind == "proportion" else "")
+
+
+def fmt_rel(x: float | None, signed: bool = True) -> str:
+    if x is None:
+        return "–"
+    s = _fmt(100 * x) + "%" if not math.isinf(x) else _fmt(x)
+    return ("+" + s) if signed and x > 0 and not math.isinf(x) else s
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "<0.0001" if p < 1e-4 else f"{p:.3g}"
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentResult:
+    """Everything one analysis produced. Render it in Jupyter, or call ``to_pandas()``/``to_dict()``.
+
+    Attributes:
+        name: experiment name.
+        control: control variant.
+        variants: all analysed variants, control first.
+        as_of: the analysis cut-off (UTC) for event data; None for per-unit tables.
+        metrics: the metric definitions, in the order given.
+        comparisons: one per (metric, treatment variant), overall.
+        segment_comparisons: the same within each value of each segment dimension, with
+            Benjamini–Hochberg adjusted p-values across the values of one dimension.
+        arms: per-arm summaries (overall and per segment value).
+        srm: sample-ratio-mismatch check of analysed units against the planned weights.
+        data_quality: counts of what was dropped or excluded, and findings.
+    """
+
+    name: str
+    control: str
+    variants: tuple[str, ...]
+    as_of: datetime | None
+    alpha: float
+    alternative: str
+    metrics: tuple[MetricInfo, ...]
+    comparisons: tuple[MetricComparison, ...]
+    segment_comparisons: tuple[MetricComparison, ...]
+    arms: tuple[ArmStats, ...]
+    srm: SRMResult
+    data_quality: DataQuality
+    primary_metric: str | None = None
+    sql: str | None = None
+
+    # ---------------------------------------------------------------------------- tabular forms
+
+    def metric(self, name: str) -> MetricInfo:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(f"no metric {name!r}; metrics are {[m.name for m in self.metrics]}")
+
+    def _rows(self, comparisons: tuple[MetricComparison, ...]) -> list[dict[str, Any]]:
+        rows = []
+        for mc in comparisons:
+            c = mc.comparison
+            row: dict[str, Any] = {
+                "metric": mc.metric,
+                "variant": mc.variant,
+                "control_value": c.control_value,
+                "treatment_value": c.treatment_value,
+                "abs_lift": c.abs_lift,
+                "abs_lift_ci_lower": c.abs_lift_ci_lower,
+                "abs_lift_ci_upper": c.abs_lift_ci_upper,
+                "rel_lift": c.rel_lift,
+                "rel_lift_ci_lower": c.rel_lift_ci_lower,
+                "rel_lift_ci_upper": c.rel_lift_ci_upper,
+                "pvalue": c.pvalue,
+                "significant": c.significant,
+                "n_control": c.n_control,
+                "n_treatment": c.n_treatment,
+                "immature_control": mc.immature_control,
+                "immature_treatment": mc.immature_treatment,
+                "method": c.method,
+                "note": c.note,
+            }
+            if mc.segment is not None:
+                row = {"segment": mc.segment, "segment_value": mc.segment_value, **row}
+                row["pvalue_adjusted"] = mc.pvalue_adjusted
+                row["correction"] = mc.correction
+            rows.append(row)
+        return rows
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per (metric, treatment variant); rates are fractions (0.19, not 19)."""
+        import pandas as pd
+
+        return pd.DataFrame(self._rows(self.comparisons), columns=list(COMPARISON_COLUMNS))
+
+    def segments_to_pandas(self, segment: str | None = None) -> pd.DataFrame:
+        """One row per (segment dimension, value, metric, treatment variant)."""
+        import pandas as pd
+
+        comps = tuple(
+            c for c in self.segment_comparisons if segment is None or c.segment == segment
+        )
+        cols = ["segment", "segment_value", *COMPARISON_COLUMNS, "pvalue_adjusted", "correction"]
+        return pd.DataFrame(self._rows(comps), columns=cols)
+
+    def arms_to_pandas(self) -> pd.DataFrame:
+        """Per-arm summaries: n, mean, variance, immature and missing counts."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "metric": a.metric,
+                    "variant": a.variant,
+                    "segment": a.segment,
+                    "segment_value": a.segment_value,
+                    "n": a.n,
+                    "mean": a.mean,
+                    "var": a.var,
+                    "immature": a.immature,
+                    "missing": a.missing,
+                }
+                for a in self.arms
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the ``results`` part of ``summary.json``); deterministic order."""
+        return {
+            "name": self.name,
+            "control": self.control,
+            "variants": list(self.variants),
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "alpha": self.alpha,
+            "alternative": self.alternative,
+            "primary_metric": self.primary_metric,
+            "metrics": [
+                {"name": m.name, "label": m.label, "kind": m.kind, "definition": m.definition}
+                for m in self.metrics
+            ],
+            "srm": {
+                "variants": list(self.srm.variants),
+                "observed": list(self.srm.observed),
+                "expected": list(self.srm.expected),
+                "weights": list(self.srm.weights),
+                "statistic": self.srm.statistic,
+                "pvalue": self.srm.pvalue,
+                "threshold": self.srm.threshold,
+                "flagged": self.srm.flagged,
+                "note": self.srm.note,
+            },
+            "data_quality": self.data_quality.to_dict(),
+            "comparisons": _jsonable(self._rows(self.comparisons)),
+            "segment_comparisons": _jsonable(self._rows(self.segment_comparisons)),
+        }
+
+    # ---------------------------------------------------------------------------- display
+
+    def verdicts(self) -> list[str]:
+        """One plain-language sentence per (metric, treatment)."""
+        out = []
+        kinds = {m.name: m for m in self.metrics}
+        for mc in self.comparisons:
+            info = kinds[mc.metric]
+            c = mc.comparison
+            ci = f"[{fmt_abs(c.abs_lift_ci_lower, info.kind)}, {fmt_abs(c.abs_lift_ci_upper, info.kind)}]"
+            if c.pvalue is None:
+                verdict = f"no test ({c.note})"
+            elif c.significant:
+                direction = "higher" if c.abs_lift > 0 else "lower"
+                verdict = f"significantly {direction} (p = {fmt_p(c.pvalue)})"
+            else:
+                verdict = f"no significant difference (p = {fmt_p(c.pvalue)})"
+            out.append(
+                f"{info.label}, {mc.variant} vs {self.control}: "
+                f"{fmt_abs(c.abs_lift, info.kind)} {ci}, {verdict}"
+            )
+        return out
+
+    def __str__(self) -> str:
+        head = f"Experiment {self.name!r}: " + ", ".join(
+            f"{v} n={n:,}" for v, n in zip(self.srm.variants, self.srm.observed, strict=True)
+        )
+        if self.as_of is not None:
+            head += f"; as of {self.as_of.isoformat()}"
+        lines = [head]
+        if self.srm.flagged:
+            lines.append(f"!! sample ratio mismatch: p = {fmt_p(self.srm.pvalue)} (< 0.001)")
+        for f in self.data_quality.findings:
+            if f.severity != "info":
+                lines.append(f"[{f.severity}] {f.message}")
+        lines.extend("- " + v for v in self.verdicts())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        kinds = {m.name: m for m in self.metrics}
+        parts = [f"<div class='abkit-result'><h4>Experiment {e(self.name)}</h4>"]
+        srm = self.srm
+        arms = ", ".join(
+            f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True)
+        )
+        status = "<b style='color:#b00'>SRM</b>" if srm.flagged else "OK"
+        parts.append(f"<p>Units analysed — {arms}. Sample ratio check: {status} "
+                     f"(p = {fmt_p(srm.pvalue)}).")
+        if self.as_of is not None:
+            parts.append(f" As of {e(self.as_of.isoformat())}.")
+        parts.append("</p>")
+        warn = [f for f in self.data_quality.findings if f.severity != "info"]
+        if warn:
+            parts.append("<ul>")
+            parts.extend(f"<li><b>{e(f.severity)}</b>: {e(f.message)}</li>" for f in warn)
+            parts.append("</ul>")
+        parts.append(
+            "<table><thead><tr><th>metric</th><th>variant</th><th>control</th><th>treatment</th>"
+            "<th>abs. lift [CI]</th><th>rel. lift [CI]</th><th>p-value</th><th>n (c / t)</th>"
+            "</tr></thead><tbody>"
+        )
+        for mc in self.comparisons:
+            c, k = mc.comparison, kinds[mc.metric].kind
+            style = " style='font-weight:bold'" if c.significant else ""
+            parts.append(
+                f"<tr{style}><td title='{e(kinds[mc.metric].definition)}'>{e(kinds[mc.metric].label)}</td>"
+                f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, k)}</td>"
+                f"<td>{fmt_value(c.treatment_value, k)}</td>"
+                f"<td>{fmt_abs(c.abs_lift, k)} [{fmt_abs(c.abs_lift_ci_lower, k)}, "
+                f"{fmt_abs(c.abs_lift_ci_upper, k)}]</td>"
+                f"<td>{fmt_rel(c.rel_lift)} [{fmt_rel(c.rel_lift_ci_lower)}, "
+                f"{fmt_rel(c.rel_lift_ci_upper)}]</td><td>{fmt_p(c.pvalue)}</td>"
+                f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+        parts.append(
+            f"<p style='font-size:smaller'>{int(100 * (1 - self.alpha))}% intervals, "
+            f"{e(self.alternative)}; hover a metric for its exact definition.</p></div>"
+        )
+        return "".join(parts)
+
+    def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
+        """Forest plot of the lifts with their confidence intervals."""
+        from abkit.plot import forest
+
+        return forest(self, ax=ax, relative=relative)
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        clean: dict[str, Any] = {}
+        for k, v in r.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                clean[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+            elif hasattr(v, "item"):
+                clean[k] = v.item()
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out
