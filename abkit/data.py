@@ -113,6 +113,17 @@ class FindingsBuilder:
 # sources
 
 
+def quiet_known_warnings() -> None:
+    """Silence third-party warnings that are known to be harmless for abkit's use.
+
+    Ibis 12 reads pandas' deprecated ``future.infer_string`` option on every pandas conversion,
+    which pandas 3 answers with a ``Pandas4Warning``; it would print on every analysis.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
+
+
 def connect(**config: Any) -> BaseBackend:
     """A fresh in-process DuckDB connection through Ibis (the default engine).
 
@@ -121,6 +132,7 @@ def connect(**config: Any) -> BaseBackend:
     """
     import ibis
 
+    quiet_known_warnings()
     return ibis.duckdb.connect(**config)
 
 
@@ -152,6 +164,7 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
     import ibis
     import ibis.expr.types as ir
 
+    quiet_known_warnings()
     if isinstance(source, ir.Table):
         return source
     mod = type(source).__module__
@@ -205,6 +218,29 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+#: common names for abkit's columns, used to suggest a ``columns=`` mapping
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "unit_id": ("user_id", "userid", "uid", "user", "device_id", "customer_id", "account_id", "id"),
+    "variant": ("group", "version", "arm", "bucket", "treatment", "variation", "experiment_group"),
+    "exposed_at": ("timestamp", "ts", "time", "assigned_at", "exposure_time", "first_seen"),
+    "ts": ("timestamp", "event_time", "time", "created_at", "event_ts", "datetime"),
+    "event": ("event_name", "name", "action", "type"),
+    "value": ("revenue", "amount", "price"),
+}
+
+
+def suggest_column(std: str, user: str, have: Sequence[str]) -> str | None:
+    """The user's column that most likely plays abkit's role ``std``, if any."""
+    close = difflib.get_close_matches(user, have, n=1)
+    if close:
+        return close[0]
+    lowered = {c.lower(): c for c in have}
+    for alias in SYNONYMS.get(std, ()):
+        if alias in lowered:
+            return lowered[alias]
+    return None
+
+
 def rename_columns(
     table: ir.Table,
     *,
@@ -236,9 +272,9 @@ def rename_columns(
     if missing:
         parts = []
         for std, user in missing:
-            hint = difflib.get_close_matches(user, have, n=1)
+            hint = suggest_column(std, user, have)
             alias = "" if std == user else f" (mapped from abkit's {std!r})"
-            tip = f" Did you mean {hint[0]!r}? Pass columns={{{std!r}: {hint[0]!r}}}." if hint else ""
+            tip = f" Did you mean {hint!r}? Pass columns={{{std!r}: {hint!r}}}." if hint else ""
             parts.append(f"{user!r}{alias}.{tip}")
         raise DataError(
             f"{role}: missing required column(s): {' '.join(parts)} Available columns: {have}"
@@ -284,20 +320,9 @@ def require_timestamp(
                 f"{role}: localising naive column {col!r} to {tz!r} is only built in for DuckDB; "
                 "convert it to UTC-aware timestamps in the source"
             )
-        to_tz = _duckdb_timezone()
-        return table.mutate(**{col: to_tz(ibis.literal(tz), table[col])})
+        from abkit._duckdb_udf import local_to_utc
+
+        return table.mutate(**{col: local_to_utc(ibis.literal(tz), table[col])})
     if dtype.timezone.upper() != "UTC":
         return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
     return table
-
-
-def _duckdb_timezone() -> Any:
-    import ibis
-    import ibis.expr.datatypes as dt
-
-    # DuckDB's timezone(zone, naive) reads a naive timestamp as wall-clock time in `zone`.
-    @ibis.udf.scalar.builtin(name="timezone")
-    def _timezone(zone: str, ts: dt.Timestamp) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
-        ...
-
-    return _timezone

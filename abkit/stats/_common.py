@@ -30,7 +30,9 @@ def check_alpha(alpha: float, name: str = "alpha") -> float:
         raise StatsError(f"{name} must be a number in (0, 1), got {alpha!r}; e.g. {name}=0.05.")
     value = float(alpha)
     if not (0.0 < value < 1.0):
-        raise StatsError(f"{name} must be strictly between 0 and 1, got {alpha!r}; e.g. {name}=0.05.")
+        raise StatsError(
+            f"{name} must be strictly between 0 and 1, got {alpha!r}; e.g. {name}=0.05."
+        )
     return value
 
 
@@ -52,13 +54,19 @@ def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
 
 
 def check_count(value: Any, name: str) -> int:
-    """Return a non-negative integer count, or raise naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
-            value = int(value)
-        else:
+    """Return a non-negative integer count, or raise naming the argument.
+
+    Integral floats (``10.0``, as sums from a database often are) are accepted.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise StatsError(f"{name} must be a non-negative integer count, got {value!r}.")
+    if isinstance(value, numbers.Integral):
+        count = int(value)
+    else:
+        as_float = float(value)
+        if not (math.isfinite(as_float) and as_float.is_integer()):
             raise StatsError(f"{name} must be a non-negative integer count, got {value!r}.")
-    count = int(value)
+        count = int(as_float)
     if count < 0:
         raise StatsError(f"{name} must be a non-negative integer count, got {count}.")
     return count

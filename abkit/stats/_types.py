@@ -44,7 +44,7 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class SRMResult:
-    """Sample-ratio-mismatch check: Pearson chi-square of observed arm sizes against planned weights."""
+    """Sample-ratio-mismatch check: Pearson chi-square of observed arm sizes vs planned weights."""
 
     variants: tuple[str, ...]
     observed: tuple[int, ...]

@@ -1,8 +1,10 @@
+# ruff: noqa: E501
 """Regenerate ``tests/reference/stats_core.py`` (the reference values of the core stats tests).
 
 Run from the repository root::
 
     .venv/bin/python tests/reference/stats_core_make.py > tests/reference/stats_core.py
+    .venv/bin/ruff format tests/reference/stats_core.py
 
 Every number comes from statsmodels / scipy (or, for the relative-lift intervals that no library
 implements, from the textbook formula evaluated in 50-digit ``decimal`` arithmetic); the call that
@@ -64,7 +66,9 @@ def proportion_case(name, xc, nc, xt, nt, alternative, alpha):  # type: ignore[n
         xt, nt, xc, nc, method="wald", compare="diff", correction=False, alternative=sm_alt
     )
     ci_alpha = alpha if alternative == "two-sided" else 2 * alpha
-    lo, hi = confint_proportions_2indep(xt, nt, xc, nc, method="wald", compare="diff", alpha=ci_alpha)
+    lo, hi = confint_proportions_2indep(
+        xt, nt, xc, nc, method="wald", compare="diff", alpha=ci_alpha
+    )
     if alternative == "greater":
         hi = float("inf")
     elif alternative == "less":
@@ -72,7 +76,9 @@ def proportion_case(name, xc, nc, xt, nt, alternative, alpha):  # type: ignore[n
     zp, pp = proportions_ztest([xt, xc], [nt, nc], alternative=sm_alt)
     emit("    {")
     emit(f"        'name': {name!r},")
-    emit(f"        'args': ({xc}, {nc}, {xt}, {nt}), 'alternative': {alternative!r}, 'alpha': {alpha!r},")
+    emit(
+        f"        'args': ({xc}, {nc}, {xt}, {nt}), 'alternative': {alternative!r}, 'alpha': {alpha!r},"
+    )
     emit("        # test_proportions_2indep(xt, nt, xc, nc, method='wald', compare='diff',")
     emit(f"        #     correction=False, alternative={sm_alt!r})")
     emit(f"        'unpooled_statistic': {r(t.statistic)}, 'unpooled_pvalue': {r(t.pvalue)},")
@@ -99,7 +105,9 @@ def mean_case(name, c, t, alternative, alpha):  # type: ignore[no-untyped-def]
         lo, hi = cm.tconfint_diff(alpha=alpha, alternative=sm_alt, usevar=usevar)
         emit("        # CompareMeans(DescrStatsW(t), DescrStatsW(c)).ttest_ind(")
         emit(f"        #     alternative={sm_alt!r}, usevar={usevar!r}) and")
-        emit(f"        #     .tconfint_diff(alpha={alpha!r}, alternative={sm_alt!r}, usevar={usevar!r})")
+        emit(
+            f"        #     .tconfint_diff(alpha={alpha!r}, alternative={sm_alt!r}, usevar={usevar!r})"
+        )
         emit(f"        '{key}_statistic': {r(ts)}, '{key}_pvalue': {r(p)}, '{key}_df': {r(df)},")
         emit(f"        '{key}_ci': ({r(lo)}, {r(hi)}),")
     emit("    },")
@@ -147,9 +155,10 @@ def main() -> None:
     emit("compares its first sample minus its second, so treatment is passed first).")
     emit('"""')
     emit("")
-    emit("# ruff: noqa: E501")
     emit('INF = float("inf")')
-    emit(f"VERSIONS = {{'scipy': {scipy.__version__!r}, 'statsmodels': {statsmodels.__version__!r}, 'numpy': {np.__version__!r}}}")
+    emit(
+        f"VERSIONS = {{'scipy': {scipy.__version__!r}, 'statsmodels': {statsmodels.__version__!r}, 'numpy': {np.__version__!r}}}"
+    )
     emit("")
     cc = cookie_cats()
     c30, c40 = cc["gate_30"], cc["gate_40"]
@@ -166,8 +175,12 @@ def main() -> None:
     emit("")
     emit("PROPORTIONS = [")
     for alt in ("two-sided", "greater", "less"):
-        proportion_case("cookie_cats retention_1", c30["r1"], c30["n"], c40["r1"], c40["n"], alt, 0.05)
-        proportion_case("cookie_cats retention_7", c30["r7"], c30["n"], c40["r7"], c40["n"], alt, 0.05)
+        proportion_case(
+            "cookie_cats retention_1", c30["r1"], c30["n"], c40["r1"], c40["n"], alt, 0.05
+        )
+        proportion_case(
+            "cookie_cats retention_7", c30["r7"], c30["n"], c40["r7"], c40["n"], alt, 0.05
+        )
     proportion_case("small", 7, 40, 15, 45, "two-sided", 0.05)
     proportion_case("small alpha 0.1", 7, 40, 15, 45, "greater", 0.1)
     proportion_case("large lift", 1200, 10000, 1420, 10300, "two-sided", 0.01)
@@ -184,7 +197,9 @@ def main() -> None:
     mean_case("lognormal small (default_rng(1234))", c, t, "greater", 0.1)
     c = rng.normal(10.0, 3.0, size=400)
     t = rng.normal(10.4, 5.0, size=350)
-    mean_case("normal unequal var (default_rng(1234), after the lognormal draws)", c, t, "two-sided", 0.01)
+    mean_case(
+        "normal unequal var (default_rng(1234), after the lognormal draws)", c, t, "two-sided", 0.01
+    )
     emit("]")
     emit("")
     emit("RELATIVE = [")
@@ -198,11 +213,20 @@ def main() -> None:
     emit("]")
     emit("")
     emit("SRM = [")
-    for obs, w in (([5000, 5200], None), ([1000, 1100, 2100], [1, 1, 2]), ([50, 70], [0.3, 0.7]), ([10133, 9867], None)):
+    for obs, w in (
+        ([5000, 5200], None),
+        ([1000, 1100, 2100], [1, 1, 2]),
+        ([50, 70], [0.3, 0.7]),
+        ([10133, 9867], None),
+    ):
         f_exp = None if w is None else np.asarray(w, float) / np.sum(w) * np.sum(obs)
         res = stats.chisquare(obs, f_exp)
-        emit(f"    # scipy.stats.chisquare({obs}, f_exp={None if f_exp is None else [float(x) for x in f_exp]})")
-        emit(f"    {{'observed': {obs}, 'weights': {w}, 'statistic': {r(res.statistic)}, 'pvalue': {r(res.pvalue)}}},")
+        emit(
+            f"    # scipy.stats.chisquare({obs}, f_exp={None if f_exp is None else [float(x) for x in f_exp]})"
+        )
+        emit(
+            f"    {{'observed': {obs}, 'weights': {w}, 'statistic': {r(res.statistic)}, 'pvalue': {r(res.pvalue)}}},"
+        )
     emit("]")
     sys.stdout.write("\n".join(out) + "\n")
 

@@ -1,0 +1,35 @@
+# abkit — set up, demo, test. Every target creates the virtual environment it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.abkit-installed
+
+.PHONY: setup demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (abkit)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: simulate an experiment and write its report to reports/demo/
+demo: setup
+	$(VENV)/bin/abkit demo --out reports/demo
+
+## test: the whole test suite (doctests included), two workers
+test: setup
+	$(PY) -m pytest -n 2 --dist loadfile --doctest-modules abkit tests
+
+test-fast: setup
+	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" abkit tests
+
+lint: setup
+	$(VENV)/bin/ruff check abkit tests benchmarks
+	$(VENV)/bin/ruff format --check abkit tests benchmarks
+	$(VENV)/bin/mypy abkit
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,162 @@
+"""The ``abkit`` command: demo, simulate, report, assign.
+
+Exit codes: 0 ok; 2 bad input (spec, data, arguments); 3 a report notebook failed; 4 a report was
+written but has blocking trust findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from abkit.errors import AbkitError, ReportError
+
+DEMO_SPEC = """\
+# A simulated onboarding experiment (abkit demo): the treatment raises the daily return
+# probability by 8% on every day after exposure.
+name: onboarding-demo
+description: Simulated onboarding change; true effect +8% on daily return probability.
+control: control
+variants: {control: 0.5, treatment: 0.5}
+segments: [channel]
+primary_metric: retention_d7
+metrics:
+  - retention: {day: 1}
+  - retention: {day: 7}
+  - retention: {day: 30}
+  - retention: {days: [7, 13]}
+  - active_days: {days: [1, 7]}
+  - revenue: {days: [0, 29]}
+"""
+
+
+def _simulate_to(out: Path, n_units: int, seed: int) -> tuple[Path, Path]:
+    from abkit.simulate import retention_experiment
+
+    sim = retention_experiment(n_units=n_units, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    exposures, events = out / "exposures.parquet", out / "events.parquet"
+    sim.exposures.to_parquet(exposures, index=False)
+    sim.events.to_parquet(events, index=False)
+    sim.truth.to_csv(out / "truth.csv", index=False)
+    return exposures, events
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from abkit.report import run_report
+
+    out = Path(args.out)
+    data = out / "data"
+    exposures, events = _simulate_to(data, args.n_units, args.seed)
+    spec_path = out / "spec.yaml"
+    spec_path.write_text(DEMO_SPEC, encoding="utf-8")
+    outcome = run_report(spec_path, out=out, exposures=exposures, events=events, force=True)
+    _print_outcome(outcome)
+    return outcome.exit_code
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    exposures, events = _simulate_to(Path(args.out), args.n_units, args.seed)
+    print(f"wrote {exposures} and {events}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from abkit.report import run_report
+
+    outcome = run_report(
+        args.spec,
+        out=args.out,
+        exposures=args.exposures,
+        events=args.events,
+        units=args.units,
+        as_of=args.as_of,
+        force=args.force,
+        timeout=args.timeout,
+    )
+    _print_outcome(outcome)
+    return outcome.exit_code
+
+
+def _cmd_assign(args: argparse.Namespace) -> int:
+    from abkit.assign import assign_file
+
+    n = assign_file(args.spec, args.units, args.out, id_column=args.id_column)
+    print(f"wrote {n:,} assignments to {args.out}")
+    return 0
+
+
+def _print_outcome(outcome: object) -> None:
+    from abkit.report import ReportOutcome
+
+    assert isinstance(outcome, ReportOutcome)
+    print(f"report: {outcome.html}")
+    print(f"summary: {outcome.summary}")
+    if outcome.status == "blocked":
+        print("status: BLOCKED — blocking trust findings (see the trust panel)", file=sys.stderr)
+    else:
+        print("status: ok")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="abkit", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="simulate an experiment and write its report")
+    d.add_argument("--out", default="reports/demo", help="output folder (default: reports/demo)")
+    d.add_argument("--n-units", type=int, default=20_000)
+    d.add_argument("--seed", type=int, default=7)
+    d.set_defaults(func=_cmd_demo)
+
+    s = sub.add_parser("simulate", help="write simulated exposures/events Parquet files")
+    s.add_argument("--out", required=True)
+    s.add_argument("--n-units", type=int, default=20_000)
+    s.add_argument("--seed", type=int, default=7)
+    s.set_defaults(func=_cmd_simulate)
+
+    r = sub.add_parser("report", help="run the report notebook for one experiment spec")
+    r.add_argument("spec", help="experiment spec (YAML)")
+    r.add_argument("--exposures", help="exposure log (Parquet or CSV)")
+    r.add_argument("--events", help="activity log (Parquet or CSV)")
+    r.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
+    r.add_argument("--force", action="store_true", help="overwrite an existing report")
+    r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    r.set_defaults(func=_cmd_report)
+
+    a = sub.add_parser("assign", help="assign units to variants (GrowthBook-compatible hashing)")
+    a.add_argument("spec", help="experiment spec (YAML)")
+    a.add_argument("units", help="CSV or Parquet file of unit ids")
+    a.add_argument("--out", required=True, help="output CSV or Parquet file")
+    a.add_argument("--id-column", default=None, help="id column (default: unit_id or the first)")
+    a.set_defaults(func=_cmd_assign)
+    return p
+
+
+def _version() -> str:
+    from abkit import __version__
+
+    return f"abkit {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ReportError as exc:
+        print(f"abkit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except AbkitError as exc:
+        print(f"abkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("abkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,73 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Parameters (papermill). One path to a JSON config written by `abkit report`;
+# nothing else is passed in, so no user string is ever written into this notebook's code.
+config_path = ""
+
+# %%
+from IPython.display import HTML, Markdown, display
+
+from abkit.report import ReportContext
+
+ctx = ReportContext.load(config_path)
+res = ctx.result
+display(Markdown(f"# Experiment report"))
+display(HTML(ctx.header_html()))
+
+# %% [markdown]
+# ## Trust checks
+# Sample-ratio check and data-quality findings come first: a red line here means the lifts below
+# should not be trusted until its cause is fixed.
+
+# %%
+display(HTML(ctx.trust_html()))
+
+# %% [markdown]
+# ## Results
+# Each treatment against control. Proportions in %, absolute lifts of rates in percentage points,
+# relative lifts with delta-method intervals.
+
+# %%
+display(res)
+
+# %% [markdown]
+# ## Verdicts
+
+# %%
+display(HTML(ctx.verdicts_html()))
+
+# %% [markdown]
+# ## Lifts with confidence intervals
+
+# %%
+ax = res.plot()
+
+# %% [markdown]
+# ## Segments
+# Within each segment value; p-values adjusted with Benjamini–Hochberg across the values of a
+# segment dimension.
+
+# %%
+segments = ctx.segment_table()
+display(segments if segments is not None else Markdown("_No segments in the spec._"))
+
+# %% [markdown]
+# ## Metric definitions
+
+# %%
+display(HTML(ctx.definitions_html()))
+
+# %%
+summary_path = ctx.write_summary()

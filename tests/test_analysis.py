@@ -1,0 +1,374 @@
+"""End-to-end analysis: per-unit tables, exposure + event logs, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from statsmodels.stats import proportion as smp
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+import abkit as ab
+from abkit.errors import AbkitError, DataError, SpecError
+from tests.conftest import ts
+
+# --------------------------------------------------------------------------- real data: Cookie Cats
+
+# Published figures for this data set (DataCamp project "Mobile Games A/B Testing with Cookie
+# Cats", and every replication of it): 44,700 players in gate_30 and 45,489 in gate_40; 1-day
+# retention 20,034 / 44,700 = 44.82% vs 20,119 / 45,489 = 44.23%; 7-day retention 8,502 / 44,700 =
+# 19.02% vs 8,279 / 45,489 = 18.20%.
+COOKIE_COUNTS = {
+    "gate_30": {"n": 44_700, "retention_1": 20_034, "retention_7": 8_502},
+    "gate_40": {"n": 45_489, "retention_1": 20_119, "retention_7": 8_279},
+}
+
+
+@pytest.fixture(scope="module")
+def cookie_result(cookie_cats):
+    exp = ab.Experiment(
+        metrics=[ab.Proportion("retention_1"), ab.Proportion("retention_7"), ab.Mean("sum_game_rounds")],
+        variant="version",
+        control="gate_30",
+    )
+    return exp.analyze(units=cookie_cats, unit_id="userid")
+
+
+def test_cookie_cats_counts_match_published(cookie_result):
+    df = cookie_result.to_pandas().set_index("metric")
+    for metric in ("retention_1", "retention_7"):
+        row = df.loc[metric]
+        assert row.n_control == COOKIE_COUNTS["gate_30"]["n"]
+        assert row.n_treatment == COOKIE_COUNTS["gate_40"]["n"]
+        assert_allclose(row.control_value, COOKIE_COUNTS["gate_30"][metric] / 44_700, rtol=1e-12)
+        assert_allclose(row.treatment_value, COOKIE_COUNTS["gate_40"][metric] / 45_489, rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["retention_1", "retention_7"])
+def test_cookie_cats_proportions_match_statsmodels(cookie_result, cookie_cats, metric):
+    g = cookie_cats.groupby("version")[metric].agg(["sum", "size"])
+    c1, n1 = int(g.loc["gate_40", "sum"]), int(g.loc["gate_40", "size"])
+    c0, n0 = int(g.loc["gate_30", "sum"]), int(g.loc["gate_30", "size"])
+    # independent computation: statsmodels' Wald (unpooled) two-proportion test and interval
+    stat, p = smp.test_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff", correction=False)
+    lo, hi = smp.confint_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff", correction=False)
+    row = cookie_result.to_pandas().set_index("metric").loc[metric]
+    assert_allclose(row.pvalue, p, rtol=1e-9)
+    assert_allclose([row.abs_lift_ci_lower, row.abs_lift_ci_upper], [lo, hi], rtol=1e-9)
+    assert_allclose(row.abs_lift, c1 / n1 - c0 / n0, rtol=1e-12)
+
+
+def test_cookie_cats_welch_matches_statsmodels(cookie_result, cookie_cats):
+    x1 = cookie_cats.loc[cookie_cats.version == "gate_40", "sum_game_rounds"].to_numpy(float)
+    x0 = cookie_cats.loc[cookie_cats.version == "gate_30", "sum_game_rounds"].to_numpy(float)
+    cm = CompareMeans(DescrStatsW(x1), DescrStatsW(x0))
+    stat, p, _ = cm.ttest_ind(usevar="unequal")
+    lo, hi = cm.tconfint_diff(alpha=0.05, usevar="unequal")
+    row = cookie_result.to_pandas().set_index("metric").loc["sum_game_rounds"]
+    assert_allclose(row.pvalue, p, rtol=1e-9)
+    assert_allclose([row.abs_lift_ci_lower, row.abs_lift_ci_upper], [lo, hi], rtol=1e-9)
+    assert_allclose(row.treatment_value, x1.mean(), rtol=1e-12)
+
+
+def test_cookie_cats_d7_is_significantly_lower(cookie_result):
+    # the published conclusion: moving the gate to level 40 lowered 7-day retention
+    row = cookie_result.to_pandas().set_index("metric").loc["retention_7"]
+    assert row.abs_lift < 0 and row.pvalue < 0.01
+    assert cookie_result.srm.pvalue is not None and not cookie_result.srm.flagged
+
+
+def test_to_pandas_has_documented_columns(cookie_result):
+    cols = set(cookie_result.to_pandas().columns)
+    required = {
+        "metric", "variant", "control_value", "treatment_value", "abs_lift", "abs_lift_ci_lower",
+        "abs_lift_ci_upper", "rel_lift", "rel_lift_ci_lower", "rel_lift_ci_upper", "pvalue",
+        "n_control", "n_treatment", "method",
+    }
+    assert required <= cols
+
+
+def test_units_from_csv_path_equals_dataframe(cookie_result, tmp_path, cookie_cats):
+    path = tmp_path / "cc.csv"
+    cookie_cats.head(5000).to_csv(path, index=False)
+    exp = ab.Experiment(metrics=[ab.Proportion("retention_1")], variant="version", control="gate_30")
+    a = exp.analyze(units=path, unit_id="userid").to_pandas()
+    b = exp.analyze(units=cookie_cats.head(5000), unit_id="userid").to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------- event logs, by hand
+
+T0 = "2024-05-01T10:00:00"
+
+
+def _logs(events: list[tuple[str, str]], exposures: list[tuple[str, str, str]] | None = None):
+    exposures = exposures or [("a", "control", T0), ("b", "treatment", T0)]
+    exp = pd.DataFrame(
+        {
+            "unit_id": [u for u, _, _ in exposures],
+            "variant": [v for _, v, _ in exposures],
+            "exposed_at": [ts(t) for _, _, t in exposures],
+        }
+    )
+    ev = pd.DataFrame({"unit_id": [u for u, _ in events], "ts": [ts(t) for _, t in events]})
+    return exp, ev
+
+
+def _arm(res, metric, variant):
+    return next(a for a in res.arms if a.metric == metric and a.variant == variant and a.segment is None)
+
+
+def test_window_edges_rolling_days():
+    # unit a: event at exactly t0 + 7*24h (day 7); unit b: exactly t0 + 8*24h (day 8, not day 7)
+    exp, ev = _logs([("a", "2024-05-08T10:00:00"), ("b", "2024-05-09T10:00:00")])
+    res = ab.Experiment(metrics=[ab.Retention(day=7), ab.Retention(day=8)], control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-06-01T00:00Z"
+    )
+    assert _arm(res, "retention_d7", "control").mean == 1.0
+    assert _arm(res, "retention_d7", "treatment").mean == 0.0
+    assert _arm(res, "retention_d8", "treatment").mean == 1.0
+    assert _arm(res, "retention_d8", "control").mean == 0.0
+
+
+def test_one_microsecond_before_day_boundary_is_previous_day():
+    exp, ev = _logs([("a", "2024-05-08T09:59:59.999999")])
+    res = ab.Experiment(metrics=[ab.Retention(day=6), ab.Retention(day=7)], control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-06-01T00:00Z"
+    )
+    assert _arm(res, "retention_d6", "control").mean == 1.0
+    assert _arm(res, "retention_d7", "control").mean == 0.0
+
+
+def test_maturity_excludes_units_whose_window_has_not_ended():
+    exposures = [("a", "control", T0), ("b", "treatment", T0), ("c", "control", "2024-05-05T10:00:00")]
+    exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("c", "2024-05-06T11:00:00")], exposures)
+    # as_of = t0_a + 8 days exactly: a and b are mature for D7 (needs t0 + 8*24h), c is not
+    res = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-05-09T10:00:00Z"
+    )
+    d7 = _arm(res, "retention_d7", "control")
+    assert (d7.n, d7.immature) == (1, 1)
+    d1 = _arm(res, "retention_d1", "control")
+    assert (d1.n, d1.immature, d1.mean) == (2, 0, 1.0)
+    assert res.data_quality.counts["immature_retention_d7"] == 1
+
+
+def test_pre_exposure_and_after_as_of_events_do_not_count():
+    exp, ev = _logs(
+        [("a", "2024-04-30T10:00:00"),  # day -1: before exposure
+         ("b", "2024-05-03T10:30:00"),  # day 2, after as_of
+         ("x", "2024-05-02T10:30:00")]  # never exposed
+    )
+    # as_of = t0 + 48h exactly: day 1 has just ended for both units
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-05-03T10:00:00Z"
+    )
+    assert _arm(res, "retention_d1", "control").mean == 0.0
+    assert _arm(res, "retention_d1", "treatment").n == 1  # mature exactly at as_of
+    assert _arm(res, "retention_d1", "treatment").mean == 0.0
+    c = res.data_quality.counts
+    assert (c["events_before_exposure"], c["events_after_as_of"], c["events_unexposed_units"]) == (1, 1, 1)
+
+
+def test_multi_variant_units_excluded_and_repeats_collapse_to_first():
+    exposures = [
+        ("a", "control", T0), ("a", "control", "2024-05-03T00:00:00"),  # repeat: collapses
+        ("b", "treatment", T0), ("b", "control", "2024-05-02T00:00:00"),  # conflict: excluded
+        ("c", "treatment", T0),
+    ]
+    exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("b", "2024-05-02T11:00:00")], exposures)
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
+    )
+    c = res.data_quality.counts
+    assert c["units_multiple_variants"] == 1
+    assert c["duplicate_exposures"] == 1
+    assert c["units_analyzed"] == 2
+    assert any(f.code == "multiple_variants" and f.severity == "blocking" for f in res.data_quality.findings)
+    assert res.srm.observed == (1, 1)
+
+
+def test_event_filter_and_counts():
+    exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("a", "2024-05-02T12:00:00"), ("b", "2024-05-03T11:00:00")])
+    ev["event"] = ["purchase", "session", "session"]
+    ev["value"] = [9.5, None, None]
+    metrics = [ab.Retention(day=1, event="purchase", name="buy_d1"), ab.EventCount(days=(0, 6)),
+               ab.ActiveDays(days=(1, 7)), ab.Revenue(days=(0, 6))]
+    res = ab.Experiment(metrics=metrics, control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-05-20T00:00Z"
+    )
+    assert _arm(res, "buy_d1", "control").mean == 1.0
+    assert _arm(res, "events_d0_6", "control").mean == 2.0
+    assert _arm(res, "active_days_d1_7", "treatment").mean == 1.0
+    assert _arm(res, "value_d0_6", "control").mean == 9.5
+    assert _arm(res, "value_d0_6", "treatment").mean == 0.0
+
+
+def test_naive_timestamps_rejected_unless_tz_given():
+    exp, ev = _logs([("a", "2024-05-02T11:00:00")])
+    exp["exposed_at"] = exp["exposed_at"].dt.tz_localize(None)
+    ev["ts"] = ev["ts"].dt.tz_localize(None)
+    with pytest.raises(DataError, match="timezone-naive.*tz="):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp, events=ev)
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], tz="UTC").analyze(
+        exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
+    )
+    assert _arm(res, "retention_d1", "control").mean == 1.0
+
+
+def test_naive_timestamps_in_a_named_zone_are_localised():
+    # written in Shanghai wall-clock time (UTC+8): exposure 10:00 local, event 09:59 next day local
+    exp, ev = _logs([("a", "2024-05-02T09:59:00")])
+    exp["exposed_at"] = exp["exposed_at"].dt.tz_localize(None)
+    ev["ts"] = ev["ts"].dt.tz_localize(None)
+    res = ab.Experiment(metrics=[ab.Retention(day=0)], tz="Asia/Shanghai").analyze(
+        exposures=exp, events=ev
+    )
+    # as_of defaults to the last event, 09:59 Shanghai = 01:59 UTC
+    assert res.as_of == ts("2024-05-02T01:59:00").to_pydatetime()
+    assert _arm(res, "retention_d0", "control").mean == 1.0
+
+
+# --------------------------------------------------------------------------- simulated truth
+
+
+def test_simulated_estimates_land_near_truth():
+    sim = ab.simulate.retention_experiment(n_units=20_000, seed=7)
+    res = ab.Experiment(metrics=[ab.Retention(day=d) for d in (1, 7, 30)], control="control").analyze(
+        exposures=sim.exposures, events=sim.events
+    )
+    for a in res.arms:
+        day = int(a.metric.removeprefix("retention_d"))
+        truth = sim.true_retention(day, a.variant)
+        se = np.sqrt(truth * (1 - truth) / a.n)
+        assert abs(a.mean - truth) < 4 * se, (a, truth)
+    # maturity: units exposed in the last 30 days of the 40-day log are immature for D30
+    assert res.data_quality.counts["immature_retention_d30"] > 0
+
+
+def test_segments_reconcile_with_overall(small_sim):
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control", segments=["channel"]).analyze(
+        exposures=small_sim.exposures, events=small_sim.events
+    )
+    seg = res.segments_to_pandas("channel")
+    overall = res.to_pandas().iloc[0]
+    assert seg.n_control.sum() == overall.n_control
+    assert seg.n_treatment.sum() == overall.n_treatment
+    assert seg.pvalue_adjusted.notna().all()
+    assert (seg.pvalue_adjusted >= seg.pvalue - 1e-15).all()
+
+
+def test_parquet_paths_and_ibis_tables_give_the_same_result(small_sim, tmp_path):
+    import ibis
+
+    exp_p, ev_p = tmp_path / "exp.parquet", tmp_path / "ev.parquet"
+    small_sim.exposures.to_parquet(exp_p)
+    small_sim.events.to_parquet(ev_p)
+    experiment = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control")
+    a = experiment.analyze(exposures=small_sim.exposures, events=small_sim.events).to_pandas()
+    b = experiment.analyze(exposures=exp_p, events=ev_p).to_pandas()
+    con = ibis.duckdb.connect()
+    c = experiment.analyze(exposures=con.read_parquet(exp_p), events=con.read_parquet(ev_p)).to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_result_renders(small_sim):
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control", name="x<script>").analyze(
+        exposures=small_sim.exposures, events=small_sim.events
+    )
+    html = res._repr_html_()
+    assert "x&lt;script&gt;" in html and "<script>" not in html
+    assert "Day-1 retention" in str(res)
+    ax = res.plot()
+    assert ax.get_title().startswith("x<script>")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.fixture()
+def tiny_logs():
+    return _logs([("a", "2024-05-02T11:00:00")])
+
+
+def test_missing_column_is_named(tiny_logs):
+    exp, ev = tiny_logs
+    with pytest.raises(DataError, match=r"missing required column.*'exposed_at'.*Available"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=exp.rename(columns={"exposed_at": "exposed"}), events=ev
+        )
+
+
+def test_missing_column_suggests_mapping(cookie_cats):
+    with pytest.raises(DataError, match=r"'variant'.*Did you mean 'version'"):
+        ab.Experiment(metrics=[ab.Proportion("retention_1")], control="gate_30").analyze(
+            units=cookie_cats, unit_id="userid"
+        )
+
+
+def test_unknown_control_is_named(tiny_logs):
+    exp, ev = tiny_logs
+    with pytest.raises(DataError, match=r"control 'Control' is not among.*Did you mean 'control'"):
+        ab.Experiment(metrics=[ab.Retention(day=1)], control="Control").analyze(
+            exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
+        )
+
+
+def test_single_variant_is_an_error(tiny_logs):
+    exp, ev = tiny_logs
+    exp["variant"] = "control"
+    with pytest.raises(DataError, match="single value"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
+        )
+
+
+def test_empty_tables_are_errors(tiny_logs):
+    exp, ev = tiny_logs
+    with pytest.raises(DataError, match="no rows|no timestamps"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp.iloc[:0], events=ev.iloc[:0])
+    with pytest.raises(DataError, match="no rows"):
+        ab.Experiment(metrics=[ab.Proportion("r")]).analyze(
+            units=pd.DataFrame({"unit_id": [], "variant": [], "r": []})
+        )
+
+
+def test_proportion_column_must_be_binary(cookie_cats):
+    with pytest.raises(DataError, match="sum_game_rounds.*0/1.*Mean"):
+        ab.Experiment(metrics=[ab.Proportion("sum_game_rounds")], variant="version", control="gate_30").analyze(
+            units=cookie_cats, unit_id="userid"
+        )
+
+
+def test_tiny_arm_gets_no_pvalue():
+    units = pd.DataFrame({"unit_id": [1, 2, 3], "variant": ["c", "c", "t"], "r": [1, 0, 1]})
+    res = ab.Experiment(metrics=[ab.Proportion("r")], control="c").analyze(units=units)
+    row = res.to_pandas().iloc[0]
+    assert row.pvalue is None or np.isnan(row.pvalue)
+    assert isinstance(row.note, str) and row.note
+
+
+def test_bad_arguments_raise_spec_errors():
+    with pytest.raises(SpecError):
+        ab.Experiment(metrics=[])
+    with pytest.raises(SpecError):
+        ab.Experiment(metrics=[ab.Retention(day=1)], alternative="bigger")
+    with pytest.raises(SpecError):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze()
+    with pytest.raises(AbkitError):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=pd.DataFrame(), units=pd.DataFrame())
+
+
+def test_as_of_before_first_exposure_is_an_error(tiny_logs):
+    exp, ev = tiny_logs
+    with pytest.raises(DataError, match="before the first exposure"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=exp, events=ev, as_of="2024-01-01T00:00Z"
+        )
+
+
+def test_unsupported_source_type():
+    with pytest.raises(DataError, match="unsupported input type"):
+        ab.Experiment(metrics=[ab.Proportion("r")]).analyze(units=[1, 2, 3])
