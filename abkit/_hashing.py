@@ -4,12 +4,12 @@ Private module. Everything here works on *batches*: a flat array of UTF-16 code 
 when every unit is ASCII, ``uint16`` otherwise) plus row offsets, so that millions of ids are hashed
 with a few dozen numpy passes instead of a Python loop per id.
 
-How the vectorized FNV works. FNV-1a is sequential per unit (``h = (h ^ c) * P mod 2**32``), so
-rows of different lengths cannot share one loop directly. We right-align the rows of a chunk in a
-zero-padded matrix and process it column by column. A zero unit maps ``h`` to ``h * P``, and ``P`` is
-odd, hence invertible modulo ``2**32``: a row with ``m`` pad cells simply starts from
-``state * P**-m`` and reaches ``state`` exactly when its first real unit arrives. Every column is then
-one ``xor`` and one ``multiply`` over the whole chunk, with no masks and no gathers.
+How the vectorized FNV works. FNV-1a is sequential per unit (``h = (h ^ c) * P mod 2**32``),
+so rows of different lengths cannot share one loop directly. We right-align the rows of a chunk in
+a zero-padded matrix and process it column by column. A zero unit maps ``h`` to ``h * P``, and
+``P`` is odd, hence invertible modulo ``2**32``: a row with ``m`` pad cells simply starts from
+``state * P**-m`` and reaches ``state`` exactly when its first real unit arrives. Every column is
+then one ``xor`` and one ``multiply`` over the whole chunk, with no masks and no gathers.
 
 The second round of hash version 2 hashes the decimal digits of a ``uint32``. It is a pure function
 of that number, so we tabulate the FNV state after ``str(x // 10_000)`` once (429,497 entries) and
@@ -184,7 +184,7 @@ def _hash_block(
     scratch: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
     cols: npt.NDArray[np.int64],
 ) -> U32:
-    """Hash consecutive rows whose units are the contiguous ``units`` (right-aligned, zero-padded)."""
+    """Hash consecutive rows whose units are the contiguous ``units`` (right-aligned, padded)."""
     k = len(lengths)
     matrix = scratch[: k * width].reshape(k, width)
     matrix.fill(0)

@@ -18,7 +18,7 @@ Example:
     >>> df.variant.tolist()
     ['treatment', 'treatment', 'control']
     >>> hash_unit("onboarding-v2", "u3")
-    0.1406
+    0.1684
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -35,7 +35,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from abkit import _hashing as _h
 from abkit.errors import DataError, SpecError
@@ -99,7 +98,7 @@ def hash_unit(seed: str, unit_id: object, version: int = 2) -> float | None:
 
     Example:
         >>> hash_unit("exp", "user-1"), hash_unit("exp", "user-1", version=1)
-        (0.5218, 0.469)
+        (0.3004, 0.331)
         >>> hash_unit("exp", 42) == hash_unit("exp", "42")
         True
     """
@@ -114,7 +113,7 @@ def hash_unit(seed: str, unit_id: object, version: int = 2) -> float | None:
 def bucket_ranges(
     n_variants: int, coverage: float = 1.0, weights: Sequence[float] | None = None
 ) -> list[tuple[float, float]]:
-    """Bucket ranges ``[start, start + coverage * weight)`` per variant, as GrowthBook computes them.
+    """Bucket ranges ``[start, start + coverage * weight)`` per variant, as GrowthBook has them.
 
     Unlike the SDK, which clamps a bad coverage and silently falls back to equal weights, abkit
     rejects invalid input.
@@ -146,7 +145,8 @@ def bucket_ranges(
         w = list(weights)
         if len(w) != n_variants:
             raise SpecError(
-                f"weights has {len(w)} entries for {n_variants} variants; give one weight per variant."
+                f"weights has {len(w)} entries for {n_variants} variants; "
+                "give one weight per variant."
             )
         bad = [
             x
@@ -177,7 +177,8 @@ def choose_variant(n: float, ranges: Sequence[tuple[float, float]]) -> int:
     """Index of the first range with ``start <= n < end``; ``-1`` when ``n`` is in none.
 
     Example:
-        >>> choose_variant(0.3, [(0.0, 0.25), (0.5, 0.75)]), choose_variant(0.6, [(0.0, 0.25), (0.5, 0.75)])
+        >>> ranges = [(0.0, 0.25), (0.5, 0.75)]
+        >>> choose_variant(0.3, ranges), choose_variant(0.6, ranges)
         (-1, 1)
     """
     for i, (start, end) in enumerate(ranges):
@@ -195,8 +196,10 @@ def in_namespace(unit_id: object, namespace: tuple[str, float, float]) -> bool:
         SpecError: the range is empty or outside [0, 1].
 
     Example:
-        >>> in_namespace("user-1", ("checkout", 0.0, 0.5)), in_namespace("user-1", ("checkout", 0.5, 1.0))
-        (True, False)
+        >>> in_namespace("user-1", ("checkout", 0.0, 0.5))
+        False
+        >>> in_namespace("user-1", ("checkout", 0.5, 1.0))
+        True
     """
     name, start, end = _check_namespace(namespace)
     n = hash_unit("__" + name, unit_id, 1)
@@ -213,8 +216,8 @@ def _check_namespace(namespace: Any) -> tuple[str, float, float]:
         ) from None
     if not (0.0 <= start < end <= 1.0):
         raise SpecError(
-            f"namespace {name!r} range [{start}, {end}) is empty or outside [0, 1]; it must satisfy "
-            "0 <= start < end <= 1, otherwise no unit could ever be eligible."
+            f"namespace {name!r} range [{start}, {end}) is empty or outside [0, 1]; it must "
+            "satisfy 0 <= start < end <= 1, otherwise no unit could ever be eligible."
         )
     return str(name), start, end
 
@@ -227,8 +230,8 @@ def unit_id_to_str(unit_id: object) -> str:
     ``0.5 -> "0.5"``, ``1e21 -> "1e+21"``). Booleans, bytes, ``None`` and other types are errors.
 
     Example:
-        >>> unit_id_to_str(123), unit_id_to_str(123.0), unit_id_to_str(1.5e-7), unit_id_to_str("007")
-        ('123', '123', '1.5e-7', '007')
+        >>> [unit_id_to_str(x) for x in (123, 123.0, 1.5e-7, "007")]
+        ['123', '123', '1.5e-7', '007']
     """
     if isinstance(unit_id, str):
         return unit_id
@@ -379,7 +382,7 @@ def _ids_from_series(s: pd.Series) -> _Ids:
     if pd.api.types.is_integer_dtype(dtype) and s.hasnans:  # nullable Int64 with <NA>
         null = s.isna().to_numpy()
         return _ids_from_numbers(s.to_numpy(dtype="int64", na_value=0), null)
-    if pd.api.types.is_numeric_dtype(dtype) or dtype == object:
+    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         return _ids_from_numpy(s.to_numpy())
     raise DataError(f"unit ids of dtype {dtype} are not supported; ids must be strings or numbers")
 
@@ -390,17 +393,26 @@ def _take_ids(cats: _Ids, codes: npt.NDArray[np.integer]) -> _Ids:
     null = codes < 0
     safe = np.where(null, 0, codes)
     if cats.n == 0:
-        return _Ids(n=len(codes), null=null, invalid=np.zeros(len(codes), bool),
-                    objects=np.full(len(codes), "", dtype=object))
+        return _Ids(
+            n=len(codes),
+            null=null,
+            invalid=np.zeros(len(codes), bool),
+            objects=np.full(len(codes), "", dtype=object),
+        )
     if cats.objects is not None:
         objects = cats.objects[safe]
         objects[null] = ""
-        return _Ids(n=len(codes), null=null | cats.null[safe], invalid=cats.invalid[safe] & ~null,
-                    objects=objects)
+        return _Ids(
+            n=len(codes),
+            null=null | cats.null[safe],
+            invalid=cats.invalid[safe] & ~null,
+            objects=objects,
+        )
     assert cats.arrow is not None
     taken = cats.arrow.take(pa.array(np.where(null, -1, codes), mask=null))
-    return _Ids(n=len(codes), null=null | cats.null[safe], invalid=cats.invalid[safe] & ~null,
-                arrow=taken)
+    return _Ids(
+        n=len(codes), null=null | cats.null[safe], invalid=cats.invalid[safe] & ~null, arrow=taken
+    )
 
 
 def _ids_from_arrow(chunked: pa.ChunkedArray) -> _Ids:
@@ -410,8 +422,12 @@ def _ids_from_arrow(chunked: pa.ChunkedArray) -> _Ids:
         t = chunked.type
     n = len(chunked)
     if pa.types.is_null(t):
-        return _Ids(n=n, null=np.ones(n, bool), invalid=np.zeros(n, bool),
-                    objects=np.full(n, "", dtype=object))
+        return _Ids(
+            n=n,
+            null=np.ones(n, bool),
+            invalid=np.zeros(n, bool),
+            objects=np.full(n, "", dtype=object),
+        )
     if pa.types.is_string_view(t):
         chunked = chunked.cast(pa.large_string())
         t = chunked.type
@@ -466,8 +482,12 @@ def _ids_from_numpy(arr: np.ndarray) -> _Ids:
             objects[null] = ""
         return _Ids(n=n, null=null, invalid=np.zeros(n, bool), objects=objects)
     if inferred == "empty":
-        return _Ids(n=n, null=np.ones(n, bool), invalid=np.zeros(n, bool),
-                    objects=np.full(n, "", dtype=object))
+        return _Ids(
+            n=n,
+            null=np.ones(n, bool),
+            invalid=np.zeros(n, bool),
+            objects=np.full(n, "", dtype=object),
+        )
     return _ids_from_mixed(arr, null)
 
 
@@ -506,7 +526,9 @@ def _ids_from_mixed(arr: npt.NDArray[np.object_], null: npt.NDArray[np.bool_]) -
         else:
             sub_invalid = np.zeros(len(sub), bool)
         if (~ints).any():
-            part = _ids_from_numbers(sub[~ints].astype(np.float64), np.zeros(int((~ints).sum()), bool))
+            part = _ids_from_numbers(
+                sub[~ints].astype(np.float64), np.zeros(int((~ints).sum()), bool)
+            )
             texts[~ints] = part.text(np.arange(part.n))
             sub_invalid[~ints] = part.invalid | part.null
         objects[num] = texts
@@ -519,8 +541,10 @@ def _ids_from_numbers(values: np.ndarray, null: npt.NDArray[np.bool_]) -> _Ids:
     n = len(values)
     null = null.copy()
     if values.dtype.kind in "iu":
-        if n and (values.max() > MAX_SAFE_INTEGER or (values.dtype.kind == "i" and
-                                                       values.min() < -MAX_SAFE_INTEGER)):
+        if n and (
+            values.max() > MAX_SAFE_INTEGER
+            or (values.dtype.kind == "i" and values.min() < -MAX_SAFE_INTEGER)
+        ):
             big = values[(values > MAX_SAFE_INTEGER) | (values < -MAX_SAFE_INTEGER)][0]
             raise DataError(_big_int_message(int(big)))
         invalid = (values == 0) & ~null
@@ -659,7 +683,7 @@ def assign(unit_ids: object, spec: SpecLike, *, with_status: bool = False) -> pd
     ``±inf``) get no variant; an id listed in ``overrides`` gets its forced variant; a unit in the
     global holdout (``hash_unit(HOLDOUT_SEED, id, 2) < holdout``) gets none; a unit outside the
     ``namespace`` gets none; otherwise the variant whose bucket range holds
-    ``hash_unit(seed, id, hash_version)``, or none when coverage leaves the hash outside every range.
+    ``hash_unit(seed, id, hash_version)``, or none when coverage leaves the hash outside all ranges.
 
     Args:
         unit_ids: ids as a list, numpy array, pandas Series/Index (any string, categorical, numeric
@@ -680,12 +704,13 @@ def assign(unit_ids: object, spec: SpecLike, *, with_status: bool = False) -> pd
     Example:
         >>> spec = {"name": "exp", "control": "a", "variants": {"a": 0.5, "b": 0.5},
         ...         "coverage": 0.5, "overrides": {"qa-1": "b"}}
-        >>> assign(["user-1", "qa-1", None, 7], spec, with_status=True)
+        >>> assign(["user-1", "user-2", "qa-1", None, 8], spec, with_status=True)
           unit_id variant           status
         0  user-1     NaN  not_in_coverage
-        1    qa-1       b         override
-        2    None     NaN          null_id
-        3       7       a         assigned
+        1  user-2       a         assigned
+        2    qa-1       b         override
+        3    None     NaN          null_id
+        4       8       b         assigned
     """
     sp = load_spec(spec)
     plan = _plan(sp)
@@ -787,8 +812,9 @@ def assign_file(
     table = pa.table(
         {
             "unit_id": ids,
-            "variant": pa.array(df["variant"].astype(object).where(df["variant"].notna(), None),
-                                type=pa.string()),
+            "variant": pa.array(
+                df["variant"].astype(object).where(df["variant"].notna(), None), type=pa.string()
+            ),
             "status": pa.array(df["status"].astype(str).to_numpy(), type=pa.string()),
         }
     )
@@ -808,3 +834,467 @@ def assign_file(
         Path(tmp).unlink(missing_ok=True)
         raise
     return table.num_rows
+
+
+# ---------------------------------------------------------------------------------------------
+# SRM diagnosis and exposure audit
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SRMDiagnosis:
+    """Where a sample-ratio mismatch comes from: overall, per segment value and per exposure day.
+
+    Units are counted once, by their first exposure. Tables share one layout: ``dimension``,
+    ``value``, ``units``, ``n_<variant>``, ``share_<variant>``, ``statistic``, ``pvalue``,
+    ``pvalue_adjusted`` (corrected over the values of one dimension), ``flagged``
+    (``pvalue_adjusted < threshold``) and ``note``.
+    """
+
+    overall: SRMResult
+    by_segment: pd.DataFrame
+    by_day: pd.DataFrame
+    variants: tuple[str, ...]
+    weights: tuple[float, ...]
+    threshold: float
+    correction: str
+    n_rows: int
+    n_units: int
+    n_null_ids: int
+    n_unknown_variant: int
+    n_multiple_variants: int
+    n_overrides: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def flagged(self) -> bool:
+        """True when the overall split, any segment value or any day is flagged."""
+        return bool(
+            self.overall.flagged or self.by_segment["flagged"].any() or self.by_day["flagged"].any()
+        )
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One table: the overall test, then segments, then days (column ``scope``)."""
+        overall = _srm_rows([("overall", "", self.overall)], self.variants)
+        parts = [
+            overall.assign(
+                scope="overall", pvalue_adjusted=overall["pvalue"], flagged=self.overall.flagged
+            ),
+            self.by_segment.assign(scope="segment"),
+            self.by_day.assign(scope="day"),
+        ]
+        parts = [p for p in parts if len(p)]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["scope", *[c for c in out.columns if c != "scope"]]]
+
+    def __str__(self) -> str:
+        o = self.overall
+        plan = ":".join(f"{w:.3g}" for w in self.weights)
+        verdict = "MISMATCH" if o.flagged else "ok"
+        p = "n/a" if o.pvalue is None else f"{o.pvalue:.3g}"
+        counts = ", ".join(f"{v}={c:,}" for v, c in zip(self.variants, o.observed, strict=True))
+        lines = [
+            f"SRM check ({'/'.join(self.variants)} planned {plan}, flag at p < {self.threshold:g}):"
+            f" {verdict} — {counts}; p = {p}"
+        ]
+        for name, table in (("segments", self.by_segment), ("days", self.by_day)):
+            bad = table[table["flagged"]]
+            if len(bad):
+                items = ", ".join(
+                    f"{r.dimension}={r.value} (p_adj={r.pvalue_adjusted:.3g})"
+                    for r in bad.itertuples()
+                )
+                lines.append(f"  flagged {name}: {items}")
+        lines.append(
+            f"  {self.n_units:,} units from {self.n_rows:,} rows; {self.n_null_ids:,} null ids, "
+            f"{self.n_unknown_variant:,} unknown variants, {self.n_multiple_variants:,} units with "
+            f"several variants, {self.n_overrides:,} override units excluded"
+        )
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = "<br>".join(html.escape(line) for line in str(self).splitlines())
+        return f"<div><p>{head}</p>{self.to_pandas().to_html(index=False, na_rep='')}</div>"
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureAudit:
+    """Logged variants recomputed from the spec: how many units were logged in the wrong arm.
+
+    ``n_checked`` counts distinct units; a unit is mismatched when any variant logged for it
+    differs from the one the spec assigns (``n_not_in_experiment`` of them should have had no
+    variant at all: holdout, namespace, coverage). ``examples`` shows up to ``max_examples``
+    mismatching (unit, logged variant) pairs.
+    """
+
+    n_rows: int
+    n_checked: int
+    n_mismatched: int
+    n_not_in_experiment: int
+    n_wrong_variant: int
+    n_null_ids: int
+    examples: pd.DataFrame
+
+    @property
+    def mismatch_rate(self) -> float:
+        """``n_mismatched / n_checked`` (0 when nothing was checked)."""
+        return self.n_mismatched / self.n_checked if self.n_checked else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every logged variant agrees with the spec."""
+        return self.n_mismatched == 0
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The counts as a one-row table."""
+        return pd.DataFrame(
+            [
+                {
+                    "n_rows": self.n_rows,
+                    "n_checked": self.n_checked,
+                    "n_mismatched": self.n_mismatched,
+                    "mismatch_rate": self.mismatch_rate,
+                    "n_not_in_experiment": self.n_not_in_experiment,
+                    "n_wrong_variant": self.n_wrong_variant,
+                    "n_null_ids": self.n_null_ids,
+                }
+            ]
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"exposure audit: {self.n_mismatched:,} of {self.n_checked:,} units "
+            f"({self.mismatch_rate:.3%}) logged in a variant the spec does not assign "
+            f"({self.n_wrong_variant:,} wrong variant, {self.n_not_in_experiment:,} should not be "
+            f"in the experiment); {self.n_null_ids:,} rows with null ids skipped"
+        )
+
+
+def _exposure_frame(exposures: object) -> pd.DataFrame:
+    if isinstance(exposures, pd.DataFrame):
+        return exposures
+    if isinstance(exposures, str | Path):
+        path = Path(exposures)
+        if not path.is_file():
+            raise DataError(f"exposures file {path} does not exist")
+        if _file_format(path) == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype={"unit_id": str})
+    to_pandas = getattr(exposures, "to_pandas", None)
+    if callable(to_pandas):  # Arrow tables, Ibis expressions
+        frame = to_pandas()
+        if isinstance(frame, pd.DataFrame):
+            return frame
+    raise DataError(
+        f"exposures must be a pandas DataFrame, an Arrow table or a CSV/Parquet path, "
+        f"got {type(exposures).__name__}"
+    )
+
+
+def _need_columns(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{what} has no column(s) {missing}; its columns are {list(df.columns)}. Pass the "
+            "right names (unit_id=, variant=, exposed_at=) or set `columns` in the spec."
+        )
+
+
+def _srm(counts: Sequence[int], sp: ExperimentSpec, threshold: float) -> SRMResult:
+    """``srm_test`` against the spec's weights; an arm planned at weight 0 that got units is an
+    infinite mismatch."""
+    names, weights = sp.variant_names, sp.weights
+    counts = [int(c) for c in counts]
+    pos = [i for i, w in enumerate(weights) if w > 0]
+    total = sum(counts)
+    expected = tuple(total * w for w in weights)
+    if any(counts[i] > 0 for i, w in enumerate(weights) if w <= 0):
+        return SRMResult(
+            names,
+            tuple(counts),
+            expected,
+            tuple(weights),
+            math.inf,
+            0.0,
+            len(pos) - 1,
+            threshold,
+            "units in an arm planned at weight 0",
+        )
+    if len(pos) < 2:
+        return SRMResult(
+            names,
+            tuple(counts),
+            expected,
+            tuple(weights),
+            None,
+            None,
+            0,
+            threshold,
+            "fewer than 2 arms with positive weight: nothing to test",
+        )
+    res = srm_test(
+        [counts[i] for i in pos],
+        [weights[i] for i in pos],
+        variants=[names[i] for i in pos],
+        threshold=threshold,
+    )
+    note = res.note
+    if note is None and total and min(total * weights[i] for i in pos) < 5:
+        note = "expected count below 5 in some arm: chi-square p-value is approximate"
+    return SRMResult(
+        names,
+        tuple(counts),
+        expected,
+        tuple(weights),
+        res.statistic,
+        res.pvalue,
+        res.df,
+        threshold,
+        note,
+    )
+
+
+def _srm_rows(
+    items: Sequence[tuple[str, object, SRMResult]], variants: Sequence[str]
+) -> pd.DataFrame:
+    rows = []
+    for dim, value, r in items:
+        total = sum(r.observed)
+        row: dict[str, Any] = {"dimension": dim, "value": value, "units": total}
+        for v, c in zip(variants, r.observed, strict=True):
+            row[f"n_{v}"] = c
+        for v, c in zip(variants, r.observed, strict=True):
+            row[f"share_{v}"] = c / total if total else math.nan
+        row["statistic"] = math.nan if r.statistic is None else r.statistic
+        row["pvalue"] = math.nan if r.pvalue is None else r.pvalue
+        row["note"] = r.note
+        rows.append(row)
+    cols = [
+        "dimension",
+        "value",
+        "units",
+        *[f"n_{v}" for v in variants],
+        *[f"share_{v}" for v in variants],
+        "statistic",
+        "pvalue",
+        "note",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _srm_table(
+    codes: npt.NDArray[np.int64],
+    groups: pd.Series,
+    dim: str,
+    sp: ExperimentSpec,
+    threshold: float,
+    correction: str,
+) -> pd.DataFrame:
+    """One SRM test per value of ``groups``, p-values corrected over those values."""
+    from statsmodels.stats.multitest import multipletests
+
+    k = len(sp.variant_names)
+    grp = pd.Categorical(groups)
+    g = grp.codes.astype(np.int64)
+    labels = list(grp.categories)
+    if (g < 0).any():
+        labels.append("(missing)")
+        g = np.where(g < 0, len(labels) - 1, g)
+    counts = np.bincount(g * k + codes, minlength=len(labels) * k).reshape(len(labels), k)
+    items = [(dim, lab, _srm(counts[i].tolist(), sp, threshold)) for i, lab in enumerate(labels)]
+    table = _srm_rows(items, sp.variant_names)
+    p = table["pvalue"].to_numpy(dtype=float)
+    adj = np.full(len(p), np.nan)
+    ok = ~np.isnan(p)
+    if ok.sum():
+        adj[ok] = multipletests(p[ok], method=correction)[1]
+    table.insert(table.columns.get_loc("note"), "pvalue_adjusted", adj)
+    table.insert(table.columns.get_loc("note"), "flagged", adj < threshold)
+    return table
+
+
+def _col(name: str | None, sp: ExperimentSpec, key: str) -> str:
+    return name if name is not None else sp.columns.get(key, key)
+
+
+def srm_diagnosis(
+    exposures: object,
+    spec: SpecLike,
+    *,
+    segments: Sequence[str] | None = None,
+    unit_id: str | None = None,
+    variant: str | None = None,
+    exposed_at: str | None = None,
+    threshold: float = 0.001,
+    correction: str = "holm",
+) -> SRMDiagnosis:
+    """Sample-ratio-mismatch diagnosis of an exposure log against the spec's planned weights.
+
+    Each unit counts once, in the variant of its first exposure (by ``exposed_at`` when present).
+    Null ids, variants the spec does not know and units listed in ``overrides`` (not randomized) are
+    left out and counted. The overall chi-square test is followed by one test per value of each
+    segment column and per day of first exposure (in the spec's ``tz`` for tz-aware timestamps),
+    with p-values corrected over the values of each dimension (``correction``: any
+    ``statsmodels.stats.multitest.multipletests`` method; Holm by default).
+
+    Args:
+        exposures: a DataFrame (or Arrow table, CSV/Parquet path) with one row per exposure.
+        spec: the experiment spec (its weights are the plan).
+        segments: columns to break the check down by; default the spec's ``segments``.
+        unit_id, variant, exposed_at: column names; default the spec's ``columns`` mapping, else
+            ``unit_id``, ``variant``, ``exposed_at``. Without an ``exposed_at`` column there is no
+            per-day table.
+        threshold: flag at p (adjusted p for breakdowns) below this (default 0.001).
+        correction: multiple-testing correction over the values of one dimension.
+
+    Raises:
+        DataError: missing columns, or a variant column that shares no value with the spec.
+
+    Example:
+        >>> spec = {"name": "exp", "control": "a", "variants": ["a", "b"]}
+        >>> log = assign([f"u{i}" for i in range(2000)], spec)
+        >>> log["channel"] = ["ads", "organic"] * 1000
+        >>> log = log[~((log.channel == "ads") & (log.variant == "b") & (log.index % 3 == 0))]
+        >>> d = srm_diagnosis(log, spec, segments=["channel"])
+        >>> d.overall.flagged, d.by_segment.set_index("value").flagged.to_dict()
+        (True, {'ads': True, 'organic': False})
+    """
+    sp = load_spec(spec)
+    df = _exposure_frame(exposures)
+    uid, var = _col(unit_id, sp, "unit_id"), _col(variant, sp, "variant")
+    ts = _col(exposed_at, sp, "exposed_at")
+    segs = list(sp.segments if segments is None else segments)
+    _need_columns(df, [uid, var, *segs], "exposures")
+    has_ts = ts in df.columns
+    if exposed_at is not None and not has_ts:
+        _need_columns(df, [ts], "exposures")
+    notes: list[str] = []
+    n_rows = len(df)
+    null = df[uid].isna().to_numpy()
+    df = df.loc[~null, [c for c in dict.fromkeys([uid, var, *segs, *([ts] if has_ts else [])])]]
+    if has_ts:
+        stamps = df[ts]
+        if not pd.api.types.is_datetime64_any_dtype(stamps):
+            try:
+                stamps = pd.to_datetime(stamps, format="ISO8601")
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"exposures column {ts!r} is not a timestamp: {exc}") from None
+        df = df.assign(**{ts: stamps}).sort_values(ts, kind="stable")
+    else:
+        notes.append(f"no {ts!r} column: per-day table skipped; first row per unit counts")
+    pairs = df[[uid, var]].drop_duplicates()
+    dup = pairs[uid].duplicated()
+    n_multi = int(pairs.loc[dup, uid].nunique())
+    first = df.drop_duplicates(subset=[uid], keep="first")
+    if sp.overrides:
+        ids, _ = _ids_from(first[uid])
+        text = np.array(ids.text(np.arange(ids.n)), dtype=object)
+        forced = np.isin(text, list(sp.overrides)) & ~ids.null
+        n_over = int(forced.sum())
+        first = first.loc[~forced]
+    else:
+        n_over = 0
+    names = list(sp.variant_names)
+    logged = first[var]
+    codes = pd.Categorical(logged.astype(str).where(logged.notna(), None), categories=names).codes
+    codes = codes.astype(np.int64)
+    unknown = codes < 0
+    n_unknown = int(unknown.sum())
+    if n_unknown and n_unknown == len(codes):
+        seen = sorted(map(str, pd.unique(logged.dropna())))[:10]
+        raise DataError(
+            f"variant column {var!r} has values {seen}, none of which is a spec variant {names}; "
+            "map the logged values to the spec's variant names first."
+        )
+    if n_unknown:
+        seen = sorted(map(str, pd.unique(logged[unknown].dropna())))[:10]
+        notes.append(f"{n_unknown:,} units logged with variants not in the spec: {seen}")
+    first = first.loc[~unknown]
+    codes = codes[~unknown]
+    overall = _srm(np.bincount(codes, minlength=len(names)).tolist(), sp, threshold)
+    seg_tables = [_srm_table(codes, first[s], s, sp, threshold, correction) for s in segs]
+    empty = _srm_table(codes[:0], pd.Series([], dtype=object), "", sp, threshold, correction)
+    by_segment = pd.concat(seg_tables, ignore_index=True) if seg_tables else empty
+    if has_ts and len(first):
+        stamps = first[ts]
+        if getattr(stamps.dt, "tz", None) is not None and sp.tz:
+            stamps = stamps.dt.tz_convert(sp.tz)
+        by_day = _srm_table(codes, stamps.dt.date, "day", sp, threshold, correction)
+    else:
+        by_day = empty
+    return SRMDiagnosis(
+        overall=overall,
+        by_segment=by_segment,
+        by_day=by_day,
+        variants=tuple(names),
+        weights=tuple(sp.weights),
+        threshold=threshold,
+        correction=correction,
+        n_rows=n_rows,
+        n_units=len(codes),
+        n_null_ids=int(null.sum()),
+        n_unknown_variant=n_unknown,
+        n_multiple_variants=n_multi,
+        n_overrides=n_over,
+        notes=tuple(notes),
+    )
+
+
+def audit_exposures(
+    exposures: object,
+    spec: SpecLike,
+    *,
+    unit_id: str | None = None,
+    variant: str | None = None,
+    max_examples: int = 20,
+) -> ExposureAudit:
+    """Recompute every logged unit's variant from the spec and count the disagreements.
+
+    Example:
+        >>> spec = {"name": "exp", "control": "a", "variants": ["a", "b"]}
+        >>> log = assign([f"u{i}" for i in range(100)], spec)
+        >>> log.loc[:4, "variant"] = "a"
+        >>> audit = audit_exposures(log, spec)
+        >>> audit.n_checked, audit.n_mismatched
+        (100, 2)
+    """
+    sp = load_spec(spec)
+    df = _exposure_frame(exposures)
+    uid, var = _col(unit_id, sp, "unit_id"), _col(variant, sp, "variant")
+    _need_columns(df, [uid, var], "exposures")
+    null = df[uid].isna().to_numpy()
+    pairs = df.loc[~null, [uid, var]].drop_duplicates()
+    units = pd.unique(pairs[uid])
+    expected = assign(pd.Series(units, dtype=pairs[uid].dtype), sp, with_status=True)
+    pos = pd.Index(units).get_indexer(pairs[uid])
+    exp_var = expected["variant"].astype(object).to_numpy()[pos]
+    exp_status = expected["status"].astype(object).to_numpy()[pos]
+    lv = pairs[var]
+    logged = lv.astype(str).where(lv.notna(), None).to_numpy(dtype=object)
+    exp_missing = pd.isna(exp_var)
+    same = ~exp_missing & (logged == np.where(exp_missing, None, exp_var))
+    bad = ~same
+    bad_units = pd.unique(pairs[uid].to_numpy()[bad])
+    bad_first = pd.Series(bad, index=pairs.index)
+    unit_missing = pd.Series(exp_missing, index=pairs.index)[bad_first]
+    n_not_in = int(pairs.loc[bad_first[bad_first].index[unit_missing.to_numpy()], uid].nunique())
+    examples = pd.DataFrame(
+        {
+            "unit_id": pairs[uid].to_numpy()[bad][:max_examples],
+            "logged_variant": lv.to_numpy()[bad][:max_examples],
+            "expected_variant": exp_var[bad][:max_examples],
+            "expected_status": exp_status[bad][:max_examples],
+        }
+    )
+    return ExposureAudit(
+        n_rows=len(df),
+        n_checked=len(units),
+        n_mismatched=len(bad_units),
+        n_not_in_experiment=n_not_in,
+        n_wrong_variant=len(bad_units) - n_not_in,
+        n_null_ids=int(null.sum()),
+        examples=examples,
+    )

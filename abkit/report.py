@@ -169,37 +169,44 @@ class ReportContext:
             ("Significance", f"alpha = {res.alpha:g}, {e(res.alternative)}"),
             ("abkit", e(abkit.__version__)),
         ]
-        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
         return f"<table class='abkit-header'>{body}</table>"
 
     def trust_html(self) -> str:
-        """The trust panel: SRM and every data-quality finding, blocking ones in red."""
+        """The trust panel: SRM and every data-quality finding, blocking ones marked."""
         e = html.escape
         res = self.result
         srm = res.srm
-        color = "#b00020" if srm.flagged else "#1b7f3b"
         obs = ", ".join(
             f"{e(v)}: {o:,} (expected {x:,.0f})"
             for v, o, x in zip(srm.variants, srm.observed, srm.expected, strict=True)
         )
         p = "–" if srm.pvalue is None else f"{srm.pvalue:.3g}"
-        verdict = "SAMPLE RATIO MISMATCH" if srm.flagged else "no sample ratio mismatch"
+        verdict = "SAMPLE RATIO MISMATCH" if srm.flagged else "No sample ratio mismatch"
+        cls = "abkit-blocking" if srm.flagged else "abkit-ok"
         parts = [
-            f"<p style='color:{color}'><b>{verdict}</b> — chi-square p = {p} "
-            f"(flag below {srm.threshold:g}). {obs}</p>"
+            f"<p class='{cls}'><b>{verdict}</b> — chi-square p = {p} "
+            f"(flagged below {srm.threshold:g}). {obs}</p>"
         ]
+        blocking = res.data_quality.blocking
+        if blocking:
+            parts.append(
+                f"<p class='abkit-blocking'><b>{len(blocking)} blocking finding(s)</b>: the lifts "
+                "below are not trustworthy until they are fixed.</p>"
+            )
         findings = res.data_quality.findings
         if findings:
-            parts.append("<table class='abkit-trust'><tr><th>severity</th><th>finding</th>"
-                         "<th>count</th><th>share</th></tr>")
+            parts.append(
+                "<table class='abkit-trust'><thead><tr><th>severity</th><th>finding</th>"
+                "<th>count</th><th>share</th></tr></thead><tbody>"
+            )
             for f in findings:
-                c = {"blocking": "#b00020", "warning": "#a15c00"}.get(f.severity, "#444")
                 share = "" if f.share is None else f"{f.share:.2%}"
                 parts.append(
-                    f"<tr style='color:{c}'><td>{e(f.severity)}</td><td>{e(f.message)}</td>"
-                    f"<td>{f.count:,}</td><td>{share}</td></tr>"
+                    f"<tr class='abkit-{e(f.severity)}'><td>{e(f.severity)}</td>"
+                    f"<td>{e(f.message)}</td><td>{f.count:,}</td><td>{share}</td></tr>"
                 )
-            parts.append("</table>")
+            parts.append("</tbody></table>")
         else:
             parts.append("<p>No data-quality findings.</p>")
         return "".join(parts)
@@ -216,14 +223,34 @@ class ReportContext:
         items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts())
         return f"<ul>{items}</ul>"
 
-    def segment_table(self) -> Any:
-        """Per-segment lifts (BH-adjusted p-values); None when the spec has no segments."""
-        if not self.result.segment_comparisons:
-            return None
-        cols = ["segment", "segment_value", "metric", "variant", "control_value",
-                "treatment_value", "abs_lift", "rel_lift", "pvalue", "pvalue_adjusted",
-                "n_control", "n_treatment"]
-        return self.result.segments_to_pandas()[cols]
+    def segments_html(self) -> str:
+        """Per-segment lifts with Benjamini–Hochberg adjusted p-values."""
+        from abkit.results import fmt_abs, fmt_p, fmt_rel, fmt_value
+
+        e = html.escape
+        res = self.result
+        if not res.segment_comparisons:
+            return "<p>No segments in the spec.</p>"
+        kinds = {m.name: m for m in res.metrics}
+        head = (
+            "<table class='abkit-segments'><thead><tr><th>segment</th><th>value</th>"
+            "<th>metric</th><th>variant</th><th>control</th><th>treatment</th><th>abs. lift</th>"
+            "<th>rel. lift</th><th>p</th><th>p (BH)</th><th>n (c / t)</th></tr></thead><tbody>"
+        )
+        rows = []
+        for mc in res.segment_comparisons:
+            c, info = mc.comparison, kinds[mc.metric]
+            sig = mc.pvalue_adjusted is not None and mc.pvalue_adjusted < res.alpha
+            rows.append(
+                f"<tr{' class=abkit-sig' if sig else ''}><td>{e(mc.segment or '')}</td>"
+                f"<td>{e(mc.segment_value or '')}</td><td>{e(info.label)}</td>"
+                f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, info.kind)}</td>"
+                f"<td>{fmt_value(c.treatment_value, info.kind)}</td>"
+                f"<td>{fmt_abs(c.abs_lift, info.kind)}</td><td>{fmt_rel(c.rel_lift)}</td>"
+                f"<td>{fmt_p(c.pvalue)}</td><td>{fmt_p(mc.pvalue_adjusted)}</td>"
+                f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
+            )
+        return head + "".join(rows) + "</tbody></table>"
 
     def summary(self) -> dict[str, Any]:
         return build_summary(self.result)
@@ -363,7 +390,14 @@ def run_report(
             kernel_name=kernel_name, timeout=timeout, start_timeout=start_timeout,
             keep_failed=out_dir / "failed.ipynb", cwd=work,
         )
-        html_text = notebook_to_html(executed, title=f"abkit report — {spec_obj.name}")
+        try:
+            html_text = notebook_to_html(executed, title=f"abkit report — {spec_obj.name}")
+        except Exception as exc:
+            shutil.copyfile(executed, out_dir / "failed.ipynb")
+            raise ReportError(
+                f"HTML conversion failed: {type(exc).__name__}: {exc}; the executed notebook is "
+                f"kept at {out_dir / 'failed.ipynb'}", exit_code=EXIT_FAILED,
+            ) from None
         (work / "report.html").write_text(html_text, encoding="utf-8")
         if not (work / "summary.json").is_file():
             raise ReportError("the notebook did not write summary.json", exit_code=EXIT_FAILED)
@@ -426,6 +460,14 @@ def _execute(
         ) from None
 
 
+#: HTML that survives sanitising: enough for headings, tables and lists, nothing that runs.
+ALLOWED_TAGS = [
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "h1", "h2", "h3", "h4",
+    "hr", "i", "li", "ol", "p", "pre", "small", "span", "strong", "sub", "sup", "table", "tbody",
+    "td", "th", "thead", "tr", "ul",
+]
+ALLOWED_ATTRIBUTES = {"*": ["class", "title"], "a": ["href"], "td": ["colspan"], "th": ["colspan"]}
+
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -439,6 +481,12 @@ td:first-child, th:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }}
 h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #eee; }}
 .jp-InputPrompt, .jp-OutputPrompt {{ display: none; }}
+.abkit-ok {{ color: #1b7f3b; }} .abkit-blocking, tr.abkit-blocking td {{ color: #b00020; }}
+tr.abkit-warning td {{ color: #a15c00; }} tr.abkit-info td {{ color: #444; }}
+tr.abkit-sig td {{ font-weight: 600; }}
+table.abkit-header th {{ text-align: left; padding-right: 2em; }}
+table.abkit-header td {{ text-align: left; }}
+table.abkit-trust td:nth-child(2) {{ text-align: left; }}
 </style></head>
 <body>
 {body}
@@ -447,18 +495,28 @@ h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.25em; margin-top: 1.6em; border-bo
 
 
 def notebook_to_html(path: Path, *, title: str) -> str:
-    """Executed notebook → one self-contained HTML page (no inputs, sanitized, no external scripts)."""
+    """Executed notebook → one self-contained HTML page (no inputs, sanitized, no external scripts).
+
+    Every HTML and Markdown output goes through nbconvert's ``SanitizeHTML`` (bleach) with the
+    allow-list above (scripts, styles, event handlers and unknown tags are stripped; JavaScript
+    outputs are dropped). nbconvert's own ``sanitize_html=True`` uses a fixed list without
+    headings or table headers, which would print them as literal text; ours is that same
+    sanitiser with a list a report needs.
+    """
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
 
     nb = nbformat.read(str(path), as_version=4)
+    sanitizer = SanitizeHTML(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, strip=True)
+    nb, _ = sanitizer.preprocess(nb, {})
     exporter = HTMLExporter(
         template_name="basic",
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
-        sanitize_html=True,
         embed_images=True,
+        anchor_link_text="",
     )
     body, _ = exporter.from_notebook_node(nb)
     return _PAGE.format(title=html.escape(title), body=body)

@@ -310,7 +310,7 @@ class ExperimentResult:
         arms = ", ".join(
             f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True)
         )
-        status = "<b style='color:#b00'>SRM</b>" if srm.flagged else "OK"
+        status = "<b class='abkit-blocking'>MISMATCH</b>" if srm.flagged else "OK"
         parts.append(f"<p>Units analysed — {arms}. Sample ratio check: {status} "
                      f"(p = {fmt_p(srm.pvalue)}).")
         if self.as_of is not None:
@@ -328,7 +328,7 @@ class ExperimentResult:
         )
         for mc in self.comparisons:
             c, k = mc.comparison, kinds[mc.metric].kind
-            style = " style='font-weight:bold'" if c.significant else ""
+            style = " class='abkit-sig'" if c.significant else ""
             parts.append(
                 f"<tr{style}><td title='{e(kinds[mc.metric].definition)}'>{e(kinds[mc.metric].label)}</td>"
                 f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, k)}</td>"
@@ -341,8 +341,8 @@ class ExperimentResult:
             )
         parts.append("</tbody></table>")
         parts.append(
-            f"<p style='font-size:smaller'>{int(100 * (1 - self.alpha))}% intervals, "
-            f"{e(self.alternative)}; hover a metric for its exact definition.</p></div>"
+            f"<p><small>{int(100 * (1 - self.alpha))}% intervals, {e(self.alternative)}; bold rows "
+            "are significant; hover a metric for its exact definition.</small></p></div>"
         )
         return "".join(parts)
 

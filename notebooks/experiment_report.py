@@ -23,7 +23,7 @@ from abkit.report import ReportContext
 
 ctx = ReportContext.load(config_path)
 res = ctx.result
-display(Markdown(f"# Experiment report"))
+display(Markdown("# Experiment report"))
 display(HTML(ctx.header_html()))
 
 # %% [markdown]
@@ -60,8 +60,7 @@ ax = res.plot()
 # segment dimension.
 
 # %%
-segments = ctx.segment_table()
-display(segments if segments is not None else Markdown("_No segments in the spec._"))
+display(HTML(ctx.segments_html()))
 
 # %% [markdown]
 # ## Metric definitions
