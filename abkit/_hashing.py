@@ -19,6 +19,7 @@ finish with the four zero-padded low digits.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import methodcaller
@@ -50,6 +51,10 @@ U32 = npt.NDArray[np.uint32]
 #: Rows hashed per numpy pass; with the cell budget this keeps a chunk in the L2/L3 cache.
 _CHUNK_ROWS = 1 << 15
 _CELL_BUDGET = _CHUNK_ROWS * 64
+#: Which unit of a 32-bit word comes first in memory (shift index, in bits per unit).
+_UNIT_ORDER = {
+    n: tuple(range(n)) if sys.byteorder == "little" else tuple(reversed(range(n))) for n in (2, 4)
+}
 
 
 def utf16_units(s: str) -> list[int]:
@@ -138,6 +143,10 @@ def batch_from_arrow(arr: pa.Array) -> StringBatch:
 
 def arrow_is_ascii(arr: pa.Array) -> npt.NDArray[np.bool_]:
     """Per-row ASCII flags of an Arrow string array (nulls count as ASCII)."""
+    batch = batch_from_arrow(arr)
+    data = batch.units[int(batch.offsets[0]) : int(batch.offsets[-1])] if len(arr) else batch.units
+    if not len(data) or int(data.max()) < 0x80:  # one pass over the bytes settles the usual case
+        return np.ones(len(arr), dtype=bool)
     flags = pc.fill_null(pc.string_is_ascii(arr), True)
     return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -159,8 +168,7 @@ def fnv_batch(batch: StringBatch, state: int = FNV_OFFSET) -> U32:
     n = len(batch)
     out = np.empty(n, dtype=np.uint32)
     offsets = batch.offsets
-    scratch = np.empty(_CELL_BUDGET, dtype=batch.units.dtype)
-    cols = np.arange(_CELL_BUDGET // _CHUNK_ROWS + 1)
+    scratch = np.empty(_CELL_BUDGET + 4 * _CHUNK_ROWS, dtype=batch.units.dtype)
     for lo in range(0, n, _CHUNK_ROWS):
         hi = min(lo + _CHUNK_ROWS, n)
         off = offsets[lo : hi + 1].astype(np.int64)
@@ -168,7 +176,7 @@ def fnv_batch(batch: StringBatch, state: int = FNV_OFFSET) -> U32:
         width = int(lengths.max()) if hi > lo else 0
         if width * (hi - lo) <= _CELL_BUDGET:
             out[lo:hi] = _hash_block(
-                batch.units[off[0] : off[-1]], lengths, width, state, batch.lead, scratch, cols
+                batch.units[off[0] : off[-1]], lengths, width, state, batch.lead, scratch
             )
         else:
             _hash_ragged(batch, off, lengths, state, out[lo:hi])
@@ -182,20 +190,43 @@ def _hash_block(
     state: int,
     lead: int,
     scratch: npt.NDArray[np.uint8] | npt.NDArray[np.uint16],
-    cols: npt.NDArray[np.int64],
 ) -> U32:
-    """Hash consecutive rows whose units are the contiguous ``units`` (right-aligned, padded)."""
+    """Hash consecutive rows whose units are the contiguous ``units`` (right-aligned, padded).
+
+    The padded matrix is read as 32-bit words (4 ASCII bytes or 2 UTF-16 units each): copying a
+    word column and shifting the units out of it is about three times faster than reading a
+    strided column of single bytes.
+    """
     k = len(lengths)
-    matrix = scratch[: k * width].reshape(k, width)
-    matrix.fill(0)
-    if width:
-        if len(cols) < width:
-            cols = np.arange(width)
-        matrix[cols[:width] >= (width - lengths)[:, None]] = units
+    per_word = 4 // units.itemsize
+    width = -(-width // per_word) * per_word  # extra left padding is free (start-state table)
+    if k and lead == 0 and int(lengths.min()) == width and units.ctypes.data % 4 == 0:
+        matrix = units.reshape(k, width)  # fixed-width ids (e.g. UUIDs): hash in place
+    else:
+        matrix = scratch[: k * width].reshape(k, width)
+        matrix.fill(0)
+        if width:
+            matrix[np.arange(width) >= (width - lengths)[:, None]] = units
     h = _start_table(state, width)[width - lengths + lead]
-    for j in range(width):
-        np.bitwise_xor(h, matrix[:, j], out=h)
-        np.multiply(h, _P, out=h)
+    if not width:
+        return h
+    words = matrix.view(np.uint32)
+    bits = 8 * units.itemsize
+    low = np.uint32((1 << bits) - 1)
+    col = np.empty(k, dtype=np.uint32)
+    tmp = np.empty(k, dtype=np.uint32)
+    for w in range(words.shape[1]):
+        col[:] = words[:, w]
+        for u in _UNIT_ORDER[per_word]:
+            if u == 0:
+                np.bitwise_and(col, low, out=tmp)
+            elif u == per_word - 1:
+                np.right_shift(col, np.uint32(bits * u), out=tmp)
+            else:
+                np.right_shift(col, np.uint32(bits * u), out=tmp)
+                np.bitwise_and(tmp, low, out=tmp)
+            np.bitwise_xor(h, tmp, out=h)
+            np.multiply(h, _P, out=h)
     return h
 
 
@@ -229,10 +260,8 @@ def _hash_ragged(
             ln = lengths[rows]
             cum = np.concatenate([[0], np.cumsum(ln)])
             idx = np.arange(int(cum[-1]), dtype=np.int64) + np.repeat(starts - cum[:-1], ln)
-            scratch = np.empty(len(rows) * width, dtype=batch.units.dtype)
-            out[rows] = _hash_block(
-                batch.units[idx], ln, width, state, batch.lead, scratch, np.arange(width)
-            )
+            scratch = np.empty(len(rows) * (width + 4), dtype=batch.units.dtype)
+            out[rows] = _hash_block(batch.units[idx], ln, width, state, batch.lead, scratch)
         i = j
 
 

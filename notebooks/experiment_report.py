@@ -17,6 +17,7 @@
 config_path = ""
 
 # %%
+# %matplotlib inline
 from IPython.display import HTML, Markdown, display
 
 from abkit.report import ReportContext

@@ -1,0 +1,199 @@
+"""Report runner: real papermill runs of the real notebook, HTML and summary.json checked by parsing."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+import yaml
+
+import abkit
+from abkit.cli import main
+from abkit.errors import ReportError
+from abkit.report import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, run_report, validate_parameters
+
+SCHEMA = json.loads(
+    (Path(abkit.__file__).parent / "schemas" / "summary-v1.json").read_text(encoding="utf-8")
+)
+HOSTILE_NAME = "exp\"'</script><script>alert(1)</script>{{ x }}\\n"
+
+
+class _Collector(HTMLParser):
+    """Collects tags, headings and visible text of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.headings: list[str] = []
+        self.text: list[str] = []
+        self._in_heading = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self._in_heading = tag in ("h1", "h2")
+
+    def handle_endtag(self, tag):
+        if tag in ("h1", "h2"):
+            self._in_heading = False
+
+    def handle_data(self, data):
+        if self._in_heading and data.strip():
+            self.headings.append(data.strip())
+        self.text.append(data)
+
+
+def _parse(path: Path) -> _Collector:
+    c = _Collector()
+    c.feed(path.read_text(encoding="utf-8"))
+    return c
+
+
+@pytest.fixture(scope="module")
+def sim_files(tmp_path_factory):
+    from abkit.simulate import retention_experiment
+
+    d = tmp_path_factory.mktemp("sim")
+    sim = retention_experiment(n_units=3_000, seed=5)
+    sim.exposures.to_parquet(d / "exposures.parquet")
+    sim.events.to_parquet(d / "events.parquet")
+    return d / "exposures.parquet", d / "events.parquet"
+
+
+def _spec(tmp_path: Path, **extra) -> Path:
+    spec = {
+        "name": "onboarding-v2",
+        "control": "control",
+        "variants": ["control", "treatment"],
+        "segments": ["channel"],
+        "metrics": [{"retention": {"day": 1}}, {"retention": {"day": 7}}, {"retention": {"day": 30}}],
+        **extra,
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def report(sim_files, tmp_path_factory):
+    d = tmp_path_factory.mktemp("report")
+    exposures, events = sim_files
+    outcome = run_report(_spec(d), out=d / "out", exposures=exposures, events=events)
+    return outcome
+
+
+def test_report_writes_three_files(report):
+    for p in (report.notebook, report.html, report.summary):
+        assert p.is_file() and p.stat().st_size > 0
+    assert report.exit_code == 0 and report.status == "ok"
+    leftovers = [p.name for p in report.out_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_summary_validates_and_holds_the_metrics(report):
+    doc = json.loads(report.summary.read_text(encoding="utf-8"))
+    jsonschema.validate(doc, SCHEMA)
+    metrics = [c["metric"] for c in doc["results"]["comparisons"]]
+    assert metrics == ["retention_d1", "retention_d7", "retention_d30"]
+    for c in doc["results"]["comparisons"]:
+        assert 0 <= c["control_value"] <= 1 and 0 <= c["pvalue"] <= 1
+        assert c["abs_lift_ci_lower"] <= c["abs_lift"] <= c["abs_lift_ci_upper"]
+
+
+def test_html_has_sections_numbers_and_no_code(report):
+    page = _parse(report.html)
+    for section in ("Experiment report", "Trust checks", "Results", "Verdicts",
+                    "Lifts with confidence intervals", "Segments", "Metric definitions"):
+        assert section in page.headings
+    assert page.headings.index("Trust checks") < page.headings.index("Results")
+    assert "script" not in page.tags and "style" in page.tags  # only our own stylesheet
+    text = "".join(page.text)
+    assert "Day-7 retention" in text and "organic" in text
+    assert "ReportContext" not in text  # inputs hidden
+    assert "img" in page.tags  # the forest plot, embedded
+    doc = json.loads(report.summary.read_text(encoding="utf-8"))
+    d1 = doc["results"]["comparisons"][0]
+    assert f"{100 * d1['treatment_value']:.3g}%" in text
+    html = report.html.read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html  # opens offline
+
+
+def test_existing_report_is_not_overwritten(report, sim_files, tmp_path):
+    exposures, events = sim_files
+    with pytest.raises(ReportError, match="--force") as info:
+        run_report(_spec(tmp_path), out=report.out_dir, exposures=exposures, events=events)
+    assert info.value.exit_code == EXIT_INPUT
+
+
+def test_hostile_names_are_escaped_and_not_run(sim_files, tmp_path):
+    exposures, events = sim_files
+    marker = tmp_path / "pwned"
+    name = HOSTILE_NAME + f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    spec = _spec(tmp_path, name=name, description="<img src=x onerror=alert(1)>")
+    outcome = run_report(spec, out=tmp_path / "out", exposures=exposures, events=events)
+    html = outcome.html.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "onerror" not in html or "onerror=alert" not in html.replace("&lt;", "<").split("<img")[0]
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html
+    assert "script" not in _parse(outcome.html).tags
+    assert not marker.exists()
+    doc = json.loads(outcome.summary.read_text(encoding="utf-8"))
+    assert doc["experiment"] == name
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"bad name": "x"},
+        {"x=1;import os;y": "x"},
+        {"__import__": "x"},
+        {"class": "x"},
+        {"p": Path("/tmp")},
+        {"p": np.float64(1.0)},
+        {"p": float("nan")},
+        {"p": (1, 2)},
+        {"p": {"a": {1, 2}}},
+        {"p": {1: "a"}},
+        {"p": type("S", (str,), {"__repr__": lambda self: "__import__('os')"})("x")},
+    ],
+)
+def test_crafted_parameters_are_rejected(params):
+    with pytest.raises(ReportError) as info:
+        validate_parameters(params)
+    assert info.value.exit_code == EXIT_INPUT
+
+
+def test_primitive_parameters_pass():
+    ok = {"config_path": "a\"b'\nc", "n": 3, "x": 0.5, "flag": True, "none": None, "l": [1, "a", {"k": []}]}
+    assert validate_parameters(ok) == ok
+
+
+def test_failing_notebook_names_the_cell_and_keeps_it(tmp_path):
+    # exposures without the variant column: the analysis cell fails inside the kernel
+    import pandas as pd
+
+    bad = tmp_path / "exposures.csv"
+    pd.DataFrame({"unit_id": ["a"], "exposed_at": ["2024-01-01T00:00:00Z"]}).to_csv(bad, index=False)
+    with pytest.raises(ReportError, match=r"failed in cell \d+ \(DataError: .*'variant'") as info:
+        run_report(_spec(tmp_path), out=tmp_path / "out", exposures=bad, events=bad)
+    assert info.value.exit_code == EXIT_FAILED
+    assert (tmp_path / "out" / "failed.ipynb").is_file()
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_cli_report_and_exit_codes(sim_files, tmp_path, capsys):
+    exposures, events = sim_files
+    spec = _spec(tmp_path, variants={"control": 0.9, "treatment": 0.1})  # a planned 90/10 split
+    args = ["report", str(spec), "--exposures", str(exposures), "--events", str(events),
+            "--out", str(tmp_path / "out")]
+    # the data were simulated 50/50, so against 90/10 the sample ratio check must block
+    assert main(args) == EXIT_BLOCKED
+    doc = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert doc["status"] == "blocked" and "srm" in doc["blocking_findings"]
+    assert main(args) == EXIT_INPUT  # exists, no --force
+    assert "--force" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing.yaml"), "--exposures", str(exposures),
+                 "--out", str(tmp_path / "o2")]) == EXIT_INPUT
