@@ -204,8 +204,12 @@ def _hash_block(
         matrix = units.reshape(k, width)  # fixed-width ids (e.g. UUIDs): hash in place
     else:
         matrix = scratch[: k * width].reshape(k, width)
-        matrix.fill(0)
-        if width:
+        shortest = int(lengths.min()) if k else 0
+        if k and shortest == int(lengths.max()):  # one length: a strided block copy
+            matrix[:, : width - shortest] = 0
+            matrix[:, width - shortest :] = units.reshape(k, shortest)
+        elif width:
+            matrix.fill(0)
             matrix[np.arange(width) >= (width - lengths)[:, None]] = units
     h = _start_table(state, width)[width - lengths + lead]
     if not width:

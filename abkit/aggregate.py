@@ -38,9 +38,7 @@ def stat_col(metric: Metric, stat: str) -> str:
     return f"{metric.name}__{stat}"
 
 
-def first_exposures(
-    exposures: ir.Table, *, as_of: datetime, carry: Sequence[str] = ()
-) -> ir.Table:
+def first_exposures(exposures: ir.Table, *, as_of: datetime, carry: Sequence[str] = ()) -> ir.Table:
     """One row per unit: first exposure ``t0``, its variant, and the carried columns at ``t0``.
 
     Rows with a null id, null variant, null time or an exposure after ``as_of`` are left out (the

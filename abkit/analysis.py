@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abkit.errors import AbkitError, DataError, SpecError
 from abkit.metrics import EventMetric, Metric, metric_from_spec
@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from ibis.backends import BaseBackend
 
-    from abkit.data import FindingsBuilder
+    from abkit.data import FindingsBuilder, Severity
     from abkit.results import ExperimentResult
     from abkit.spec import ExperimentSpec
+    from abkit.stats import Comparison
 
 __all__ = ["Experiment"]
 
@@ -54,6 +55,7 @@ class Experiment:
         tz: IANA zone in which timezone-naive timestamps were written (they are rejected otherwise).
 
     Example:
+        >>> from abkit import Retention
         >>> Experiment(metrics=[Retention(day=7)], control="a").control
         'a'
     """
@@ -79,7 +81,9 @@ class Experiment:
             raise SpecError("Experiment needs at least one metric, e.g. metrics=[Retention(day=7)]")
         names = [m.name for m in self.metrics]
         if len(set(names)) != len(names):
-            raise SpecError(f"metric names must be unique, got {names}; pass name=… to tell them apart")
+            raise SpecError(
+                f"metric names must be unique, got {names}; pass name=… to tell them apart"
+            )
         if not isinstance(control, str) or not control:
             raise SpecError(f"control must be a variant label, got {control!r}")
         if not (isinstance(alpha, float | int) and 0 < alpha < 1):
@@ -108,7 +112,7 @@ class Experiment:
         """Build an Experiment from a spec object, its dict form, or a YAML path."""
         from abkit.spec import load_spec
 
-        s = load_spec(spec)  # type: ignore[arg-type]
+        s = load_spec(spec)
         if not s.metrics:
             raise SpecError(f"spec {s.name!r} lists no metrics; add e.g. `- retention: {{day: 7}}`")
         return cls(
@@ -220,19 +224,35 @@ class Experiment:
         null_variants = int(counts["null_variants"] or 0)
         dq.counts["unit_null_variants"] = null_variants
         if null_ids:
-            dq.add("null_ids", "warning", null_ids, rows, f"{null_ids:,} rows with a null unit id were dropped")
+            dq.add(
+                "null_ids",
+                "warning",
+                null_ids,
+                rows,
+                f"{null_ids:,} rows with a null unit id were dropped",
+            )
         if null_variants:
-            dq.add("null_variants", "warning", null_variants, rows,
-                   f"{null_variants:,} rows with a null variant were dropped")
+            dq.add(
+                "null_variants",
+                "warning",
+                null_variants,
+                rows,
+                f"{null_variants:,} rows with a null variant were dropped",
+            )
         valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
         per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
         dup_ids = per_id.filter(per_id._rows > 1)
         n_dup = int(dup_ids.count().execute())
         dq.counts["units_duplicated"] = n_dup
         if n_dup:
-            dq.add("duplicate_units", "warning", n_dup, int(counts["distinct_ids"]),
-                   f"{n_dup:,} unit ids appear on more than one row and were excluded; a per-unit "
-                   "table must have one row per unit")
+            dq.add(
+                "duplicate_units",
+                "warning",
+                n_dup,
+                int(counts["distinct_ids"]),
+                f"{n_dup:,} unit ids appear on more than one row and were excluded; a per-unit "
+                "table must have one row per unit",
+            )
             valid = valid.anti_join(dup_ids, "unit_id")
         query = build_unit_stats(valid, self.metrics, segments=self.segments)
         stats = query.expr.execute()
@@ -282,7 +302,10 @@ class Experiment:
         if events is not None:
             ev = load_table(events, con=con, role="events")
             ev = rename_columns(
-                ev, role="events", required=("unit_id", "ts"), optional=("event", "value"),
+                ev,
+                role="events",
+                required=("unit_id", "ts"),
+                optional=("event", "value"),
                 columns=columns,
             )
             ev = require_timestamp(ev, "ts", role="events", tz=self.tz, con=con)
@@ -329,24 +352,49 @@ class Experiment:
             duplicate_exposures=c["dup_rows"],
         )
         if c["null_ids"]:
-            dq.add("null_ids", "warning", c["null_ids"], n_rows,
-                   f"{c['null_ids']:,} exposure rows with a null unit id were dropped")
+            dq.add(
+                "null_ids",
+                "warning",
+                c["null_ids"],
+                n_rows,
+                f"{c['null_ids']:,} exposure rows with a null unit id were dropped",
+            )
         if c["null_variants"] or c["null_times"]:
             k = c["null_variants"] + c["null_times"]
-            dq.add("null_exposure_fields", "warning", k, n_rows,
-                   f"{k:,} exposure rows with a null variant or time were dropped")
+            dq.add(
+                "null_exposure_fields",
+                "warning",
+                k,
+                n_rows,
+                f"{k:,} exposure rows with a null variant or time were dropped",
+            )
         if c["after_as_of"]:
-            dq.add("exposures_after_as_of", "info", c["after_as_of"], n_rows,
-                   f"{c['after_as_of']:,} exposure rows after as_of were ignored")
+            dq.add(
+                "exposures_after_as_of",
+                "info",
+                c["after_as_of"],
+                n_rows,
+                f"{c['after_as_of']:,} exposure rows after as_of were ignored",
+            )
         if c["multi"]:
             share = c["multi"] / max(c["units"], 1)
-            sev = "blocking" if share > 0.01 else "warning"
-            dq.add("multiple_variants", sev, c["multi"], c["units"],
-                   f"{c['multi']:,} units ({share:.2%}) were exposed to more than one variant and "
-                   "were excluded; check the assignment integration")
+            sev: Severity = "blocking" if share > 0.01 else "warning"
+            dq.add(
+                "multiple_variants",
+                sev,
+                c["multi"],
+                c["units"],
+                f"{c['multi']:,} units ({share:.2%}) were exposed to more than one variant and "
+                "were excluded; check the assignment integration",
+            )
         if c["dup_rows"]:
-            dq.add("duplicate_exposures", "info", c["dup_rows"], n_rows,
-                   f"{c['dup_rows']:,} repeated exposure rows were collapsed to each unit's first")
+            dq.add(
+                "duplicate_exposures",
+                "info",
+                c["dup_rows"],
+                n_rows,
+                f"{c['dup_rows']:,} repeated exposure rows were collapsed to each unit's first",
+            )
 
         units_tbl = first.filter(first.n_variants == 1)
         if ev is not None:
@@ -360,18 +408,21 @@ class Experiment:
     def _event_quality(
         self, ev: ir.Table, first: ir.Table, as_lit: Any, dq: FindingsBuilder
     ) -> None:
-        import ibis
 
         f = first.select("unit_id", "t0")
         j = ev.left_join(f, "unit_id")
-        q = j.aggregate(
-            rows=j.count(),
-            null_ids=j.unit_id.isnull().cast("int64").sum(),
-            null_ts=(j.unit_id.notnull() & j.ts.isnull()).cast("int64").sum(),
-            unexposed=(j.unit_id.notnull() & j.t0.isnull()).cast("int64").sum(),
-            before=(j.t0.notnull() & (j.ts < j.t0)).cast("int64").sum(),
-            after=(j.t0.notnull() & (j.ts >= j.t0) & (j.ts > as_lit)).cast("int64").sum(),
-        ).execute().iloc[0]
+        q = (
+            j.aggregate(
+                rows=j.count(),
+                null_ids=j.unit_id.isnull().cast("int64").sum(),
+                null_ts=(j.unit_id.notnull() & j.ts.isnull()).cast("int64").sum(),
+                unexposed=(j.unit_id.notnull() & j.t0.isnull()).cast("int64").sum(),
+                before=(j.t0.notnull() & (j.ts < j.t0)).cast("int64").sum(),
+                after=(j.t0.notnull() & (j.ts >= j.t0) & (j.ts > as_lit)).cast("int64").sum(),
+            )
+            .execute()
+            .iloc[0]
+        )
         c = {k: int(0 if _isnull(v) else v) for k, v in q.items()}
         rows = c["rows"]
         used = rows - c["null_ids"] - c["null_ts"] - c["unexposed"] - c["before"] - c["after"]
@@ -386,19 +437,38 @@ class Experiment:
         )
         if c["null_ids"] or c["null_ts"]:
             k = c["null_ids"] + c["null_ts"]
-            dq.add("null_event_fields", "warning", k, rows,
-                   f"{k:,} event rows with a null unit id or time were dropped")
+            dq.add(
+                "null_event_fields",
+                "warning",
+                k,
+                rows,
+                f"{k:,} event rows with a null unit id or time were dropped",
+            )
         if c["unexposed"]:
-            dq.add("events_unexposed_units", "info", c["unexposed"], rows,
-                   f"{c['unexposed']:,} events belong to units never exposed (by as_of); ignored")
+            dq.add(
+                "events_unexposed_units",
+                "info",
+                c["unexposed"],
+                rows,
+                f"{c['unexposed']:,} events belong to units never exposed (by as_of); ignored",
+            )
         if c["before"]:
-            dq.add("events_before_exposure", "info", c["before"], rows,
-                   f"{c['before']:,} events happened before the unit's first exposure; they do "
-                   "not count toward post-exposure metrics")
+            dq.add(
+                "events_before_exposure",
+                "info",
+                c["before"],
+                rows,
+                f"{c['before']:,} events happened before the unit's first exposure; they do "
+                "not count toward post-exposure metrics",
+            )
         if c["after"]:
-            dq.add("events_after_as_of", "info", c["after"], rows,
-                   f"{c['after']:,} events after as_of were ignored")
-        _ = ibis  # imported for side effects of literal handling in callers
+            dq.add(
+                "events_after_as_of",
+                "info",
+                c["after"],
+                rows,
+                f"{c['after']:,} events after as_of were ignored",
+            )
 
     def _resolve_as_of(
         self, as_of: datetime | str | None, exp: ir.Table, ev: ir.Table | None
@@ -470,19 +540,23 @@ class Experiment:
             if unknown:
                 n_unknown = int(stats.loc[stats.variant.isin(unknown), "n_units"].sum())
                 dq.counts["units_unknown_variant"] = n_unknown
-                sev = "blocking" if n_unknown > 0.01 * stats.n_units.sum() else "warning"
-                dq.add("unknown_variants", sev, n_unknown, int(stats.n_units.sum()),
-                       f"{n_unknown:,} units have variant labels {unknown} that are not in the spec "
-                       f"{variants}; they were excluded. Normalise labels (case, whitespace) "
-                       "or add them to the spec")
+                sev: Severity = "blocking" if n_unknown > 0.01 * stats.n_units.sum() else "warning"
+                dq.add(
+                    "unknown_variants",
+                    sev,
+                    n_unknown,
+                    int(stats.n_units.sum()),
+                    f"{n_unknown:,} units have variant labels {unknown} that are not in the spec "
+                    f"{variants}; they were excluded. Normalise labels (case, whitespace) "
+                    "or add them to the spec",
+                )
                 stats = stats[~stats.variant.isin(unknown)]
         else:
             variants = found
         if self.control not in found:
             raise DataError(
                 f"control {self.control!r} is not among the variant values found in the data "
-                f"{found}; pass control= one of them"
-                + _case_hint(self.control, found)
+                f"{found}; pass control= one of them" + _case_hint(self.control, found)
             )
         if len(found) < 2 and self.variants is None:
             raise DataError(
@@ -496,10 +570,15 @@ class Experiment:
         overall = _marginal(stats, ["variant"])
         srm = self._srm(overall, variants)
         if srm.flagged:
-            dq.add("srm", "blocking", 0, None,
-                   f"sample ratio mismatch: observed {dict(zip(srm.variants, srm.observed, strict=True))} "
-                   f"vs planned weights {list(srm.weights)} (p = {srm.pvalue:.2g} < {srm.threshold}); "
-                   "do not trust the lifts until the cause is found")
+            dq.add(
+                "srm",
+                "blocking",
+                0,
+                None,
+                f"sample ratio mismatch: observed {dict(zip(srm.variants, srm.observed, strict=True))} "
+                f"vs planned weights {list(srm.weights)} (p = {srm.pvalue:.2g} < {srm.threshold}); "
+                "do not trust the lifts until the cause is found",
+            )
         arms, comps = self._compare(overall, variants, segment=None)
         seg_comps = []
         for seg in self.segments:
@@ -514,17 +593,25 @@ class Experiment:
             imm = int(overall[f"{m.name}__immature"].sum())
             if imm:
                 dq.counts[f"immature_{m.name}"] = imm
-                dq.add(f"immature_{m.name}", "info", imm, int(overall["n_units"].sum()),
-                       f"{m.name}: {imm:,} units were excluded because their window had not ended "
-                       "by as_of (immature)")
+                dq.add(
+                    f"immature_{m.name}",
+                    "info",
+                    imm,
+                    int(overall["n_units"].sum()),
+                    f"{m.name}: {imm:,} units were excluded because their window had not ended "
+                    "by as_of (immature)",
+                )
             miss = int(overall[f"{m.name}__missing"].sum())
             if miss:
                 dq.counts[f"missing_{m.name}"] = miss
-                dq.add(f"missing_{m.name}", "warning", miss, int(overall["n_units"].sum()),
-                       f"{m.name}: {miss:,} units have a null value and were excluded")
-        order = sorted(
-            self.metrics, key=lambda m: 0 if m.name == self.primary_metric else 1
-        )
+                dq.add(
+                    f"missing_{m.name}",
+                    "warning",
+                    miss,
+                    int(overall["n_units"].sum()),
+                    f"{m.name}: {miss:,} units have a null value and were excluded",
+                )
+        order = sorted(self.metrics, key=lambda m: 0 if m.name == self.primary_metric else 1)
         comps.sort(key=lambda c: [m.name for m in order].index(c.metric))
         return ExperimentResult(
             name=self.name,
@@ -559,7 +646,7 @@ class Experiment:
     def _srm(self, overall: pd.DataFrame, variants: list[str]) -> Any:
         from abkit.stats import srm_test
 
-        n = {str(r.variant): int(r.n_units) for r in overall.itertuples()}
+        n = dict(zip(overall["variant"].astype(str), overall["n_units"].astype(int), strict=True))
         observed = [n.get(v, 0) for v in variants]
         weights = None if self.weights is None else [self.weights[v] for v in variants]
         if weights is not None:
@@ -570,62 +657,97 @@ class Experiment:
     def _compare(
         self, table: pd.DataFrame, variants: list[str], segment: tuple[str, str] | None
     ) -> tuple[list[Any], list[Any]]:
+        """Per-arm summaries and treatment-vs-control comparisons from one slice of statistics."""
         from abkit.results import ArmStats, MetricComparison
-        from abkit.stats import compare_means, compare_proportions, moments_from_sums
 
         rows = {str(r["variant"]): r for _, r in table.iterrows()}
         seg, segval = segment if segment is not None else (None, None)
         arms: list[ArmStats] = []
         comps: list[MetricComparison] = []
         for m in self.metrics:
-            def arm(v: str, m: Metric = m) -> tuple[int, float, float, int, int]:
-                r = rows.get(v)
-                if r is None:
-                    return 0, 0.0, 0.0, 0, 0
-                return (
-                    int(r[f"{m.name}__n"]),
-                    float(0 if _isnull(r[f"{m.name}__sum"]) else r[f"{m.name}__sum"]),
-                    float(0 if _isnull(r[f"{m.name}__sumsq"]) else r[f"{m.name}__sumsq"]),
-                    int(r[f"{m.name}__immature"]),
-                    int(r[f"{m.name}__missing"]),
-                )
-
-            summary = {}
-            for v in variants:
-                n, s, ss, imm, miss = arm(v)
-                mean, var = moments_from_sums(s, ss, n) if n >= 1 else (None, None)
-                if var is not None and math.isnan(var):
-                    var = None
-                summary[v] = (n, s, ss, imm, mean, var)
-                arms.append(ArmStats(m.name, v, n, mean, var, imm, miss, seg, segval))
-            nc, sc, ssc, immc, mc_, vc = summary[self.control]
+            summary = {v: _arm_summary(rows.get(v), m.name) for v in variants}
+            arms.extend(
+                ArmStats(m.name, v, a.n, a.mean, a.var, a.immature, a.missing, seg, segval)
+                for v, a in summary.items()
+            )
+            ctl = summary[self.control]
             for v in variants[1:]:
-                nt, st, sst, immt, mt, vt = summary[v]
-                if nc == 0 or nt == 0:
-                    from abkit.stats._types import Comparison
-
-                    empty = "control" if nc == 0 else v
-                    cmp = Comparison(
-                        control_value=mc_ if mc_ is not None else math.nan,
-                        treatment_value=mt if mt is not None else math.nan,
-                        abs_lift=math.nan, abs_lift_ci_lower=None, abs_lift_ci_upper=None,
-                        rel_lift=None, rel_lift_ci_lower=None, rel_lift_ci_upper=None,
-                        pvalue=None, statistic=None, n_control=nc, n_treatment=nt,
-                        method="none", alternative=self.alternative, alpha=self.alpha,
-                        note=f"no units with a mature {m.name} in {empty!r}",
-                    )
-                elif m.kind == "proportion":
-                    cmp = compare_proportions(
-                        round(sc), nc, round(st), nt, alpha=self.alpha,
-                        alternative=self.alternative,
-                    )
-                else:
-                    cmp = compare_means(
-                        mc_, vc if vc is not None else 0.0, nc, mt, vt if vt is not None else 0.0,
-                        nt, alpha=self.alpha, alternative=self.alternative,
-                    )
-                comps.append(MetricComparison(m.name, v, cmp, immc, immt, seg, segval))
+                trt = summary[v]
+                cmp = self._comparison(m, ctl, trt, v)
+                comps.append(
+                    MetricComparison(m.name, v, cmp, ctl.immature, trt.immature, seg, segval)
+                )
         return arms, comps
+
+    def _comparison(self, m: Metric, ctl: _Arm, trt: _Arm, variant: str) -> Comparison:
+        from abkit.stats import Comparison, compare_means, compare_proportions
+
+        if ctl.n == 0 or trt.n == 0:
+            empty = self.control if ctl.n == 0 else variant
+            return Comparison(
+                control_value=ctl.mean if ctl.mean is not None else math.nan,
+                treatment_value=trt.mean if trt.mean is not None else math.nan,
+                abs_lift=math.nan,
+                abs_lift_ci_lower=None,
+                abs_lift_ci_upper=None,
+                rel_lift=None,
+                rel_lift_ci_lower=None,
+                rel_lift_ci_upper=None,
+                pvalue=None,
+                statistic=None,
+                n_control=ctl.n,
+                n_treatment=trt.n,
+                method="none",
+                alternative=self.alternative,
+                alpha=self.alpha,
+                note=f"no units with a mature {m.name} in {empty!r}",
+            )
+        if m.kind == "proportion":
+            return compare_proportions(
+                round(ctl.total),
+                ctl.n,
+                round(trt.total),
+                trt.n,
+                alpha=self.alpha,
+                alternative=self.alternative,
+            )
+        return compare_means(
+            ctl.mean or 0.0,
+            ctl.var or 0.0,
+            ctl.n,
+            trt.mean or 0.0,
+            trt.var or 0.0,
+            trt.n,
+            alpha=self.alpha,
+            alternative=self.alternative,
+        )
+
+
+class _Arm(NamedTuple):
+    n: int
+    total: float
+    mean: float | None
+    var: float | None
+    immature: int
+    missing: int
+
+
+def _arm_summary(row: Any, name: str) -> _Arm:
+    """One arm's sufficient statistics for metric ``name`` → n, sum, mean, variance (ddof=1)."""
+    from abkit.stats import moments_from_sums
+
+    if row is None:
+        return _Arm(0, 0.0, None, None, 0, 0)
+    n = int(row[f"{name}__n"])
+    total = 0.0 if _isnull(row[f"{name}__sum"]) else float(row[f"{name}__sum"])
+    total_sq = 0.0 if _isnull(row[f"{name}__sumsq"]) else float(row[f"{name}__sumsq"])
+    mean: float | None = None
+    var: float | None = None
+    if n >= 1:
+        mean, var = moments_from_sums(total, total_sq, n)
+        if var is not None and math.isnan(var):
+            var = None
+    return _Arm(n, total, mean, var, int(row[f"{name}__immature"]), int(row[f"{name}__missing"]))
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -686,10 +808,11 @@ def _align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
 
 def _marginal(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sum sufficient statistics over every group column not in ``by`` (min/max combine as such)."""
-    cols = [c for c in stats.columns if c not in ("variant",) and "__" in c or c == "n_units"]
-    agg = {c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum") for c in cols}
-    out = stats.groupby(by, dropna=False, sort=True).agg(agg).reset_index()
-    return out
+    cols = [c for c in stats.columns if "__" in c or c == "n_units"]
+    agg = {
+        c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum") for c in cols
+    }
+    return stats.groupby(by, dropna=False, sort=True).agg(agg).reset_index()
 
 
 def _adjust_segments(comps: list[Any]) -> list[Any]:
@@ -719,6 +842,3 @@ def _try_sql(expr: Any) -> str | None:
         return str(ibis.to_sql(expr))
     except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
         return None
-
-
-_ = UTC  # re-exported for type checkers in tests

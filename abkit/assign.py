@@ -356,7 +356,10 @@ def _ids_from(values: object) -> tuple[_Ids, pd.Series]:
             f"unit_ids must be a list, numpy array, pandas Series or Arrow array, "
             f"got {type(values).__name__}"
         )
-    return _ids_from_numpy(arr), pd.Series(arr, name="unit_id")
+    ids = _ids_from_numpy(arr)
+    if arr.dtype.kind == "U" and ids.arrow is not None:
+        return ids, _arrow_to_series(ids.arrow)
+    return ids, pd.Series(arr, name="unit_id", dtype=arr.dtype)
 
 
 def _arrow_to_series(chunked: pa.ChunkedArray) -> pd.Series:
@@ -473,6 +476,8 @@ def _ids_from_numpy(arr: np.ndarray) -> _Ids:
         raise DataError(
             f"unit ids of dtype {arr.dtype} are not supported; ids must be strings or numbers"
         )
+    if pd.api.types.infer_dtype(arr, skipna=False) == "string":  # all str: the common case
+        return _Ids(n=n, null=np.zeros(n, bool), invalid=np.zeros(n, bool), objects=arr)
     null = np.asarray(pd.isna(arr), dtype=bool)
     inferred = pd.api.types.infer_dtype(arr, skipna=True)
     if inferred == "string":

@@ -185,11 +185,11 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
         suffix = path.suffix.lower()
         try:
             if path.is_dir():
-                return con.read_parquet(str(path / "**" / "*.parquet"))  # type: ignore[attr-defined]
+                return con.read_parquet(str(path / "**" / "*.parquet"))
             if suffix in (".parquet", ".pq"):
-                return con.read_parquet(str(path))  # type: ignore[attr-defined]
+                return con.read_parquet(str(path))
             if suffix in (".csv", ".tsv", ".txt", ".gz"):
-                return con.read_csv(str(path))  # type: ignore[attr-defined]
+                return con.read_csv(str(path))
         except DataError:
             raise
         except Exception as exc:

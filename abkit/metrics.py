@@ -456,4 +456,3 @@ def metric_from_spec(item: Metric | Mapping[str, Any] | str) -> Metric:
     except TypeError as exc:
         fields = [f for f in getattr(cls, "__dataclass_fields__", {}) if not f.startswith("_")]
         raise SpecError(f"metric {kind!r}: {exc}; allowed arguments: {fields}") from None
-

@@ -50,8 +50,12 @@ def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool =
         if finite:
             assert lo is not None and hi is not None
             ax.errorbar(
-                est * scale, i, xerr=[[(est - lo) * scale], [(hi - est) * scale]],
-                fmt="o", color=color, capsize=3,
+                est * scale,
+                i,
+                xerr=[[(est - lo) * scale], [(hi - est) * scale]],
+                fmt="o",
+                color=color,
+                capsize=3,
             )
         else:
             ax.plot(est * scale, i, "o", color=color)
@@ -59,7 +63,7 @@ def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool =
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     unit = "relative lift (%)" if relative else "absolute lift (pp for rates)"
-    ax.set_xlabel(f"{unit}, {int(round(100 * (1 - result.alpha)))}% CI")
+    ax.set_xlabel(f"{unit}, {round(100 * (1 - result.alpha))}% CI")
     ax.set_title(f"{result.name}: treatment vs {result.control}")
     ax.grid(axis="x", alpha=0.3)
     return ax

@@ -70,9 +70,7 @@ def _is_json_primitive(value: Any, depth: int = 0) -> bool:
     if type(value) is list:
         return all(_is_json_primitive(v, depth + 1) for v in value)
     if type(value) is dict:
-        return all(
-            type(k) is str and _is_json_primitive(v, depth + 1) for k, v in value.items()
-        )
+        return all(type(k) is str and _is_json_primitive(v, depth + 1) for k, v in value.items())
     return False
 
 
@@ -100,13 +98,15 @@ def validate_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
         ):
             raise ReportError(
                 f"notebook parameter name {name!r} is not a plain Python identifier; it would be "
-                "written into the notebook's source", exit_code=EXIT_INPUT,
+                "written into the notebook's source",
+                exit_code=EXIT_INPUT,
             )
         if not _is_json_primitive(value):
             raise ReportError(
                 f"notebook parameter {name!r} has a value of type {type(value).__name__}; only JSON "
                 "primitives (str, int, float, bool, None, lists and dicts of those) are passed to "
-                "notebooks — convert it (e.g. str(path))", exit_code=EXIT_INPUT,
+                "notebooks — convert it (e.g. str(path))",
+                exit_code=EXIT_INPUT,
             )
         out[name] = value
     return out
@@ -151,7 +151,9 @@ class ReportContext:
             res = exp.analyze(units=inputs["units"])
         else:
             res = exp.analyze(
-                exposures=inputs["exposures"], events=inputs.get("events"), as_of=config.get("as_of")
+                exposures=inputs["exposures"],
+                events=inputs.get("events"),
+                as_of=config.get("as_of"),
             )
         return cls(config, spec, res)
 
@@ -317,7 +319,8 @@ def _data_arg(value: Any, role: str) -> str | None:
         return str(p)
     raise ReportError(
         f"{role}: reports read data from files (Parquet or CSV paths), got {type(value).__name__}; "
-        "write the frame to Parquet first (df.to_parquet(path))", exit_code=EXIT_INPUT,
+        "write the frame to Parquet first (df.to_parquet(path))",
+        exit_code=EXIT_INPUT,
     )
 
 
@@ -386,9 +389,14 @@ def run_report(
         write_json_atomic(config_path, config)
         executed = work / "report.ipynb"
         _execute(
-            notebook_path(), executed, {"config_path": str(config_path)},
-            kernel_name=kernel_name, timeout=timeout, start_timeout=start_timeout,
-            keep_failed=out_dir / "failed.ipynb", cwd=work,
+            notebook_path(),
+            executed,
+            {"config_path": str(config_path)},
+            kernel_name=kernel_name,
+            timeout=timeout,
+            start_timeout=start_timeout,
+            keep_failed=out_dir / "failed.ipynb",
+            cwd=work,
         )
         try:
             html_text = notebook_to_html(executed, title=f"abkit report — {spec_obj.name}")
@@ -396,7 +404,8 @@ def run_report(
             shutil.copyfile(executed, out_dir / "failed.ipynb")
             raise ReportError(
                 f"HTML conversion failed: {type(exc).__name__}: {exc}; the executed notebook is "
-                f"kept at {out_dir / 'failed.ipynb'}", exit_code=EXIT_FAILED,
+                f"kept at {out_dir / 'failed.ipynb'}",
+                exit_code=EXIT_FAILED,
             ) from None
         (work / "report.html").write_text(html_text, encoding="utf-8")
         if not (work / "summary.json").is_file():
@@ -409,7 +418,11 @@ def run_report(
         shutil.rmtree(work, ignore_errors=True)
     status = summary["status"]
     return ReportOutcome(
-        out_dir, final["report.ipynb"], final["report.html"], final["summary.json"], status,
+        out_dir,
+        final["report.ipynb"],
+        final["report.html"],
+        final["summary.json"],
+        status,
         EXIT_BLOCKED if status == "blocked" else EXIT_OK,
     )
 
@@ -462,9 +475,37 @@ def _execute(
 
 #: HTML that survives sanitising: enough for headings, tables and lists, nothing that runs.
 ALLOWED_TAGS = [
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "h1", "h2", "h3", "h4",
-    "hr", "i", "li", "ol", "p", "pre", "small", "span", "strong", "sub", "sup", "table", "tbody",
-    "td", "th", "thead", "tr", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "div",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "hr",
+    "i",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
 ]
 ALLOWED_ATTRIBUTES = {"*": ["class", "title"], "a": ["href"], "td": ["colspan"], "th": ["colspan"]}
 

@@ -307,12 +307,11 @@ class ExperimentResult:
         kinds = {m.name: m for m in self.metrics}
         parts = [f"<div class='abkit-result'><h4>Experiment {e(self.name)}</h4>"]
         srm = self.srm
-        arms = ", ".join(
-            f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True)
-        )
+        arms = ", ".join(f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True))
         status = "<b class='abkit-blocking'>MISMATCH</b>" if srm.flagged else "OK"
-        parts.append(f"<p>Units analysed — {arms}. Sample ratio check: {status} "
-                     f"(p = {fmt_p(srm.pvalue)}).")
+        parts.append(
+            f"<p>Units analysed — {arms}. Sample ratio check: {status} (p = {fmt_p(srm.pvalue)})."
+        )
         if self.as_of is not None:
             parts.append(f" As of {e(self.as_of.isoformat())}.")
         parts.append("</p>")

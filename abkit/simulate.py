@@ -64,9 +64,7 @@ class SimulatedExperiment:
         return float(t.loc[(t.day == day) & (t.variant == variant), "retention"].iloc[0])
 
 
-def _daily_probability(
-    day: np.ndarray, base: float, decay: float
-) -> np.ndarray:
+def _daily_probability(day: np.ndarray, base: float, decay: float) -> np.ndarray:
     return np.where(day >= 1, base * np.maximum(day, 1).astype(float) ** (-decay), 1.0)
 
 

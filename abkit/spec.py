@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,11 +99,15 @@ class ExperimentSpec(BaseModel):
 
     @field_validator("namespace")
     @classmethod
-    def _check_namespace(cls, v: tuple[str, float, float] | None) -> tuple[str, float, float] | None:
+    def _check_namespace(
+        cls, v: tuple[str, float, float] | None
+    ) -> tuple[str, float, float] | None:
         if v is not None:
             _, start, end = v
             if not (0.0 <= start < end <= 1.0):
-                raise ValueError(f"namespace range [{start}, {end}) must satisfy 0 <= start < end <= 1")
+                raise ValueError(
+                    f"namespace range [{start}, {end}) must satisfy 0 <= start < end <= 1"
+                )
         return v
 
     @field_validator("columns")
@@ -136,7 +141,7 @@ class ExperimentSpec(BaseModel):
     @property
     def variant_names(self) -> tuple[str, ...]:
         """Variant names in spec order."""
-        return tuple(self.variants) if isinstance(self.variants, list) else tuple(self.variants)
+        return tuple(self.variants)  # list order, or the mapping's key order
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -167,7 +172,7 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_spec(source: ExperimentSpec | dict[str, Any] | str | Path) -> ExperimentSpec:
+def load_spec(source: ExperimentSpec | Mapping[str, Any] | str | Path) -> ExperimentSpec:
     """Load and validate a spec from a YAML path, a dict of the YAML form, or pass a spec through.
 
     Raises:
@@ -195,9 +200,9 @@ def load_spec(source: ExperimentSpec | dict[str, Any] | str | Path) -> Experimen
         if not isinstance(data, dict):
             raise SpecError(f"spec file {path} must hold a mapping (name:, control:, …)")
         source = data
-    if not isinstance(source, dict):
+    if not isinstance(source, Mapping):
         raise SpecError(f"expected a spec, a dict or a YAML path, got {type(source).__name__}")
     try:
-        return ExperimentSpec.model_validate(source)
+        return ExperimentSpec.model_validate(dict(source))
     except ValidationError as exc:
         raise SpecError(_format_validation_error(exc, where)) from None

@@ -28,7 +28,11 @@ COOKIE_COUNTS = {
 @pytest.fixture(scope="module")
 def cookie_result(cookie_cats):
     exp = ab.Experiment(
-        metrics=[ab.Proportion("retention_1"), ab.Proportion("retention_7"), ab.Mean("sum_game_rounds")],
+        metrics=[
+            ab.Proportion("retention_1"),
+            ab.Proportion("retention_7"),
+            ab.Mean("sum_game_rounds"),
+        ],
         variant="version",
         control="gate_30",
     )
@@ -51,8 +55,12 @@ def test_cookie_cats_proportions_match_statsmodels(cookie_result, cookie_cats, m
     c1, n1 = int(g.loc["gate_40", "sum"]), int(g.loc["gate_40", "size"])
     c0, n0 = int(g.loc["gate_30", "sum"]), int(g.loc["gate_30", "size"])
     # independent computation: statsmodels' Wald (unpooled) two-proportion test and interval
-    stat, p = smp.test_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff", correction=False)
-    lo, hi = smp.confint_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff", correction=False)
+    _stat, p = smp.test_proportions_2indep(
+        c1, n1, c0, n0, method="wald", compare="diff", correction=False
+    )
+    lo, hi = smp.confint_proportions_2indep(
+        c1, n1, c0, n0, method="wald", compare="diff", correction=False
+    )
     row = cookie_result.to_pandas().set_index("metric").loc[metric]
     assert_allclose(row.pvalue, p, rtol=1e-9)
     assert_allclose([row.abs_lift_ci_lower, row.abs_lift_ci_upper], [lo, hi], rtol=1e-9)
@@ -63,7 +71,7 @@ def test_cookie_cats_welch_matches_statsmodels(cookie_result, cookie_cats):
     x1 = cookie_cats.loc[cookie_cats.version == "gate_40", "sum_game_rounds"].to_numpy(float)
     x0 = cookie_cats.loc[cookie_cats.version == "gate_30", "sum_game_rounds"].to_numpy(float)
     cm = CompareMeans(DescrStatsW(x1), DescrStatsW(x0))
-    stat, p, _ = cm.ttest_ind(usevar="unequal")
+    _stat, p, _ = cm.ttest_ind(usevar="unequal")
     lo, hi = cm.tconfint_diff(alpha=0.05, usevar="unequal")
     row = cookie_result.to_pandas().set_index("metric").loc["sum_game_rounds"]
     assert_allclose(row.pvalue, p, rtol=1e-9)
@@ -81,9 +89,20 @@ def test_cookie_cats_d7_is_significantly_lower(cookie_result):
 def test_to_pandas_has_documented_columns(cookie_result):
     cols = set(cookie_result.to_pandas().columns)
     required = {
-        "metric", "variant", "control_value", "treatment_value", "abs_lift", "abs_lift_ci_lower",
-        "abs_lift_ci_upper", "rel_lift", "rel_lift_ci_lower", "rel_lift_ci_upper", "pvalue",
-        "n_control", "n_treatment", "method",
+        "metric",
+        "variant",
+        "control_value",
+        "treatment_value",
+        "abs_lift",
+        "abs_lift_ci_lower",
+        "abs_lift_ci_upper",
+        "rel_lift",
+        "rel_lift_ci_lower",
+        "rel_lift_ci_upper",
+        "pvalue",
+        "n_control",
+        "n_treatment",
+        "method",
     }
     assert required <= cols
 
@@ -91,7 +110,9 @@ def test_to_pandas_has_documented_columns(cookie_result):
 def test_units_from_csv_path_equals_dataframe(cookie_result, tmp_path, cookie_cats):
     path = tmp_path / "cc.csv"
     cookie_cats.head(5000).to_csv(path, index=False)
-    exp = ab.Experiment(metrics=[ab.Proportion("retention_1")], variant="version", control="gate_30")
+    exp = ab.Experiment(
+        metrics=[ab.Proportion("retention_1")], variant="version", control="gate_30"
+    )
     a = exp.analyze(units=path, unit_id="userid").to_pandas()
     b = exp.analyze(units=cookie_cats.head(5000), unit_id="userid").to_pandas()
     pd.testing.assert_frame_equal(a, b)
@@ -116,15 +137,17 @@ def _logs(events: list[tuple[str, str]], exposures: list[tuple[str, str, str]] |
 
 
 def _arm(res, metric, variant):
-    return next(a for a in res.arms if a.metric == metric and a.variant == variant and a.segment is None)
+    return next(
+        a for a in res.arms if a.metric == metric and a.variant == variant and a.segment is None
+    )
 
 
 def test_window_edges_rolling_days():
     # unit a: event at exactly t0 + 7*24h (day 7); unit b: exactly t0 + 8*24h (day 8, not day 7)
     exp, ev = _logs([("a", "2024-05-08T10:00:00"), ("b", "2024-05-09T10:00:00")])
-    res = ab.Experiment(metrics=[ab.Retention(day=7), ab.Retention(day=8)], control="control").analyze(
-        exposures=exp, events=ev, as_of="2024-06-01T00:00Z"
-    )
+    res = ab.Experiment(
+        metrics=[ab.Retention(day=7), ab.Retention(day=8)], control="control"
+    ).analyze(exposures=exp, events=ev, as_of="2024-06-01T00:00Z")
     assert _arm(res, "retention_d7", "control").mean == 1.0
     assert _arm(res, "retention_d7", "treatment").mean == 0.0
     assert _arm(res, "retention_d8", "treatment").mean == 1.0
@@ -133,20 +156,24 @@ def test_window_edges_rolling_days():
 
 def test_one_microsecond_before_day_boundary_is_previous_day():
     exp, ev = _logs([("a", "2024-05-08T09:59:59.999999")])
-    res = ab.Experiment(metrics=[ab.Retention(day=6), ab.Retention(day=7)], control="control").analyze(
-        exposures=exp, events=ev, as_of="2024-06-01T00:00Z"
-    )
+    res = ab.Experiment(
+        metrics=[ab.Retention(day=6), ab.Retention(day=7)], control="control"
+    ).analyze(exposures=exp, events=ev, as_of="2024-06-01T00:00Z")
     assert _arm(res, "retention_d6", "control").mean == 1.0
     assert _arm(res, "retention_d7", "control").mean == 0.0
 
 
 def test_maturity_excludes_units_whose_window_has_not_ended():
-    exposures = [("a", "control", T0), ("b", "treatment", T0), ("c", "control", "2024-05-05T10:00:00")]
+    exposures = [
+        ("a", "control", T0),
+        ("b", "treatment", T0),
+        ("c", "control", "2024-05-05T10:00:00"),
+    ]
     exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("c", "2024-05-06T11:00:00")], exposures)
     # as_of = t0_a + 8 days exactly: a and b are mature for D7 (needs t0 + 8*24h), c is not
-    res = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control").analyze(
-        exposures=exp, events=ev, as_of="2024-05-09T10:00:00Z"
-    )
+    res = ab.Experiment(
+        metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control"
+    ).analyze(exposures=exp, events=ev, as_of="2024-05-09T10:00:00Z")
     d7 = _arm(res, "retention_d7", "control")
     assert (d7.n, d7.immature) == (1, 1)
     d1 = _arm(res, "retention_d1", "control")
@@ -156,9 +183,11 @@ def test_maturity_excludes_units_whose_window_has_not_ended():
 
 def test_pre_exposure_and_after_as_of_events_do_not_count():
     exp, ev = _logs(
-        [("a", "2024-04-30T10:00:00"),  # day -1: before exposure
-         ("b", "2024-05-03T10:30:00"),  # day 2, after as_of
-         ("x", "2024-05-02T10:30:00")]  # never exposed
+        [
+            ("a", "2024-04-30T10:00:00"),  # day -1: before exposure
+            ("b", "2024-05-03T10:30:00"),  # day 2, after as_of
+            ("x", "2024-05-02T10:30:00"),
+        ]  # never exposed
     )
     # as_of = t0 + 48h exactly: day 1 has just ended for both units
     res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control").analyze(
@@ -168,13 +197,19 @@ def test_pre_exposure_and_after_as_of_events_do_not_count():
     assert _arm(res, "retention_d1", "treatment").n == 1  # mature exactly at as_of
     assert _arm(res, "retention_d1", "treatment").mean == 0.0
     c = res.data_quality.counts
-    assert (c["events_before_exposure"], c["events_after_as_of"], c["events_unexposed_units"]) == (1, 1, 1)
+    assert (c["events_before_exposure"], c["events_after_as_of"], c["events_unexposed_units"]) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_multi_variant_units_excluded_and_repeats_collapse_to_first():
     exposures = [
-        ("a", "control", T0), ("a", "control", "2024-05-03T00:00:00"),  # repeat: collapses
-        ("b", "treatment", T0), ("b", "control", "2024-05-02T00:00:00"),  # conflict: excluded
+        ("a", "control", T0),
+        ("a", "control", "2024-05-03T00:00:00"),  # repeat: collapses
+        ("b", "treatment", T0),
+        ("b", "control", "2024-05-02T00:00:00"),  # conflict: excluded
         ("c", "treatment", T0),
     ]
     exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("b", "2024-05-02T11:00:00")], exposures)
@@ -185,16 +220,25 @@ def test_multi_variant_units_excluded_and_repeats_collapse_to_first():
     assert c["units_multiple_variants"] == 1
     assert c["duplicate_exposures"] == 1
     assert c["units_analyzed"] == 2
-    assert any(f.code == "multiple_variants" and f.severity == "blocking" for f in res.data_quality.findings)
+    assert any(
+        f.code == "multiple_variants" and f.severity == "blocking"
+        for f in res.data_quality.findings
+    )
     assert res.srm.observed == (1, 1)
 
 
 def test_event_filter_and_counts():
-    exp, ev = _logs([("a", "2024-05-02T11:00:00"), ("a", "2024-05-02T12:00:00"), ("b", "2024-05-03T11:00:00")])
+    exp, ev = _logs(
+        [("a", "2024-05-02T11:00:00"), ("a", "2024-05-02T12:00:00"), ("b", "2024-05-03T11:00:00")]
+    )
     ev["event"] = ["purchase", "session", "session"]
     ev["value"] = [9.5, None, None]
-    metrics = [ab.Retention(day=1, event="purchase", name="buy_d1"), ab.EventCount(days=(0, 6)),
-               ab.ActiveDays(days=(1, 7)), ab.Revenue(days=(0, 6))]
+    metrics = [
+        ab.Retention(day=1, event="purchase", name="buy_d1"),
+        ab.EventCount(days=(0, 6)),
+        ab.ActiveDays(days=(1, 7)),
+        ab.Revenue(days=(0, 6)),
+    ]
     res = ab.Experiment(metrics=metrics, control="control").analyze(
         exposures=exp, events=ev, as_of="2024-05-20T00:00Z"
     )
@@ -209,7 +253,7 @@ def test_naive_timestamps_rejected_unless_tz_given():
     exp, ev = _logs([("a", "2024-05-02T11:00:00")])
     exp["exposed_at"] = exp["exposed_at"].dt.tz_localize(None)
     ev["ts"] = ev["ts"].dt.tz_localize(None)
-    with pytest.raises(DataError, match="timezone-naive.*tz="):
+    with pytest.raises(DataError, match=r"timezone-naive.*tz="):
         ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp, events=ev)
     res = ab.Experiment(metrics=[ab.Retention(day=1)], tz="UTC").analyze(
         exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
@@ -236,9 +280,9 @@ def test_naive_timestamps_in_a_named_zone_are_localised():
 
 def test_simulated_estimates_land_near_truth():
     sim = ab.simulate.retention_experiment(n_units=20_000, seed=7)
-    res = ab.Experiment(metrics=[ab.Retention(day=d) for d in (1, 7, 30)], control="control").analyze(
-        exposures=sim.exposures, events=sim.events
-    )
+    res = ab.Experiment(
+        metrics=[ab.Retention(day=d) for d in (1, 7, 30)], control="control"
+    ).analyze(exposures=sim.exposures, events=sim.events)
     for a in res.arms:
         day = int(a.metric.removeprefix("retention_d"))
         truth = sim.true_retention(day, a.variant)
@@ -249,9 +293,9 @@ def test_simulated_estimates_land_near_truth():
 
 
 def test_segments_reconcile_with_overall(small_sim):
-    res = ab.Experiment(metrics=[ab.Retention(day=1)], control="control", segments=["channel"]).analyze(
-        exposures=small_sim.exposures, events=small_sim.events
-    )
+    res = ab.Experiment(
+        metrics=[ab.Retention(day=1)], control="control", segments=["channel"]
+    ).analyze(exposures=small_sim.exposures, events=small_sim.events)
     seg = res.segments_to_pandas("channel")
     overall = res.to_pandas().iloc[0]
     assert seg.n_control.sum() == overall.n_control
@@ -266,11 +310,15 @@ def test_parquet_paths_and_ibis_tables_give_the_same_result(small_sim, tmp_path)
     exp_p, ev_p = tmp_path / "exp.parquet", tmp_path / "ev.parquet"
     small_sim.exposures.to_parquet(exp_p)
     small_sim.events.to_parquet(ev_p)
-    experiment = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control")
+    experiment = ab.Experiment(
+        metrics=[ab.Retention(day=1), ab.Retention(day=7)], control="control"
+    )
     a = experiment.analyze(exposures=small_sim.exposures, events=small_sim.events).to_pandas()
     b = experiment.analyze(exposures=exp_p, events=ev_p).to_pandas()
     con = ibis.duckdb.connect()
-    c = experiment.analyze(exposures=con.read_parquet(exp_p), events=con.read_parquet(ev_p)).to_pandas()
+    c = experiment.analyze(
+        exposures=con.read_parquet(exp_p), events=con.read_parquet(ev_p)
+    ).to_pandas()
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
 
@@ -328,8 +376,10 @@ def test_single_variant_is_an_error(tiny_logs):
 
 def test_empty_tables_are_errors(tiny_logs):
     exp, ev = tiny_logs
-    with pytest.raises(DataError, match="no rows|no timestamps"):
-        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp.iloc[:0], events=ev.iloc[:0])
+    with pytest.raises(DataError, match=r"no rows|no timestamps"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=exp.iloc[:0], events=ev.iloc[:0]
+        )
     with pytest.raises(DataError, match="no rows"):
         ab.Experiment(metrics=[ab.Proportion("r")]).analyze(
             units=pd.DataFrame({"unit_id": [], "variant": [], "r": []})
@@ -337,10 +387,10 @@ def test_empty_tables_are_errors(tiny_logs):
 
 
 def test_proportion_column_must_be_binary(cookie_cats):
-    with pytest.raises(DataError, match="sum_game_rounds.*0/1.*Mean"):
-        ab.Experiment(metrics=[ab.Proportion("sum_game_rounds")], variant="version", control="gate_30").analyze(
-            units=cookie_cats, unit_id="userid"
-        )
+    with pytest.raises(DataError, match=r"sum_game_rounds.*0/1.*Mean"):
+        ab.Experiment(
+            metrics=[ab.Proportion("sum_game_rounds")], variant="version", control="gate_30"
+        ).analyze(units=cookie_cats, unit_id="userid")
 
 
 def test_tiny_arm_gets_no_pvalue():
@@ -359,7 +409,9 @@ def test_bad_arguments_raise_spec_errors():
     with pytest.raises(SpecError):
         ab.Experiment(metrics=[ab.Retention(day=1)]).analyze()
     with pytest.raises(AbkitError):
-        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=pd.DataFrame(), units=pd.DataFrame())
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=pd.DataFrame(), units=pd.DataFrame()
+        )
 
 
 def test_as_of_before_first_exposure_is_an_error(tiny_logs):

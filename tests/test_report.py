@@ -69,7 +69,11 @@ def _spec(tmp_path: Path, **extra) -> Path:
         "control": "control",
         "variants": ["control", "treatment"],
         "segments": ["channel"],
-        "metrics": [{"retention": {"day": 1}}, {"retention": {"day": 7}}, {"retention": {"day": 30}}],
+        "metrics": [
+            {"retention": {"day": 1}},
+            {"retention": {"day": 7}},
+            {"retention": {"day": 30}},
+        ],
         **extra,
     }
     path = tmp_path / "spec.yaml"
@@ -105,8 +109,15 @@ def test_summary_validates_and_holds_the_metrics(report):
 
 def test_html_has_sections_numbers_and_no_code(report):
     page = _parse(report.html)
-    for section in ("Experiment report", "Trust checks", "Results", "Verdicts",
-                    "Lifts with confidence intervals", "Segments", "Metric definitions"):
+    for section in (
+        "Experiment report",
+        "Trust checks",
+        "Results",
+        "Verdicts",
+        "Lifts with confidence intervals",
+        "Segments",
+        "Metric definitions",
+    ):
         assert section in page.headings
     assert page.headings.index("Trust checks") < page.headings.index("Results")
     assert "script" not in page.tags and "style" in page.tags  # only our own stylesheet
@@ -136,7 +147,9 @@ def test_hostile_names_are_escaped_and_not_run(sim_files, tmp_path):
     outcome = run_report(spec, out=tmp_path / "out", exposures=exposures, events=events)
     html = outcome.html.read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html
-    assert "onerror" not in html or "onerror=alert" not in html.replace("&lt;", "<").split("<img")[0]
+    assert (
+        "onerror" not in html or "onerror=alert" not in html.replace("&lt;", "<").split("<img")[0]
+    )
     assert "&lt;/script&gt;&lt;script&gt;alert(1)" in html
     assert "script" not in _parse(outcome.html).tags
     assert not marker.exists()
@@ -167,7 +180,14 @@ def test_crafted_parameters_are_rejected(params):
 
 
 def test_primitive_parameters_pass():
-    ok = {"config_path": "a\"b'\nc", "n": 3, "x": 0.5, "flag": True, "none": None, "l": [1, "a", {"k": []}]}
+    ok = {
+        "config_path": "a\"b'\nc",
+        "n": 3,
+        "x": 0.5,
+        "flag": True,
+        "none": None,
+        "l": [1, "a", {"k": []}],
+    }
     assert validate_parameters(ok) == ok
 
 
@@ -176,7 +196,9 @@ def test_failing_notebook_names_the_cell_and_keeps_it(tmp_path):
     import pandas as pd
 
     bad = tmp_path / "exposures.csv"
-    pd.DataFrame({"unit_id": ["a"], "exposed_at": ["2024-01-01T00:00:00Z"]}).to_csv(bad, index=False)
+    pd.DataFrame({"unit_id": ["a"], "exposed_at": ["2024-01-01T00:00:00Z"]}).to_csv(
+        bad, index=False
+    )
     with pytest.raises(ReportError, match=r"failed in cell \d+ \(DataError: .*'variant'") as info:
         run_report(_spec(tmp_path), out=tmp_path / "out", exposures=bad, events=bad)
     assert info.value.exit_code == EXIT_FAILED
@@ -187,13 +209,32 @@ def test_failing_notebook_names_the_cell_and_keeps_it(tmp_path):
 def test_cli_report_and_exit_codes(sim_files, tmp_path, capsys):
     exposures, events = sim_files
     spec = _spec(tmp_path, variants={"control": 0.9, "treatment": 0.1})  # a planned 90/10 split
-    args = ["report", str(spec), "--exposures", str(exposures), "--events", str(events),
-            "--out", str(tmp_path / "out")]
+    args = [
+        "report",
+        str(spec),
+        "--exposures",
+        str(exposures),
+        "--events",
+        str(events),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     # the data were simulated 50/50, so against 90/10 the sample ratio check must block
     assert main(args) == EXIT_BLOCKED
     doc = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert doc["status"] == "blocked" and "srm" in doc["blocking_findings"]
     assert main(args) == EXIT_INPUT  # exists, no --force
     assert "--force" in capsys.readouterr().err
-    assert main(["report", str(tmp_path / "missing.yaml"), "--exposures", str(exposures),
-                 "--out", str(tmp_path / "o2")]) == EXIT_INPUT
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "missing.yaml"),
+                "--exposures",
+                str(exposures),
+                "--out",
+                str(tmp_path / "o2"),
+            ]
+        )
+        == EXIT_INPUT
+    )

@@ -20,6 +20,7 @@ the absolute lift, precision-weighted. Chance to beat ``Φ(μ/s)``, expected los
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -129,7 +130,7 @@ def prob_beta_greater(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
     # Split each panel further so no panel is much wider than the narrower posterior's bulk.
     edges: list[float] = []
     width = min(hi - lo, hi_c - lo_c) / 4.0
-    for left, right in zip(breaks[:-1], breaks[1:], strict=True):
+    for left, right in itertools.pairwise(breaks):
         k = max(1, min(64, math.ceil((right - left) / width))) if width > 0 else 1
         edges.extend(np.linspace(left, right, k + 1)[:-1].tolist())
     edges.append(breaks[-1])

@@ -1,0 +1,122 @@
+"""Multiple-comparison corrections (statsmodels ``multipletests`` underneath).
+
+Methods: ``"holm"`` (default), ``"hochberg"``, ``"bonferroni"`` (family-wise error rate),
+``"fdr_bh"`` (Benjamini–Hochberg) and ``"fdr_by"`` (Benjamini–Yekutieli) for the false-discovery
+rate. A designated ``primary`` metric can be left uncorrected: it is tested at ``alpha`` on its
+own and the correction runs over the remaining p-values. Missing p-values (``None``) stay
+``None`` and are not counted as tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from statsmodels.stats.multitest import multipletests
+
+from abkit.errors import StatsError
+from abkit.stats._common import check_alpha, check_choice
+
+__all__ = ["MULTITEST_METHODS", "MultipleTestingResult", "adjust_pvalues"]
+
+MULTITEST_METHODS: tuple[str, ...] = ("holm", "hochberg", "bonferroni", "fdr_bh", "fdr_by")
+_SM_METHOD = {m: m for m in MULTITEST_METHODS} | {"hochberg": "simes-hochberg"}
+
+
+@dataclass(frozen=True, slots=True)
+class MultipleTestingResult:
+    """Adjusted p-values and decisions, in the order of the input."""
+
+    names: tuple[str, ...]
+    pvalues: tuple[float | None, ...]
+    adjusted: tuple[float | None, ...]
+    reject: tuple[bool, ...]
+    method: str
+    alpha: float
+    primary: str | None = None
+
+
+def adjust_pvalues(
+    pvalues: Sequence[float | None],
+    *,
+    method: str = "holm",
+    alpha: float = 0.05,
+    names: Sequence[str] | None = None,
+    primary: int | str | None = None,
+) -> MultipleTestingResult:
+    """Adjust p-values for multiple comparisons.
+
+    Args:
+        pvalues: raw p-values (``None`` for tests that could not be computed).
+        method: "holm", "hochberg", "bonferroni", "fdr_bh" or "fdr_by".
+        alpha: family-wise error rate or false-discovery rate.
+        names: labels (default ``"0"``, ``"1"``, …).
+        primary: index or name of a primary metric to leave uncorrected.
+
+    Returns:
+        A :class:`MultipleTestingResult`.
+
+    Raises:
+        StatsError: p-values outside [0, 1] or NaN, unknown ``method`` or ``primary``, bad
+            ``alpha``, length mismatch.
+
+    Example:
+        >>> r = adjust_pvalues([0.01, 0.04, 0.03], method="holm")
+        >>> [round(p, 2) for p in r.adjusted], r.reject
+        ([0.03, 0.06, 0.06], (True, False, False))
+    """
+    method = check_choice(method, "method", MULTITEST_METHODS)
+    alpha = check_alpha(alpha)
+    raw: list[float | None] = []
+    for i, p in enumerate(pvalues):  # decisions follow statsmodels: reject when p_adj <= alpha
+        if p is None:
+            raw.append(None)
+            continue
+        value = float(p)
+        if not (0.0 <= value <= 1.0):
+            raise StatsError(f"pvalues[{i}] = {p!r} is not a probability in [0, 1].")
+        raw.append(value)
+    labels = tuple(str(n) for n in names) if names is not None else tuple(map(str, range(len(raw))))
+    if len(labels) != len(raw):
+        raise StatsError(f"names has {len(labels)} entries but pvalues has {len(raw)}.")
+    primary_index: int | None = None
+    if primary is not None:
+        if isinstance(primary, str):
+            if primary not in labels:
+                raise StatsError(f"primary {primary!r} is not one of names {list(labels)}.")
+            primary_index = labels.index(primary)
+        else:
+            if not 0 <= int(primary) < len(raw):
+                raise StatsError(
+                    f"primary index {primary} is out of range for {len(raw)} p-values."
+                )
+            primary_index = int(primary)
+    adjusted: list[float | None] = list(raw)
+    idx = [i for i, p in enumerate(raw) if p is not None and i != primary_index]
+    if idx:
+        _, corrected, _, _ = multipletests(
+            np.array([raw[i] for i in idx], dtype=float), alpha=alpha, method=method
+        )
+        for i, value in zip(idx, corrected, strict=True):
+            adjusted[i] = float(value)
+    if method.startswith("fdr"):
+        # BH/BY decisions are "adjusted p <= alpha" (statsmodels' convention).
+        reject = tuple(a is not None and a <= alpha for a in adjusted)
+    else:
+        reject = tuple(a is not None and a < alpha for a in adjusted)
+    if primary_index is not None:
+        p0 = raw[primary_index]
+        reject = tuple(
+            (p0 is not None and p0 < alpha) if i == primary_index else r
+            for i, r in enumerate(reject)
+        )
+    return MultipleTestingResult(
+        names=labels,
+        pvalues=tuple(raw),
+        adjusted=tuple(adjusted),
+        reject=reject,
+        method=method,
+        alpha=alpha,
+        primary=labels[primary_index] if primary_index is not None else None,
+    )
