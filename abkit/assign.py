@@ -1204,7 +1204,7 @@ def srm_diagnosis(
         n_over = 0
     names = list(sp.variant_names)
     logged = first[var]
-    codes = pd.Categorical(logged.astype(str).where(logged.notna(), None), categories=names).codes
+    codes = pd.Index(names).get_indexer(logged.astype(str).where(logged.notna(), None))
     codes = codes.astype(np.int64)
     unknown = codes < 0
     n_unknown = int(unknown.sum())

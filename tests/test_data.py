@@ -1,0 +1,71 @@
+"""Data layer: sources, the Ibis/sqlglot regression guard, engine SQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import abkit as ab
+from abkit.data import connect, load_table
+from abkit.errors import DataError
+
+
+def test_sqlglot_create_table_regression():
+    # Ibis 12 with sqlglot >= 30.11 (seen with 30.19 and 30.20 here) emits `DROP VIEW IF EXISTS`
+    # without a name from DuckDB create_table on in-memory data; pyproject pins sqlglot below it.
+    con = connect()
+    con.create_table("t", pd.DataFrame({"a": [1, 2, 3]}))
+    assert con.table("t").count().execute() == 3
+
+
+def test_arrow_and_missing_file_and_unknown_suffix(tmp_path):
+    con = connect()
+    t = load_table(pa.table({"unit_id": ["a"], "variant": ["x"]}), con=con, role="units")
+    assert t.columns == ("unit_id", "variant")
+    with pytest.raises(DataError, match="does not exist"):
+        load_table(tmp_path / "x.parquet", con=con, role="events")
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(DataError, match="cannot tell the format"):
+        load_table(tmp_path / "x.json", con=con, role="events")
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match="could not read"):
+        load_table(tmp_path / "broken.parquet", con=con, role="events")
+
+
+def test_string_and_epoch_timestamps_are_rejected_with_a_fix():
+    exp = pd.DataFrame(
+        {
+            "unit_id": ["a", "b"],
+            "variant": ["control", "treatment"],
+            "exposed_at": ["2024-01-01", "2024-01-01"],
+        }
+    )
+    ev = pd.DataFrame({"unit_id": ["a"], "ts": pd.to_datetime(["2024-01-02"], utc=True)})
+    with pytest.raises(DataError, match=r"'exposed_at' holds text.*pd.to_datetime"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp, events=ev)
+    exp["exposed_at"] = [1704067200, 1704067200]
+    with pytest.raises(DataError, match=r"epoch numbers"):
+        ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(exposures=exp, events=ev)
+
+
+def test_result_carries_inspectable_sql():
+    units = pd.DataFrame(
+        {"unit_id": [1, 2, 3, 4], "variant": ["c", "c", "t", "t"], "r": [1, 0, 1, 1]}
+    )
+    res = ab.Experiment(metrics=[ab.Proportion("r")], control="c").analyze(units=units)
+    assert res.sql is not None and "GROUP BY" in res.sql.upper()
+
+
+def test_import_is_light():
+    # heavy modules load on first use, not on `import abkit`
+    code = (
+        "import sys, abkit; "
+        "print(sorted(m for m in ('pandas', 'ibis', 'papermill', 'matplotlib', 'scipy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
