@@ -148,20 +148,32 @@ def main() -> None:
 
         sdk_t, sdk_mem = timed(lambda s=sample: sdk_loop(s, SPEC), 1)
         sdk_rate = len(sample) / sdk_t
-        rows.append((family, f"GrowthBook SDK loop ({len(sample):,} ids)", len(sample), sdk_t,
-                     sdk_rate, 1.0, sdk_mem))
-        cases = [
-            ("abkit, pandas Series (object)", lambda: assign(series, SPEC)),
-            ("abkit, numpy object array", lambda: assign(objects, SPEC)),
-            ("abkit, Arrow string array", lambda: assign(arrow, SPEC)),
-            ("abkit, Arrow + namespace + holdout", lambda: assign(arrow, SPEC_FULL)),
+        rows.append(
+            (
+                family,
+                f"GrowthBook SDK loop ({len(sample):,} ids)",
+                len(sample),
+                sdk_t,
+                sdk_rate,
+                1.0,
+                sdk_mem,
+            )
+        )
+        cases: list[tuple[str, Callable[[], Any]]] = [
+            ("abkit, pandas Series (object)", lambda s=series: assign(s, SPEC)),
+            ("abkit, numpy object array", lambda o=objects: assign(o, SPEC)),
+            ("abkit, Arrow string array", lambda a=arrow: assign(a, SPEC)),
+            ("abkit, Arrow + namespace + holdout", lambda a=arrow: assign(a, SPEC_FULL)),
         ]
         for label, fn in cases:
             t, mem = timed(fn, args.repeat)
             rate = args.n / t
             rows.append((family, label, args.n, t, rate, rate / sdk_rate, mem))
-            print(f"{family:24} {label:38} {t:7.2f} s {rate / 1e6:6.2f} M ids/s "
-                  f"{rate / sdk_rate:6.1f}x  peak +{mem:,.0f} MB", flush=True)
+            print(
+                f"{family:24} {label:38} {t:7.2f} s {rate / 1e6:6.2f} M ids/s "
+                f"{rate / sdk_rate:6.1f}x  peak +{mem:,.0f} MB",
+                flush=True,
+            )
         print(f"{family:24} {'GrowthBook SDK loop':38} {sdk_rate / 1e3:7.0f} k ids/s", flush=True)
         del arrow, objects, series, sample
         gc.collect()
@@ -170,7 +182,7 @@ def main() -> None:
     lines = [
         "# abkit.assign throughput",
         "",
-        f"`{' '.join(['benchmarks/bench_assign.py', *[f'--n {args.n}'] ]) }` on {cpu}, "
+        f"`{' '.join(['benchmarks/bench_assign.py', *[f'--n {args.n}']])}` on {cpu}, "
         f"{psutil.cpu_count(logical=True)} logical CPUs, Python {platform.python_version()}, "
         f"numpy {np.__version__}, pyarrow {pa.__version__}, pandas {pd.__version__}, "
         f"abkit {abkit.__version__}; single-threaded. Best of {args.repeat} runs; peak memory is "
