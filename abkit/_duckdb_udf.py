@@ -8,3 +8,8 @@ import ibis.expr.datatypes as dt
 @ibis.udf.scalar.builtin(name="timezone")
 def local_to_utc(zone: str, ts: dt.Timestamp()) -> dt.Timestamp(timezone="UTC"):  # type: ignore[valid-type]
     """DuckDB ``timezone(zone, naive)``: read a naive timestamp as wall-clock time in ``zone``."""
+
+
+@ibis.udf.scalar.builtin(name="timezone")
+def utc_to_local(zone: str, ts: dt.Timestamp(timezone="UTC")) -> dt.Timestamp():  # type: ignore[valid-type]
+    """DuckDB ``timezone(zone, aware)``: the wall-clock time in ``zone`` of an aware timestamp."""

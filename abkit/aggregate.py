@@ -65,6 +65,22 @@ def first_exposures(exposures: ir.Table, *, as_of: datetime, carry: Sequence[str
     return valid.group_by("unit_id").aggregate(**aggs)
 
 
+def calendar_days(t0: ir.TimestampValue, ts: ir.TimestampValue, tz: str) -> ir.IntegerValue:
+    """Calendar-day difference ``local_date(ts) - local_date(t0)`` in the IANA zone ``tz``.
+
+    DST is handled by the engine's time-zone database: local dates are taken from the wall-clock
+    time in ``tz`` at each instant. Built on DuckDB's ``timezone(zone, timestamptz)``.
+    """
+    import ibis
+
+    from abkit._duckdb_udf import utc_to_local
+
+    zone = ibis.literal(tz)
+    return (
+        utc_to_local(zone, ts).date().delta(utc_to_local(zone, t0).date(), unit="day").cast("int64")
+    )
+
+
 def _group_aggregates(
     u: ir.Table, values: dict[str, tuple[ir.Value, ir.BooleanValue | None, ir.Value | None]]
 ) -> dict[str, Any]:
@@ -114,18 +130,23 @@ def build_event_stats(
         if events is None:
             names = [m.name for m in event_metrics]
             raise ValueError(f"metrics {names} need an events table")
-        max_day = max(m.window[1] for m in event_metrics)
+        # a calendar day index can trail the rolling one by 1 (DST fall-back), never by more
+        max_day = max(m.window[1] + (1 if m.tz else 0) for m in event_metrics)
+        zones = sorted({m.tz for m in event_metrics if m.tz})
         ev_cols = ["unit_id", "ts"] + [c for c in ("event", "value") if c in events.columns]
         ev = events.select(*ev_cols)
         j = ev.join(units.select("unit_id", "t0"), "unit_id")
         j = j.filter((j.ts >= j.t0) & (j.ts <= as_of_lit))
         j = j.mutate(_day=(j.ts.delta(j.t0, unit="microsecond") // DAY_US).cast("int64"))
         j = j.filter(j._day <= max_day)
+        day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
+        if zones:
+            j = j.mutate(**{day_col[tz]: calendar_days(j.t0, j.ts, tz) for tz in zones})
         event_col = j.event if "event" in j.columns else None
         value_col = j.value if "value" in j.columns else None
         per_unit = j.group_by("unit_id").aggregate(
             **{
-                f"_m_{i}": m.unit_aggregate(j._day, event_col, value_col)
+                f"_m_{i}": m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
                 for i, m in enumerate(event_metrics)
             }
         )
@@ -136,7 +157,10 @@ def build_event_stats(
     for m in metrics:
         if isinstance(m, EventMetric):
             i = event_metrics.index(m)
-            mature = age_us >= m.mature_after_days * DAY_US
+            if m.tz:
+                mature = calendar_days(u.t0, as_of_lit, m.tz) >= m.mature_after_days
+            else:
+                mature = age_us >= m.mature_after_days * DAY_US
             raw = u[f"_m_{i}"].cast("float64").fill_null(m.empty_value)
             values[m.name] = (ibis.ifelse(mature, raw, ibis.null("float64")), mature, None)
         else:

@@ -55,6 +55,19 @@ def _events_tuple(event: str | Sequence[str] | None) -> tuple[str, ...] | None:
     return out
 
 
+def _check_tz(tz: str | None) -> None:
+    if tz is None:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise SpecError(
+            f"tz={tz!r} is not an IANA time zone name (e.g. 'Asia/Shanghai', 'UTC')"
+        ) from None
+
+
 def _check_day(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SpecError(f"{name} must be a non-negative integer number of days, got {value!r}")
@@ -96,10 +109,19 @@ class EventMetric(Metric):
         """Days after ``t0`` at which the window has ended: the unit counts once ``as_of`` is past it."""
         return self.window[1] + 1
 
+    tz: str | None
+
     def _window_text(self) -> str:
         a, b = self.window
         days = f"day {a}" if a == b else f"days {a}-{b}"
         ev = "" if self.event is None else f" (events: {', '.join(self.event)})"
+        if self.tz is not None:
+            span = f"= {a}" if a == b else f"in {a}..{b}"
+            return (
+                f"calendar {days} in {self.tz} after first exposure, i.e. local_date(ts) - "
+                f"local_date(t0) {span}{ev}; units count once as_of >= local midnight starting "
+                f"calendar day {b + 1}"
+            )
         return (
             f"{days} after first exposure, i.e. t0 + {24 * a}h <= ts < t0 + {24 * (b + 1)}h{ev}; "
             f"units count once as_of >= t0 + {24 * (b + 1)}h"
@@ -156,6 +178,7 @@ class Retention(EventMetric):
     on_or_after: int | None = None
     horizon: int | None = None
     event: tuple[str, ...] | None = None
+    tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "proportion"
 
@@ -188,6 +211,7 @@ class Retention(EventMetric):
         elif self.horizon is not None:
             raise SpecError("horizon= is only used with on_or_after=")
         object.__setattr__(self, "event", _events_tuple(self.event))
+        _check_tz(self.tz)
         if not self.name:
             a, b = self.window
             if self.day is not None:
@@ -196,7 +220,7 @@ class Retention(EventMetric):
                 name = f"retention_d{a}_{b}"
             else:
                 name = f"retention_d{a}plus_h{b}"
-            object.__setattr__(self, "name", name)
+            object.__setattr__(self, "name", name + ("_cal" if self.tz else ""))
 
     @property
     def window(self) -> tuple[int, int]:
@@ -237,6 +261,7 @@ class ActiveDays(EventMetric):
 
     days: tuple[int, int] = (1, 7)
     event: tuple[str, ...] | None = None
+    tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
@@ -246,8 +271,9 @@ class ActiveDays(EventMetric):
             raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
         object.__setattr__(self, "days", (a, b))
         object.__setattr__(self, "event", _events_tuple(self.event))
+        _check_tz(self.tz)
         if not self.name:
-            object.__setattr__(self, "name", f"active_days_d{a}_{b}")
+            object.__setattr__(self, "name", f"active_days_d{a}_{b}" + ("_cal" if self.tz else ""))
 
     @property
     def window(self) -> tuple[int, int]:
@@ -278,6 +304,7 @@ class EventCount(EventMetric):
 
     days: tuple[int, int] = (0, 6)
     event: tuple[str, ...] | None = None
+    tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
@@ -287,9 +314,10 @@ class EventCount(EventMetric):
             raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
         object.__setattr__(self, "days", (a, b))
         object.__setattr__(self, "event", _events_tuple(self.event))
+        _check_tz(self.tz)
         if not self.name:
             ev = "" if self.event is None else "_" + "_".join(self.event)
-            object.__setattr__(self, "name", f"events{ev}_d{a}_{b}")
+            object.__setattr__(self, "name", f"events{ev}_d{a}_{b}" + ("_cal" if self.tz else ""))
 
     @property
     def window(self) -> tuple[int, int]:
@@ -320,6 +348,7 @@ class Revenue(EventMetric):
 
     days: tuple[int, int] = (0, 29)
     event: tuple[str, ...] | None = None
+    tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
@@ -329,8 +358,9 @@ class Revenue(EventMetric):
             raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
         object.__setattr__(self, "days", (a, b))
         object.__setattr__(self, "event", _events_tuple(self.event))
+        _check_tz(self.tz)
         if not self.name:
-            object.__setattr__(self, "name", f"value_d{a}_{b}")
+            object.__setattr__(self, "name", f"value_d{a}_{b}" + ("_cal" if self.tz else ""))
 
     @property
     def window(self) -> tuple[int, int]:

@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/bench_assign.py               # 10M ids, writes results_assign.md
     .venv/bin/python benchmarks/bench_assign.py --n 1000000   # quicker
 
-For each id family (36-character UUIDs; ``user_<n>`` ids of varying length) the script builds the
+For each id family (36-character UUIDs; ``user_N`` ids of varying length) the script builds the
 ids once as an Arrow string array and as Python strings, then times:
 
 * the GrowthBook SDK loop: ``gbhash`` + ``chooseVariation`` per id (bucket ranges computed once),
@@ -65,7 +65,7 @@ def uuid_ids(n: int, rng: np.random.Generator) -> pa.Array:
 
 
 def user_ids(n: int, rng: np.random.Generator) -> pa.Array:
-    """``user_<k>`` ids with ``k`` of 1 to 10 digits (variable length, 6 to 15 characters)."""
+    """``user_N`` ids with ``N`` of 1 to 10 digits (variable length, 6 to 15 characters)."""
     digits = rng.integers(1, 11, size=n)
     k = (rng.random(n) * 10.0**digits).astype(np.int64)
     return pa.compute.binary_join_element_wise("user_", pa.array(k).cast(pa.string()), "")
@@ -134,7 +134,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(20240601)
     rows = []
-    for family, make in (("uuid (36 chars)", uuid_ids), ("user_<k> (6-15 chars)", user_ids)):
+    for family, make in (("uuid (36 chars)", uuid_ids), ("user_N (6-15 chars)", user_ids)):
         arrow = make(args.n, rng)
         objects = arrow.to_numpy(zero_copy_only=False)
         series = pd.Series(objects, dtype=object)

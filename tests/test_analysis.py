@@ -425,3 +425,52 @@ def test_as_of_before_first_exposure_is_an_error(tiny_logs):
 def test_unsupported_source_type():
     with pytest.raises(DataError, match="unsupported input type"):
         ab.Experiment(metrics=[ab.Proportion("r")]).analyze(units=[1, 2, 3])
+
+
+# --------------------------------------------------------------------------- calendar windows
+
+
+def test_calendar_day_differs_from_rolling_day():
+    # Shanghai = UTC+8. t0 = 23:00 local on May 1; the event at 01:00 local on May 2 is rolling
+    # day 0 (2 hours later) but calendar day 1.
+    exposures = [("a", "control", "2024-05-01T15:00:00"), ("b", "treatment", "2024-05-01T15:00:00")]
+    exp, ev = _logs([("a", "2024-05-01T17:00:00")], exposures)
+    metrics = [ab.Retention(day=0), ab.Retention(day=1, tz="Asia/Shanghai")]
+    res = ab.Experiment(metrics=metrics, control="control").analyze(
+        exposures=exp, events=ev, as_of="2024-05-03T16:00:00Z"
+    )
+    assert _arm(res, "retention_d0", "control").mean == 1.0
+    assert _arm(res, "retention_d1_cal", "control").mean == 1.0
+    assert "calendar day 1 in Asia/Shanghai" in res.metric("retention_d1_cal").definition
+
+
+def test_calendar_maturity_is_local_midnight():
+    exposures = [("a", "control", "2024-05-01T15:00:00"), ("b", "treatment", "2024-05-01T15:00:00")]
+    exp, ev = _logs([("a", "2024-05-01T17:00:00")], exposures)
+    m = [ab.Retention(day=1, tz="Asia/Shanghai")]
+    # calendar day 2 starts at local midnight May 3 = 16:00 UTC May 2
+    early = ab.Experiment(metrics=m).analyze(exposures=exp, events=ev, as_of="2024-05-02T15:59:59Z")
+    assert _arm(early, "retention_d1_cal", "control").immature == 1
+    ok = ab.Experiment(metrics=m).analyze(exposures=exp, events=ev, as_of="2024-05-02T16:00:00Z")
+    assert _arm(ok, "retention_d1_cal", "control").n == 1
+
+
+def test_calendar_days_across_a_dst_change():
+    # New York springs forward on 2024-03-10 (02:00 EST -> 03:00 EDT): that local day has 23 hours.
+    # t0 = 00:30 EST on Mar 10 (05:30 UTC); an event at 23:45 EDT on Mar 10 (03:45 UTC Mar 11) is
+    # 22h15m later: rolling day 0 and calendar day 0. An event at 00:15 EDT Mar 11 (04:15 UTC) is
+    # 22h45m later: still rolling day 0, but calendar day 1.
+    exposures = [("a", "control", "2024-03-10T05:30:00"), ("b", "treatment", "2024-03-10T05:30:00")]
+    exp, ev = _logs([("a", "2024-03-11T03:45:00"), ("b", "2024-03-11T04:15:00")], exposures)
+    metrics = [ab.Retention(day=1, tz="America/New_York"), ab.Retention(day=0)]
+    res = ab.Experiment(metrics=metrics).analyze(
+        exposures=exp, events=ev, as_of="2024-03-20T00:00Z"
+    )
+    assert _arm(res, "retention_d1_cal", "control").mean == 0.0
+    assert _arm(res, "retention_d1_cal", "treatment").mean == 1.0
+    assert _arm(res, "retention_d0", "treatment").mean == 1.0
+
+
+def test_unknown_zone_is_a_spec_error():
+    with pytest.raises(SpecError, match="IANA"):
+        ab.Retention(day=1, tz="Mars/Olympus")

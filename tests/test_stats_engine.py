@@ -233,7 +233,9 @@ def test_group_sequential_matches_published_boundaries(spending: str, published:
     one = group_sequential_boundaries(
         [0.2, 0.4, 0.6, 0.8, 1.0], alpha=0.025, spending=spending, alternative="greater"
     )
-    assert_allclose(one.boundaries, d.boundaries, rtol=1e-9)
+    # A one-sided design at alpha/2 is nearly the two-sided one; the two-sided recursion also
+    # removes paths that left through the lower boundary, hence the small difference.
+    assert_allclose(one.boundaries, d.boundaries, atol=5e-5)
 
 
 @pytest.mark.parametrize("spending", ["obrien-fleming", "pocock"])
@@ -245,8 +247,11 @@ def test_group_sequential_spends_alpha_exactly(spending: str) -> None:
     cov = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
     c = np.array(d.boundaries)
     for k in range(1, len(t) + 1):
-        mvn = stats.multivariate_normal(mean=np.zeros(k), cov=cov[:k, :k])
-        stay = mvn.cdf(c[:k], lower_limit=-c[:k], abseps=1e-11, releps=1e-11, maxpts=5_000_000)
+        mvn = stats.multivariate_normal(
+            mean=np.zeros(k), cov=cov[:k, :k], seed=1234, abseps=1e-11, releps=1e-11,
+            maxpts=5_000_000,
+        )  # fmt: skip
+        stay = mvn.cdf(c[:k], lower_limit=-c[:k])
         spent = spending_function(t[k - 1], spending=spending)
         assert_allclose(1 - stay, spent, atol=2e-7)
 

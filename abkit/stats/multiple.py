@@ -96,7 +96,7 @@ def adjust_pvalues(
     idx = [i for i, p in enumerate(raw) if p is not None and i != primary_index]
     if idx:
         _, corrected, _, _ = multipletests(
-            np.array([raw[i] for i in idx], dtype=float), alpha=alpha, method=method
+            np.array([raw[i] for i in idx], dtype=float), alpha=alpha, method=_SM_METHOD[method]
         )
         for i, value in zip(idx, corrected, strict=True):
             adjusted[i] = float(value)

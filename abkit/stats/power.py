@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import optimize
+from scipy import optimize, special
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 
 from abkit.errors import StatsError
@@ -479,10 +479,19 @@ def mde_means(
         raise StatsError(f"power must be in (0, 1), got {power!r}.")
     v_c, v_t = _means_vars(sd, sd_treatment, vr)
     sign = -1.0 if alternative == "less" else 1.0
-    cls = TTestIndPower()
-    sm_alt = "two-sided" if alternative == "two-sided" else "larger"
-    es = float(
-        cls.solve_power(nobs1=n_c, alpha=alpha, power=power, ratio=ratio, alternative=sm_alt)
+    test_alt = "two-sided" if alternative == "two-sided" else "greater"
+    # The smallest standardised effect with the requested power (t-test, statsmodels power),
+    # bracketed around the normal-approximation answer (the non-central t is NaN far out).
+    tail = alpha / 2.0 if alternative == "two-sided" else alpha
+    es_normal = (-float(special.ndtri(tail)) + float(special.ndtri(power))) / math.sqrt(
+        n_c / (1.0 + 1.0 / ratio)
+    )
+    es = optimize.brentq(
+        lambda e: _power("mean", e, n_c, alpha, ratio, test_alt) - power,
+        0.5 * es_normal,
+        1.5 * es_normal,
+        xtol=1e-15,
+        rtol=1e-14,
     )
     d = sign * es * math.sqrt((v_c + v_t / ratio) / (1.0 + 1.0 / ratio))
     return _result("mean", base, d, n_c, ratio, power, alpha, alternative, vr, None, None)
