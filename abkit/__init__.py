@@ -23,7 +23,7 @@ from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Retention, R
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from abkit import assign, simulate, stats
+    from abkit import assign, retention, simulate, stats
     from abkit.analysis import Experiment
     from abkit.report import run_report
     from abkit.results import ExperimentResult
@@ -36,7 +36,17 @@ _LAZY = {
     "load_spec": ("abkit.spec", "load_spec"),
     "run_report": ("abkit.report", "run_report"),
 }
-_SUBMODULES = {"assign", "simulate", "stats", "report", "plot", "data", "metrics", "results"}
+_SUBMODULES = {
+    "assign",
+    "simulate",
+    "stats",
+    "report",
+    "plot",
+    "data",
+    "metrics",
+    "results",
+    "retention",
+}
 
 __all__ = [
     "AbkitError",
@@ -56,6 +66,7 @@ __all__ = [
     "__version__",
     "assign",
     "load_spec",
+    "retention",
     "run_report",
     "simulate",
     "stats",

@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -379,7 +379,7 @@ def _ids_from_series(s: pd.Series) -> _Ids:
     ):
         return _ids_from_arrow(pa.chunked_array(pa.array(s)))
     if isinstance(dtype, pd.StringDtype):
-        return _ids_from_numpy(s.to_numpy(dtype=object, na_value=None))
+        return _ids_from_numpy(np.asarray(s.array, dtype=object))
     if pd.api.types.is_bool_dtype(dtype):
         raise DataError(_bool_message())
     if pd.api.types.is_integer_dtype(dtype) and s.hasnans:  # nullable Int64 with <NA>
@@ -681,6 +681,11 @@ def _codes(ids: _Ids, plan: _Plan) -> tuple[npt.NDArray[np.int16], npt.NDArray[n
     return variant, status
 
 
+def _categorical(codes: np.ndarray, categories: Sequence[str]) -> pd.Categorical:
+    # codes are already validated (-1 or a category index): from_codes is zero-copy
+    return cast(pd.Categorical, cast(Any, pd.Categorical).from_codes(codes, list(categories)))
+
+
 def assign(unit_ids: object, spec: SpecLike, *, with_status: bool = False) -> pd.DataFrame:
     """Assign units to variants exactly as GrowthBook's SDKs would, for millions of ids at once.
 
@@ -724,11 +729,11 @@ def assign(unit_ids: object, spec: SpecLike, *, with_status: bool = False) -> pd
     out = pd.DataFrame(
         {
             "unit_id": column,
-            "variant": pd.Categorical.from_codes(variant, categories=list(sp.variant_names)),
+            "variant": _categorical(variant, sp.variant_names),
         }
     )
     if with_status:
-        out["status"] = pd.Categorical.from_codes(status, categories=list(STATUSES))
+        out["status"] = _categorical(status, STATUSES)
     return out
 
 
@@ -1116,8 +1121,9 @@ def _srm_table(
     ok = ~np.isnan(p)
     if ok.sum():
         adj[ok] = multipletests(p[ok], method=correction)[1]
-    table.insert(table.columns.get_loc("note"), "pvalue_adjusted", adj)
-    table.insert(table.columns.get_loc("note"), "flagged", adj < threshold)
+    at = list(table.columns).index("note")
+    table.insert(at, "pvalue_adjusted", adj)
+    table.insert(at + 1, "flagged", adj < threshold)
     return table
 
 
@@ -1204,7 +1210,8 @@ def srm_diagnosis(
         n_over = 0
     names = list(sp.variant_names)
     logged = first[var]
-    codes = pd.Index(names).get_indexer(logged.astype(str).where(logged.notna(), None))
+    logged_text = logged.astype(str).where(logged.notna(), None)
+    codes = pd.Index(names).get_indexer(pd.Index(logged_text))
     codes = codes.astype(np.int64)
     unknown = codes < 0
     n_unknown = int(unknown.sum())
@@ -1274,18 +1281,16 @@ def audit_exposures(
     pairs = df.loc[~null, [uid, var]].drop_duplicates()
     units = pd.unique(pairs[uid])
     expected = assign(pd.Series(units, dtype=pairs[uid].dtype), sp, with_status=True)
-    pos = pd.Index(units).get_indexer(pairs[uid])
+    pos = pd.Index(units).get_indexer(pd.Index(pairs[uid]))
     exp_var = expected["variant"].astype(object).to_numpy()[pos]
     exp_status = expected["status"].astype(object).to_numpy()[pos]
     lv = pairs[var]
     logged = lv.astype(str).where(lv.notna(), None).to_numpy(dtype=object)
     exp_missing = pd.isna(exp_var)
-    same = ~exp_missing & (logged == np.where(exp_missing, None, exp_var))
-    bad = ~same
-    bad_units = pd.unique(pairs[uid].to_numpy()[bad])
-    bad_first = pd.Series(bad, index=pairs.index)
-    unit_missing = pd.Series(exp_missing, index=pairs.index)[bad_first]
-    n_not_in = int(pairs.loc[bad_first[bad_first].index[unit_missing.to_numpy()], uid].nunique())
+    bad = exp_missing | (logged != exp_var)
+    unit_arr = pairs[uid].to_numpy()
+    bad_units = pd.unique(unit_arr[bad])
+    n_not_in = len(pd.unique(unit_arr[bad & exp_missing]))
     examples = pd.DataFrame(
         {
             "unit_id": pairs[uid].to_numpy()[bad][:max_examples],

@@ -98,7 +98,7 @@ class EventMetric(Metric):
     """A metric computed from the events of each unit inside a day window ``[first_day, last_day]``."""
 
     source: ClassVar[Literal["events", "column"]] = "events"
-    event: tuple[str, ...] | None
+    event: str | Sequence[str] | None
 
     @property
     def window(self) -> tuple[int, int]:  # pragma: no cover - overridden
@@ -177,7 +177,7 @@ class Retention(EventMetric):
     days: tuple[int, int] | None = None
     on_or_after: int | None = None
     horizon: int | None = None
-    event: tuple[str, ...] | None = None
+    event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "proportion"
@@ -260,7 +260,7 @@ class ActiveDays(EventMetric):
     """
 
     days: tuple[int, int] = (1, 7)
-    event: tuple[str, ...] | None = None
+    event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
@@ -303,7 +303,7 @@ class EventCount(EventMetric):
     """
 
     days: tuple[int, int] = (0, 6)
-    event: tuple[str, ...] | None = None
+    event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
@@ -347,7 +347,7 @@ class Revenue(EventMetric):
     """
 
     days: tuple[int, int] = (0, 29)
-    event: tuple[str, ...] | None = None
+    event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"

@@ -8,8 +8,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from abkit.results import ExperimentResult
+    from abkit.retention import ChurnResult, CohortTable, RetentionCurve
 
-__all__ = ["forest"]
+__all__ = ["cohort_heatmap", "curve_lift", "forest", "km_curves", "retention_curve"]
 
 
 def _axes(ax: Axes | None, height: float) -> Axes:
@@ -66,4 +67,101 @@ def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool =
     ax.set_xlabel(f"{unit}, {round(100 * (1 - result.alpha))}% CI")
     ax.set_title(f"{result.name}: treatment vs {result.control}")
     ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def _variant_colors(variants: list[str]) -> dict[str, str]:
+    palette = ["#4c4c4c", "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    return {v: palette[i % len(palette)] for i, v in enumerate(variants)}
+
+
+def retention_curve(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
+    """DayN retention per variant with Wilson bands (in %)."""
+    df = curve.to_pandas().dropna(subset=["retention"])
+    ax = _axes(ax, 4.0)
+    variants = list(curve.result.variants)
+    colors = _variant_colors(variants)
+    for v in variants:
+        d = df[df.variant == v]
+        ax.plot(d.day, 100 * d.retention, marker="o", ms=3, color=colors[v], label=v)
+        ax.fill_between(
+            d.day,
+            100 * d.ci_lower.astype(float),
+            100 * d.ci_upper.astype(float),
+            color=colors[v],
+            alpha=0.2,
+            lw=0,
+        )
+    ax.set_xlabel("day after first exposure")
+    ax.set_ylabel("retention (%)")
+    ax.set_title(f"{curve.result.name}: retention curve")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def curve_lift(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
+    """Absolute lift (percentage points) per day with its confidence interval."""
+    df = curve.lifts_to_pandas().dropna(subset=["abs_lift_ci_lower", "abs_lift_ci_upper"])
+    ax = _axes(ax, 3.0)
+    colors = _variant_colors(list(curve.result.variants))
+    for v, d in df.groupby("variant", sort=False):
+        ax.errorbar(
+            d.day,
+            100 * d.abs_lift,
+            yerr=[
+                100 * (d.abs_lift - d.abs_lift_ci_lower),
+                100 * (d.abs_lift_ci_upper - d.abs_lift),
+            ],
+            fmt="o",
+            ms=3,
+            capsize=2,
+            color=colors[str(v)],
+            label=f"{v} − {curve.result.control}",
+        )
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("day after first exposure")
+    ax.set_ylabel("lift (pp)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def cohort_heatmap(table: CohortTable, variant: str, ax: Axes | None = None) -> Axes:
+    """Heatmap of one variant's cohort triangle (retention in %, blank where immature)."""
+    import numpy as np
+
+    piv = table.pivot(variant)
+    ax = _axes(ax, max(2.5, 0.28 * len(piv) + 1.2))
+    data = np.ma.masked_invalid(100 * piv.to_numpy(dtype=float))
+    im = ax.imshow(data, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(piv.shape[1]))
+    ax.set_xticklabels([f"D{d}" for d in piv.columns])
+    ax.set_yticks(range(piv.shape[0]))
+    ax.set_yticklabels(list(piv.index))
+    for (i, j), val in np.ndenumerate(data.filled(np.nan)):
+        if not np.isnan(val):
+            ax.text(j, i, f"{val:.0f}", ha="center", va="center", fontsize=7, color="white")
+    ax.figure.colorbar(im, ax=ax, label="retention (%)")
+    ax.set_title(f"{variant}: retention by {table.period} of first exposure")
+    return ax
+
+
+def km_curves(churn: ChurnResult, ax: Axes | None = None) -> Axes:
+    """Kaplan–Meier curves of time to churn, with pointwise bands."""
+    df = churn.to_pandas()
+    ax = _axes(ax, 4.0)
+    colors = _variant_colors(list(churn.variants))
+    for v in churn.variants:
+        d = df[df.variant == v]
+        ax.step(d.day, 100 * d.survival, where="post", color=colors[v], label=v)
+        ax.fill_between(
+            d.day, 100 * d.ci_lower, 100 * d.ci_upper, step="post", color=colors[v], alpha=0.2, lw=0
+        )
+    ax.set_xlim(0, churn.tau)
+    ax.set_xlabel("days retained")
+    ax.set_ylabel(f"not yet churned (%) — churn = {churn.inactive_days} inactive days")
+    ax.set_title("time to churn (Kaplan–Meier)")
+    ax.grid(alpha=0.3)
+    ax.legend()
     return ax

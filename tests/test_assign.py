@@ -224,11 +224,11 @@ def test_deterministic_across_processes() -> None:
     runs = set()
     for hashseed in ("0", "1", "random"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
-        runs.add(
-            subprocess.run(
-                [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-            ).stdout
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
         )
+        assert proc.returncode == 0, proc.stderr
+        runs.add(proc.stdout)
     ids = [f"user-{i}" for i in range(2000)] + ["é", "😀", ""]
     codes = assign(ids, _spec(name="x", variants=["a", "b", "c"])).variant.cat.codes + 1
     local = "".join(map(str, codes))

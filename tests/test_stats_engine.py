@@ -278,6 +278,19 @@ def test_multiple_testing_matches_statsmodels(method: str) -> None:
     assert list(r.reject) == reject
 
 
+def test_holm_fast_path_equals_statsmodels_on_random_input() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(1234)
+    for size in (1, 2, 7, 30):
+        p = rng.uniform(0, 0.2, size=size)
+        p[size // 2] = p[0]  # ties
+        rej, adj, _, _ = multipletests(p, alpha=0.05, method="holm")
+        r = adjust_pvalues(list(p), method="holm")
+        assert_allclose(r.adjusted, adj, rtol=1e-14)
+        assert list(r.reject) == list(rej)
+
+
 def test_primary_metric_is_left_uncorrected() -> None:
     p = [0.03, 0.01, 0.02, None]
     r = adjust_pvalues(p, method="bonferroni", names=["d7", "d1", "rev", "d30"], primary="d7")

@@ -1,6 +1,6 @@
 """Multiple-comparison corrections (statsmodels ``multipletests`` underneath).
 
-Methods: ``"holm"`` (default), ``"hochberg"``, ``"bonferroni"`` (family-wise error rate),
+Methods: ``"holm"`` (default; computed directly, identical to statsmodels), ``"hochberg"``, ``"bonferroni"`` (family-wise error rate),
 ``"fdr_bh"`` (Benjamini–Hochberg) and ``"fdr_by"`` (Benjamini–Yekutieli) for the false-discovery
 rate. A designated ``primary`` metric can be left uncorrected: it is tested at ``alpha`` on its
 own and the correction runs over the remaining p-values. Missing p-values (``None``) stay
@@ -35,6 +35,18 @@ class MultipleTestingResult:
     method: str
     alpha: float
     primary: str | None = None
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    # Holm's step-down adjustment, max_{j<=i} min(1, (m - j + 1) p_(j)). Computed directly because
+    # statsmodels 0.15's multipletests(method="holm") takes ~50 ms per call; the result is
+    # identical (tests compare the two).
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return out
 
 
 def adjust_pvalues(
@@ -93,24 +105,24 @@ def adjust_pvalues(
                 )
             primary_index = int(primary)
     adjusted: list[float | None] = list(raw)
+    decisions = [False] * len(raw)
     idx = [i for i, p in enumerate(raw) if p is not None and i != primary_index]
     if idx:
-        _, corrected, _, _ = multipletests(
-            np.array([raw[i] for i in idx], dtype=float), alpha=alpha, method=_SM_METHOD[method]
-        )
-        for i, value in zip(idx, corrected, strict=True):
+        values = np.array([raw[i] for i in idx], dtype=float)
+        if method == "holm":
+            corrected = _holm(values)
+            rejected = corrected <= alpha
+        else:
+            rejected, corrected, _, _ = multipletests(
+                values, alpha=alpha, method=_SM_METHOD[method]
+            )
+        for i, value, rej in zip(idx, corrected, rejected, strict=True):
             adjusted[i] = float(value)
-    if method.startswith("fdr"):
-        # BH/BY decisions are "adjusted p <= alpha" (statsmodels' convention).
-        reject = tuple(a is not None and a <= alpha for a in adjusted)
-    else:
-        reject = tuple(a is not None and a < alpha for a in adjusted)
+            decisions[i] = bool(rej)
     if primary_index is not None:
         p0 = raw[primary_index]
-        reject = tuple(
-            (p0 is not None and p0 < alpha) if i == primary_index else r
-            for i, r in enumerate(reject)
-        )
+        decisions[primary_index] = p0 is not None and p0 <= alpha
+    reject = tuple(decisions)
     return MultipleTestingResult(
         names=labels,
         pvalues=tuple(raw),

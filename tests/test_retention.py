@@ -1,0 +1,176 @@
+"""Retention views: curve, cohorts, churn, funnel, drivers — exact counts on hand-built logs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import abkit as ab
+from abkit import retention as R
+from abkit.errors import DataError, SpecError
+from tests.conftest import ts
+
+T0 = pd.Timestamp("2024-05-01T10:00:00", tz="UTC")
+DAY = pd.Timedelta(days=1)
+
+
+def _logs(active: dict[str, tuple[str, list[float]]], t0=T0, events=None):
+    """units -> (variant, active day offsets); one 'session' event 1h into each active day."""
+    exp = pd.DataFrame(
+        {"unit_id": list(active), "variant": [v for v, _ in active.values()], "exposed_at": t0}
+    )
+    rows = [
+        (u, t0 + d * DAY + pd.Timedelta(hours=1), "session")
+        for u, (_, ds) in active.items()
+        for d in ds
+    ]
+    rows += events or []
+    ev = pd.DataFrame(rows, columns=["unit_id", "ts", "event"])
+    return exp, ev
+
+
+def test_curve_equals_single_metrics_and_lands_near_truth():
+    sim = ab.simulate.retention_experiment(n_units=8_000, seed=3)
+    curve = R.retention_curve(sim.exposures, sim.events, max_day=10)
+    single = (
+        ab.Experiment(metrics=[ab.Retention(day=7)])
+        .analyze(exposures=sim.exposures, events=sim.events)
+        .to_pandas()
+        .iloc[0]
+    )
+    lift7 = curve.lifts_to_pandas().set_index("day").loc[7]
+    assert lift7.pvalue == pytest.approx(single.pvalue, rel=1e-12)
+    df = curve.to_pandas()
+    assert set(df.day) == set(range(11)) and (df[df.day == 0].retention == 1.0).all()
+    covered = [
+        r.ci_lower <= sim.true_retention(r.day, r.variant) <= r.ci_upper
+        for r in df[df.day >= 1].itertuples()
+    ]
+    assert np.mean(covered) >= 0.8  # 20 Wilson intervals at 95%: most cover the truth
+    assert curve.plot().get_ylabel() == "retention (%)"
+    curve.plot_lift()
+
+
+def test_cohorts_split_units_by_first_exposure_date():
+    exp1, ev1 = _logs({"a": ("control", [1]), "b": ("treatment", [])})
+    exp2, ev2 = _logs({"c": ("control", []), "d": ("treatment", [1])}, t0=T0 + 2 * DAY)
+    exp, ev = pd.concat([exp1, exp2]), pd.concat([ev1, ev2])
+    table = R.cohort_table(exp, ev, days=(1,), as_of=ts("2024-06-01"))
+    piv = table.pivot("control")
+    assert piv.loc["2024-05-01", 1] == 1.0 and piv.loc["2024-05-03", 1] == 0.0
+    assert table.pivot("treatment").loc["2024-05-03", 1] == 1.0
+    weekly = R.cohort_table(exp, ev, days=(1,), period="week", as_of=ts("2024-06-01"))
+    assert weekly.pivot("control").index.tolist() == ["2024-04-29"]  # the Monday of that week
+    assert weekly.pivot("control").loc["2024-04-29", 1] == 0.5
+    table.plot()
+
+
+def test_churn_times_on_hand_built_logs():
+    # K = 3 inactive days; tau = 10; as_of = t0 + 20 days (all windows observable)
+    active = {
+        "a": ("control", [0, 1, 2]),  # inactive 3, 4, 5 -> churn at 3
+        "b": ("control", [0, 4, 5]),  # inactive 1, 2, 3 -> churn at 1
+        "c": ("control", list(range(0, 20))),  # never inactive -> censored at tau
+        "d": ("treatment", [0, 2, 4, 6, 8, 10, 12, 14]),  # gaps of 1 day only -> censored at tau
+        "e": ("treatment", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),  # churn at 12 > tau -> censored
+        "f": ("treatment", []),  # no events at all: inactive 0..2 -> churn at 0
+    }
+    exp, ev = _logs(active)
+    res = R.churn_survival(exp, ev, inactive_days=3, tau=10, as_of=T0 + 20 * DAY)
+    got = {(r.variant, r.time, r.churned): r.units for r in res.counts.itertuples()}
+    assert got == {
+        ("control", 1, 1): 1,
+        ("control", 3, 1): 1,
+        ("control", 10, 0): 1,
+        ("treatment", 0, 1): 1,
+        ("treatment", 10, 0): 2,
+    }
+    assert "3 consecutive inactive days" in res.definition
+
+
+def test_churn_censoring_follows_as_of():
+    # as_of = t0 + 5 days: days 0..4 observable. 'a' active 0,1 -> inactive 2,3,4 -> churn at 2.
+    # 'b' active 0..4 -> no run can be checked beyond c = 5 - 3 = 2 -> censored at 2.
+    # 'c' exposed 1 day before as_of: h = 1 < K -> censored at 0.
+    exp, ev = _logs({"a": ("control", [0, 1]), "b": ("treatment", [0, 1, 2, 3, 4])})
+    late = pd.DataFrame({"unit_id": ["c"], "variant": ["treatment"], "exposed_at": [T0 + 4 * DAY]})
+    res = R.churn_survival(pd.concat([exp, late]), ev, inactive_days=3, tau=10, as_of=T0 + 5 * DAY)
+    got = {(r.variant, r.time, r.churned): r.units for r in res.counts.itertuples()}
+    assert got == {("control", 2, 1): 1, ("treatment", 2, 0): 1, ("treatment", 0, 0): 1}
+
+
+def test_churn_on_simulation_finds_the_effect():
+    sim = ab.simulate.retention_experiment(n_units=10_000, seed=4)
+    res = R.churn_survival(sim.exposures, sim.events, inactive_days=7, tau=30)
+    s = res.summary().iloc[0]
+    assert s.extra_days > 0 and s.ci_lower > 0 and s.pvalue < 0.01  # the true effect is +8%
+    assert res.logrank.pvalue < 0.01
+    km = res.to_pandas()
+    assert km.groupby("variant").survival.apply(lambda x: x.is_monotonic_decreasing).all()
+    res.plot()
+
+
+def test_funnel_is_ordered_and_windowed():
+    extra = [
+        ("a", T0 + pd.Timedelta(hours=2), "tutorial"),
+        ("a", T0 + pd.Timedelta(hours=3), "purchase"),
+        ("b", T0 + pd.Timedelta(hours=3), "purchase"),
+        ("b", T0 + pd.Timedelta(hours=4), "tutorial"),
+        ("c", T0 + 8 * DAY, "tutorial"),  # outside the 7-day window
+        ("d", T0 + pd.Timedelta(hours=1), "tutorial"),
+    ]
+    exp, ev = _logs(
+        {
+            "a": ("control", []),
+            "b": ("control", []),
+            "c": ("treatment", []),
+            "d": ("treatment", []),
+        },
+        events=extra,
+    )
+    res = R.funnel(exp, ev, ["tutorial", "purchase"], window_days=7, as_of=T0 + 10 * DAY)
+    t = res.table.set_index(["variant", "step"]).reached
+    assert t[("control", "tutorial")] == 2 and t[("control", "purchase")] == 1  # b bought first
+    assert t[("treatment", "tutorial")] == 1 and t[("treatment", "purchase")] == 0
+    step = res.to_pandas().query("step == 'purchase' and kind == 'step'").iloc[0]
+    assert (step.control_value, step.treatment_value) == (0.5, 0.0)
+    assert "at or after the time step k-1" in res.definition
+
+
+def test_drivers_rank_a_planted_behaviour_first():
+    rng = np.random.default_rng(1234)
+    active, extra = {}, []
+    for i in range(600):
+        u = f"u{i}"
+        tutorial = rng.random() < 0.5
+        retained = rng.random() < (0.6 if tutorial else 0.2)
+        active[u] = ("control", [0, 7] if retained else [0])
+        if tutorial:
+            extra.append((u, T0 + pd.Timedelta(hours=5), "tutorial"))
+        if rng.random() < 0.5:
+            extra.append((u, T0 + pd.Timedelta(hours=6), "share"))
+    active["t1"] = ("treatment", [0])
+    exp, ev = _logs(active, events=extra)
+    res = R.retention_drivers(exp, ev, target=7, within_days=1, as_of=T0 + 10 * DAY)
+    top = res.to_pandas().iloc[0]
+    assert top.event == "tutorial" and top.ci_lower > 0.25 and top.pvalue_bh < 1e-6
+    assert "not causal" in res.label or "not causal effects" in res.label
+    plan = res.power_for_top(1)
+    assert plan.n_per_arm.iloc[0] > 0
+
+
+def test_bad_arguments():
+    exp, ev = _logs({"a": ("control", [1]), "b": ("treatment", [])})
+    with pytest.raises(SpecError):
+        R.retention_curve(exp, ev, max_day=-1)
+    with pytest.raises(SpecError):
+        R.churn_survival(exp, ev, inactive_days=0)
+    with pytest.raises(SpecError):
+        R.funnel(exp, ev, [])
+    with pytest.raises(SpecError, match="within_days"):
+        R.retention_drivers(exp, ev, target=7, within_days=8)
+    with pytest.raises(SpecError, match="period"):
+        R.cohort_table(exp, ev, period="month")
+    with pytest.raises(DataError, match="'event' column"):
+        R.funnel(exp, ev.drop(columns="event"), ["x"], as_of=T0 + 10 * DAY)
