@@ -1,4 +1,4 @@
-"""The ``abkit`` command: demo, simulate, report, assign.
+"""The ``abkit`` command: demo, simulate, report, design, assign.
 
 Exit codes: 0 ok; 2 bad input (spec, data, arguments); 3 a report notebook failed; 4 a report was
 written but has blocking trust findings.
@@ -64,7 +64,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from abkit.report import run_report
+    from abkit.report import batch_exit_code, run_all, run_report
+
+    if args.all:
+        items = run_all(args.spec, out=args.out, force=args.force, timeout=args.timeout)
+        for it in items:
+            if it.status in ("failed", "invalid"):
+                print(f"abkit: {it.spec.name}: {it.message}", file=sys.stderr)
+        print(f"index: {Path(args.out).resolve() / 'index.html'}")
+        return batch_exit_code(items)
 
     outcome = run_report(
         args.spec,
@@ -78,6 +86,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     _print_outcome(outcome)
     return outcome.exit_code
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from abkit.report import run_design
+
+    html_path = run_design(
+        out=args.out,
+        baseline=args.baseline,
+        mde=args.mde,
+        daily_units=args.daily_units,
+        metric_day=args.metric_day,
+        relative=not args.absolute,
+        alpha=args.alpha,
+        power=args.power,
+        variance_reduction=args.variance_reduction,
+        force=args.force,
+    )
+    print(f"design: {html_path}")
+    return 0
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
@@ -118,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
 
     r = sub.add_parser("report", help="run the report notebook for one experiment spec")
-    r.add_argument("spec", help="experiment spec (YAML)")
+    r.add_argument("spec", help="experiment spec (YAML), or a folder of specs with --all")
+    r.add_argument("--all", action="store_true", help="run every spec in the folder SPEC")
     r.add_argument("--exposures", help="exposure log (Parquet or CSV)")
     r.add_argument("--events", help="activity log (Parquet or CSV)")
     r.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
@@ -127,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="overwrite an existing report")
     r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
     r.set_defaults(func=_cmd_report)
+
+    g = sub.add_parser("design", help="power / sample size / duration for a retention test")
+    g.add_argument("--baseline", type=float, required=True, help="control retention, e.g. 0.2")
+    g.add_argument("--mde", type=float, required=True, help="effect to detect (relative)")
+    g.add_argument("--absolute", action="store_true", help="--mde is absolute, not relative")
+    g.add_argument("--daily-units", type=float, required=True, help="new units per day")
+    g.add_argument("--metric-day", type=int, default=7, help="N of day-N retention (default 7)")
+    g.add_argument("--alpha", type=float, default=0.05)
+    g.add_argument("--power", type=float, default=0.8)
+    g.add_argument("--variance-reduction", type=float, default=0.0, help="CUPED, in [0, 1)")
+    g.add_argument("--out", required=True, help="output folder")
+    g.add_argument("--force", action="store_true")
+    g.set_defaults(func=_cmd_design)
 
     a = sub.add_parser("assign", help="assign units to variants (GrowthBook-compatible hashing)")
     a.add_argument("spec", help="experiment spec (YAML)")

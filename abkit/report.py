@@ -24,6 +24,7 @@ import json
 import keyword
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ __all__ = [
     "SUMMARY_SCHEMA",
     "ReportContext",
     "ReportOutcome",
+    "run_all",
+    "run_design",
     "run_report",
     "validate_parameters",
 ]
@@ -55,6 +58,7 @@ EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_BLOCKED = 0, 2, 3, 4
 #: identifier of the summary.json schema (see docs/reports.md and abkit/schemas/)
 SUMMARY_SCHEMA = "abkit.summary/1"
 REPORT_NOTEBOOK = "experiment_report.ipynb"
+DESIGN_NOTEBOOK = "experiment_design.ipynb"
 
 
 # ------------------------------------------------------------------------------------ parameters
@@ -137,6 +141,118 @@ class ReportContext:
     config: Mapping[str, Any]
     spec: ExperimentSpec
     result: ExperimentResult
+
+    @property
+    def has_events(self) -> bool:
+        """Whether the report was given exposure and event logs (not a per-unit table)."""
+        return bool(self.config["inputs"].get("events"))
+
+    def _view_args(self) -> dict[str, Any]:
+        inputs = self.config["inputs"]
+        s = self.spec
+        return {
+            "exposures": inputs["exposures"],
+            "events": inputs["events"],
+            "as_of": self.result.as_of,
+            "columns": s.columns or None,
+            "tz": s.tz,
+        }
+
+    def curve(self) -> Any:
+        """Retention curve D0..D``report.curve_days`` (None when skipped or without events)."""
+        days = self.spec.report.curve_days
+        if not self.has_events or days == 0:
+            return None
+        from abkit.retention import retention_curve
+
+        return retention_curve(
+            max_day=days,
+            control=self.spec.control,
+            alpha=self.spec.alpha,
+            variants=self.spec.variant_names,
+            **self._view_args(),
+        )
+
+    def cohorts(self) -> Any:
+        """Cohort triangle (None when skipped or without events)."""
+        days = self.spec.report.cohort_days
+        if not self.has_events or not days:
+            return None
+        from abkit.retention import cohort_table
+
+        return cohort_table(
+            days=days,
+            period=self.spec.report.cohort_period,
+            control=self.spec.control,
+            variants=self.spec.variant_names,
+            **self._view_args(),
+        )
+
+    def churn(self) -> Any:
+        """Time to churn (None when skipped or without events)."""
+        k = self.spec.report.churn_inactive_days
+        if not self.has_events or k == 0:
+            return None
+        from abkit.retention import churn_survival
+
+        args = self._view_args()
+        return churn_survival(
+            args["exposures"],
+            args["events"],
+            inactive_days=k,
+            tau=self.spec.report.churn_tau,
+            control=self.spec.control,
+            alpha=self.spec.alpha,
+            as_of=args["as_of"],
+            columns=args["columns"],
+            tz=args["tz"],
+        )
+
+    def churn_html(self, churn: Any) -> str:
+        from abkit.results import fmt_p
+
+        e = html.escape
+        rows = "".join(
+            f"<tr><td>{e(r.variant)}</td><td>{r.rmst_control:.3g}</td>"
+            f"<td>{r.rmst_treatment:.3g}</td><td>{r.extra_days:+.3g}</td>"
+            f"<td>[{r.ci_lower:+.3g}, {r.ci_upper:+.3g}]</td><td>{fmt_p(r.pvalue)}</td>"
+            f"<td>{fmt_p(r.logrank_pvalue)}</td></tr>"
+            for r in churn.summary().itertuples()
+        )
+        return (
+            f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
+            f"<th>days retained (control)</th><th>days retained (treatment)</th>"
+            f"<th>extra days</th><th>95% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+    def sequential_html(self) -> str:
+        """Always-valid status per comparison: safe to read every day."""
+        from abkit.results import fmt_abs, fmt_p
+
+        tuning = self.spec.report.sequential_tuning
+        if tuning is None:
+            return "<p>Sequential monitoring is switched off in the spec.</p>"
+        e = html.escape
+        res = self.result
+        kinds = {m.name: m for m in res.metrics}
+        table = res.sequential(tuning=tuning)
+        rows = "".join(
+            f"<tr><td>{e(kinds[r.metric].label)}</td><td>{e(r.variant)}</td>"
+            f"<td>{fmt_abs(r.abs_lift, kinds[r.metric].kind)}</td>"
+            f"<td>[{fmt_abs(r.ci_lower, kinds[r.metric].kind)}, "
+            f"{fmt_abs(r.ci_upper, kinds[r.metric].kind)}]</td><td>{fmt_p(r.pvalue)}</td>"
+            f"<td>{e(r.decision)}</td></tr>"
+            for r in table.itertuples()
+        )
+        return (
+            f"<p>Always-valid confidence sequences (normal mixture, N* = {tuning:g}): unlike the "
+            "fixed-horizon p-values above, these stay valid however often the report is read. "
+            "Immature units are not counted, so D-N metrics gain information N days late.</p>"
+            "<table><thead><tr><th>metric</th><th>variant</th><th>lift</th>"
+            "<th>always-valid CI</th><th>always-valid p</th><th>status</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
 
     @classmethod
     def load(cls, config_path: str) -> ReportContext:
@@ -222,8 +338,23 @@ class ReportContext:
         return f"<ul>{items}</ul>"
 
     def verdicts_html(self) -> str:
-        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts())
-        return f"<ul>{items}</ul>"
+        method = self.spec.report.multiple_testing
+        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts(method))
+        note = ""
+        if method != "none":
+            note = (
+                f"<p><small>Significance after the {html.escape(method)} correction across "
+                f"{len(self.result.comparisons)} comparisons (metrics × treatments)"
+                + (", primary metric uncorrected" if self.result.primary_metric else "")
+                + ".</small></p>"
+            )
+        if self.result.data_quality.blocking:
+            return (
+                "<p class='abkit-blocking'><b>No verdict</b>: blocking trust findings (see "
+                "Trust checks). The numbers are shown for diagnosis only.</p>"
+                f"<ul>{items}</ul>{note}"
+            )
+        return f"<ul>{items}</ul>{note}"
 
     def segments_html(self) -> str:
         """Per-segment lifts with Benjamini–Hochberg adjusted p-values."""
@@ -362,6 +493,12 @@ def run_report(
         spec_obj = load_spec(spec)
     except AbkitError as exc:
         raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
+    if units is None and exposures is None and spec_obj.data is not None:
+        base = Path(spec).parent if isinstance(spec, str | Path) else Path.cwd()
+        d = spec_obj.data
+        exposures, events, units = (
+            None if x is None else base / x for x in (d.exposures, d.events, d.units)
+        )
     if units is None and exposures is None:
         raise ReportError("a report needs exposures= (and events=) or units=", exit_code=EXIT_INPUT)
     out_dir = Path(out).resolve()
@@ -425,6 +562,198 @@ def run_report(
         status,
         EXIT_BLOCKED if status == "blocked" else EXIT_OK,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One spec of a ``--all`` run and how it ended."""
+
+    spec: Path
+    name: str
+    out_dir: Path | None
+    status: str  # ok | blocked | failed | invalid
+    exit_code: int
+    message: str
+    seconds: float
+
+
+def run_all(
+    folder: str | Path,
+    *,
+    out: str | Path,
+    date: str | None = None,
+    force: bool = False,
+    timeout: int = 900,
+    progress: bool | None = None,
+) -> list[BatchItem]:
+    """Run the report of every ``*.yaml`` / ``*.yml`` spec in ``folder``; one failure does not
+    stop the others. Each report goes to ``out/<experiment name>/<date>/`` (date: today, UTC) and
+    ``out/index.html`` links them all.
+
+    Args:
+        progress: draw a progress bar (default: when stderr is a terminal and ``CI`` is unset);
+            otherwise one plain log line per experiment.
+    """
+    import datetime as _dt
+    import sys
+    import time
+
+    from abkit.spec import load_spec
+
+    specs = sorted(p for p in Path(folder).iterdir() if p.suffix in (".yaml", ".yml"))
+    if not specs:
+        raise ReportError(f"no *.yaml specs in {folder}", exit_code=EXIT_INPUT)
+    day = date or _dt.datetime.now(_dt.UTC).date().isoformat()
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    out_root = Path(out).resolve()
+    items: list[BatchItem] = []
+    for i, path in enumerate(specs, start=1):
+        start = time.monotonic()
+        if progress:
+            bar = "#" * (20 * (i - 1) // len(specs))
+            sys.stderr.write(f"\r[{bar:<20}] {i - 1}/{len(specs)} running {path.name} ")
+            sys.stderr.flush()
+        try:
+            name = load_spec(path).name
+        except AbkitError as exc:
+            items.append(BatchItem(path, path.stem, None, "invalid", EXIT_INPUT, str(exc), 0.0))
+            continue
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+        target = out_root / safe / day
+        try:
+            outcome = run_report(path, out=target, force=force, timeout=timeout)
+            status, code, msg = outcome.status, outcome.exit_code, "report written"
+        except ReportError as exc:
+            status = "failed" if exc.exit_code == EXIT_FAILED else "invalid"
+            code, msg = exc.exit_code, str(exc)
+        items.append(BatchItem(path, name, target, status, code, msg, time.monotonic() - start))
+        if not progress:
+            print(
+                f"abkit: [{i}/{len(specs)}] {name}: {status} ({items[-1].seconds:.1f} s)",
+                file=sys.stderr,
+            )
+    if progress:
+        sys.stderr.write(f"\r[{'#' * 20}] {len(specs)}/{len(specs)} done{' ' * 30}\n")
+    write_index(out_root, items)
+    return items
+
+
+def write_index(out_root: Path, items: list[BatchItem]) -> Path:
+    """``index.html`` linking every report of a batch, with its status and headline numbers."""
+    e = html.escape
+    rows = []
+    for it in items:
+        link = e(it.name)
+        detail = e(it.message.splitlines()[0] if it.message else "")
+        if it.out_dir is not None and (it.out_dir / "report.html").is_file():
+            rel = (it.out_dir / "report.html").relative_to(out_root).as_posix()
+            link = f"<a href='{e(rel)}'>{e(it.name)}</a>"
+            summary = json.loads((it.out_dir / "summary.json").read_text(encoding="utf-8"))
+            comps = summary["results"]["comparisons"]
+            primary = summary["results"].get("primary_metric")
+            head = next((c for c in comps if c["metric"] == primary), comps[0] if comps else None)
+            if head is not None and head["pvalue"] is not None:
+                detail = (
+                    f"{e(head['metric'])} {e(head['variant'])}: lift {head['abs_lift']:+.3g}, "
+                    f"p = {head['pvalue']:.3g}"
+                )
+        cls = {"ok": "abkit-ok", "blocked": "abkit-blocking"}.get(it.status, "abkit-blocking")
+        rows.append(
+            f"<tr><td>{link}</td><td class='{cls}'>{e(it.status)}</td><td>{detail}</td>"
+            f"<td>{it.seconds:.1f} s</td></tr>"
+        )
+    body = (
+        "<h1>abkit reports</h1><table><thead><tr><th>experiment</th><th>status</th>"
+        "<th>headline</th><th>time</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+    path = out_root / "index.html"
+    write_text_atomic(path, _PAGE.format(title="abkit reports", body=body))
+    return path
+
+
+def batch_exit_code(items: list[BatchItem]) -> int:
+    """3 if any report failed, 2 if any spec was invalid, 4 if any is blocked, else 0."""
+    codes = {it.exit_code for it in items}
+    for code in (EXIT_FAILED, EXIT_INPUT, EXIT_BLOCKED):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def run_design(
+    *,
+    out: str | Path,
+    baseline: float,
+    mde: float,
+    daily_units: float,
+    metric_day: int = 7,
+    relative: bool = True,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    variance_reduction: float = 0.0,
+    force: bool = False,
+    timeout: int = 300,
+    kernel_name: str = "python3",
+) -> Path:
+    """Run ``experiment_design.ipynb`` and write ``design.ipynb`` and ``design.html`` into ``out``.
+
+    The plan is computed first in this process, so bad numbers fail fast with a clear error.
+    """
+    from abkit.design import plan_retention_test
+
+    params = {
+        "baseline": baseline,
+        "mde": mde,
+        "relative": relative,
+        "daily_units": daily_units,
+        "metric_day": metric_day,
+        "alpha": alpha,
+        "power": power,
+        "variance_reduction": variance_reduction,
+    }
+    params = validate_parameters(params)
+    try:
+        plan_retention_test(
+            baseline,
+            mde,
+            daily_units=daily_units,
+            metric_day=metric_day,
+            relative=relative,
+            alpha=alpha,
+            power=power,
+            variance_reduction=variance_reduction,
+        )
+    except AbkitError as exc:
+        raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
+    out_dir = Path(out).resolve()
+    final_nb, final_html = out_dir / "design.ipynb", out_dir / "design.html"
+    if not force and (final_nb.exists() or final_html.exists()):
+        raise ReportError(
+            f"{out_dir} already holds a design; pass force=True (--force) to overwrite it",
+            exit_code=EXIT_INPUT,
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".abkit-run-", dir=out_dir))
+    try:
+        executed = work / "design.ipynb"
+        _execute(
+            notebook_path(DESIGN_NOTEBOOK),
+            executed,
+            params,
+            kernel_name=kernel_name,
+            timeout=timeout,
+            start_timeout=120,
+            keep_failed=out_dir / "failed.ipynb",
+            cwd=work,
+        )
+        html_text = notebook_to_html(executed, title="abkit experiment design")
+        (work / "design.html").write_text(html_text, encoding="utf-8")
+        os.replace(executed, final_nb)
+        os.replace(work / "design.html", final_html)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final_html
 
 
 def _execute(
@@ -508,6 +837,7 @@ ALLOWED_TAGS = [
     "ul",
 ]
 ALLOWED_ATTRIBUTES = {"*": ["class", "title"], "a": ["href"], "td": ["colspan"], "th": ["colspan"]}
+_DROP_ELEMENTS = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -549,7 +879,14 @@ def notebook_to_html(path: Path, *, title: str) -> str:
     from nbconvert.preprocessors.sanitize import SanitizeHTML
 
     nb = nbformat.read(str(path), as_version=4)
-    sanitizer = SanitizeHTML(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, strip=True)
+
+    class _Sanitizer(SanitizeHTML):  # type: ignore[misc]
+        def sanitize_html_tags(self, html_str: str) -> str:
+            # bleach's strip=True removes a disallowed tag but keeps its text; for <style> and
+            # <script> that text is CSS or code, so drop those elements whole first
+            return str(super().sanitize_html_tags(_DROP_ELEMENTS.sub("", html_str)))
+
+    sanitizer = _Sanitizer(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, strip=True)
     nb, _ = sanitizer.preprocess(nb, {})
     exporter = HTMLExporter(
         template_name="basic",

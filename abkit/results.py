@@ -157,6 +157,8 @@ class ExperimentResult:
     data_quality: DataQuality
     primary_metric: str | None = None
     sql: str | None = None
+    #: analysed units per (segment dimension, value, variant), for the segment-mix check
+    segment_units: tuple[tuple[str, str, str, int], ...] = ()
 
     # ---------------------------------------------------------------------------- tabular forms
 
@@ -264,23 +266,202 @@ class ExperimentResult:
             "segment_comparisons": _jsonable(self._rows(self.segment_comparisons)),
         }
 
+    # ---------------------------------------------------------------------------- inference extras
+
+    def adjusted_pvalues(self, method: str = "holm") -> list[float | None]:
+        """P-values of ``comparisons`` corrected across metrics × treatments.
+
+        ``method`` is one of ``holm``, ``hochberg``, ``bonferroni``, ``fdr_bh``, ``fdr_by`` or
+        ``none``. The pre-registered ``primary_metric`` (if any) is left uncorrected, as a
+        confirmatory test; the others form the corrected family.
+        """
+        raw = [mc.comparison.pvalue for mc in self.comparisons]
+        if method == "none":
+            return raw
+        from abkit.stats.multiple import adjust_pvalues
+
+        primary = [i for i, mc in enumerate(self.comparisons) if mc.metric == self.primary_metric]
+        family = [i for i in range(len(raw)) if i not in primary]
+        out: list[float | None] = list(raw)
+        if family:
+            adj = adjust_pvalues([raw[i] for i in family], method=method, alpha=self.alpha)
+            for i, p in zip(family, adj.adjusted, strict=True):
+                out[i] = p
+        return out
+
+    def sequential(self, tuning: float = 5000.0) -> pd.DataFrame:
+        """Always-valid (anytime) inference for each comparison: "can we stop yet?".
+
+        Uses :func:`abkit.stats.sequential.always_valid_test` (GrowthBook's normal-mixture
+        confidence sequence, ``N* = tuning``) on the absolute lift, with the standard error read
+        off the fixed-horizon interval. Safe to look at daily: the false-positive rate stays at
+        ``alpha`` however often it is checked. Two-sided only.
+        """
+        import pandas as pd
+
+        from abkit.stats._common import crit_z
+        from abkit.stats.sequential import always_valid_test
+
+        rows = []
+        z = crit_z(self.alpha, "two-sided")
+        for mc in self.comparisons:
+            c = mc.comparison
+            lo, hi = c.abs_lift_ci_lower, c.abs_lift_ci_upper
+            row: dict[str, Any] = {
+                "metric": mc.metric,
+                "variant": mc.variant,
+                "abs_lift": c.abs_lift,
+                "n": c.n_control + c.n_treatment,
+            }
+            if (
+                self.alternative != "two-sided"
+                or lo is None
+                or hi is None
+                or not math.isfinite(lo)
+                or not math.isfinite(hi)
+                or math.isnan(c.abs_lift)
+            ):
+                row.update(ci_lower=None, ci_upper=None, pvalue=None, decision="no test")
+            else:
+                r = always_valid_test(
+                    c.abs_lift, (hi - lo) / (2 * z), row["n"], alpha=self.alpha, tuning=tuning
+                )
+                decision = (
+                    "keep running"
+                    if not r.significant
+                    else (
+                        "can stop: treatment better"
+                        if c.abs_lift > 0
+                        else "can stop: treatment worse"
+                    )
+                )
+                row.update(
+                    ci_lower=r.ci_lower,
+                    ci_upper=r.ci_upper,
+                    pvalue=r.pvalue,
+                    decision=decision if r.pvalue is not None else "no test",
+                )
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def heterogeneity(self) -> pd.DataFrame:
+        """Does the lift differ across the values of a segment? Cochran's Q per (segment
+        dimension, metric, treatment) on the segment-level absolute lifts (two-sided intervals
+        give the standard errors). One row each: Q, df, p-value, I², the pooled lift."""
+        import pandas as pd
+
+        from abkit.stats._common import crit_z
+        from abkit.stats.segments import heterogeneity
+
+        z = crit_z(self.alpha, "two-sided")
+        groups: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+        for mc in self.segment_comparisons:
+            c = mc.comparison
+            lo, hi = c.abs_lift_ci_lower, c.abs_lift_ci_upper
+            ok = (
+                self.alternative == "two-sided"
+                and lo is not None
+                and hi is not None
+                and math.isfinite(lo)
+                and math.isfinite(hi)
+            )
+            est, se = groups.setdefault((mc.segment or "", mc.metric, mc.variant), ([], []))
+            est.append(c.abs_lift)
+            se.append((hi - lo) / (2 * z) if ok else math.nan)  # type: ignore[operator]
+        rows = []
+        for (seg, metric, variant), (est, se) in groups.items():
+            r = heterogeneity(est, se)
+            rows.append(
+                {
+                    "segment": seg,
+                    "metric": metric,
+                    "variant": variant,
+                    "q": r.statistic,
+                    "df": r.df,
+                    "pvalue": r.pvalue,
+                    "i2": r.i2,
+                    "pooled_lift": r.pooled,
+                    "segments": r.k,
+                    "note": r.note,
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "segment",
+                "metric",
+                "variant",
+                "q",
+                "df",
+                "pvalue",
+                "i2",
+                "pooled_lift",
+                "segments",
+                "note",
+            ],
+        )
+
+    def segment_mix(self, threshold: float = 0.001) -> pd.DataFrame:
+        """Is the segment mix the same in every arm? A chi-square test per segment dimension on
+        analysed units (segment value × variant); flagged below ``threshold``."""
+        import pandas as pd
+
+        from abkit.stats.segments import segment_mix
+
+        rows = []
+        for seg in sorted({s for s, _, _, _ in self.segment_units}):
+            values = sorted({v for s, v, _, _ in self.segment_units if s == seg})
+            counts = {(v, var): n for s, v, var, n in self.segment_units if s == seg}
+            table = [[counts.get((v, var), 0) for var in self.variants] for v in values]
+            r = segment_mix(table, threshold=threshold)
+            rows.append(
+                {
+                    "segment": seg,
+                    "chi2": r.statistic,
+                    "df": r.df,
+                    "pvalue": r.pvalue,
+                    "flagged": r.flagged,
+                    "note": r.note,
+                }
+            )
+        return pd.DataFrame(rows, columns=["segment", "chi2", "df", "pvalue", "flagged", "note"])
+
     # ---------------------------------------------------------------------------- display
 
-    def verdicts(self) -> list[str]:
-        """One plain-language sentence per (metric, treatment)."""
+    def verdicts(self, correction: str = "none") -> list[str]:
+        """One plain-language sentence per (metric, treatment).
+
+        With ``correction`` other than ``"none"``, significance is judged on p-values corrected
+        across metrics × treatments (:meth:`adjusted_pvalues`) and the sentence says so.
+        """
+        names = {
+            "holm": "Holm",
+            "hochberg": "Hochberg",
+            "bonferroni": "Bonferroni",
+            "fdr_bh": "Benjamini–Hochberg",
+            "fdr_by": "Benjamini–Yekutieli",
+        }
+        adjusted = self.adjusted_pvalues(correction)
         out = []
         kinds = {m.name: m for m in self.metrics}
-        for mc in self.comparisons:
+        for mc, p_adj in zip(self.comparisons, adjusted, strict=True):
             info = kinds[mc.metric]
             c = mc.comparison
             ci = f"[{fmt_abs(c.abs_lift_ci_lower, info.kind)}, {fmt_abs(c.abs_lift_ci_upper, info.kind)}]"
-            if c.pvalue is None:
+            after = ""
+            if correction != "none":
+                after = (
+                    " (primary metric, uncorrected)"
+                    if mc.metric == self.primary_metric
+                    else f" after {names.get(correction, correction)}"
+                )
+            if c.pvalue is None or p_adj is None:
                 verdict = f"no test ({c.note})"
-            elif c.significant:
+            elif p_adj < self.alpha:
                 direction = "higher" if c.abs_lift > 0 else "lower"
-                verdict = f"significantly {direction} (p = {fmt_p(c.pvalue)})"
+                verdict = f"significantly {direction}{after} (p = {fmt_p(p_adj)})"
             else:
-                verdict = f"no significant difference (p = {fmt_p(c.pvalue)})"
+                verdict = f"no significant difference{after} (p = {fmt_p(p_adj)})"
             out.append(
                 f"{info.label}, {mc.variant} vs {self.control}: "
                 f"{fmt_abs(c.abs_lift, info.kind)} {ci}, {verdict}"

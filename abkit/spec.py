@@ -13,7 +13,9 @@ A spec is written in YAML (or built in Python) and validated on load::
 Optional keys: ``seed``, ``hash_version`` (1 or 2), ``coverage``, ``namespace`` ([name, start, end]),
 ``overrides`` (unit id -> variant), ``holdout`` (fraction), ``segments`` (exposure columns to break
 results down by), ``alpha``, ``alternative``, ``tz`` (IANA zone for naive timestamps and calendar
-windows), ``columns`` (mapping of abkit column names to yours), ``primary_metric``, ``description``.
+windows), ``columns`` (mapping of abkit column names to yours), ``primary_metric``, ``description``,
+``report`` (report sections, see :class:`ReportOptions`), ``data`` (paths of the data relative
+to the spec file: ``exposures``, ``events`` or ``units``; used by ``abkit report``).
 
 Example:
     >>> spec = ExperimentSpec.model_validate(
@@ -34,10 +36,48 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from abkit.errors import SpecError
 
-__all__ = ["ExperimentSpec", "load_spec"]
+__all__ = ["ExperimentSpec", "ReportOptions", "load_spec"]
 
 #: Column names abkit uses internally; ``columns`` in a spec maps these to the user's names.
 STANDARD_COLUMNS = ("unit_id", "variant", "exposed_at", "ts", "event", "value")
+
+
+class ReportOptions(BaseModel):
+    """What the report shows beyond the lift table (each section is skipped when set to 0/None).
+
+    ``curve_days``: retention curve D0..Dn; ``cohort_days``: columns of the cohort triangle;
+    ``cohort_period``: ``day`` or ``week``; ``churn_inactive_days``/``churn_tau``: time to churn
+    (K inactive days, RMST horizon); ``sequential_tuning``: N* of the always-valid test shown as
+    "can we stop yet?"; ``multiple_testing``: correction across metrics × treatments.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    curve_days: int = Field(default=30, ge=0, le=365)
+    cohort_days: list[int] = Field(default_factory=lambda: [1, 7, 14, 30])
+    cohort_period: Literal["day", "week"] = "day"
+    churn_inactive_days: int = Field(default=7, ge=0, le=90)
+    churn_tau: int = Field(default=30, ge=1, le=365)
+    sequential_tuning: float | None = Field(default=5000.0, gt=0)
+    multiple_testing: Literal["holm", "hochberg", "bonferroni", "fdr_bh", "fdr_by", "none"] = "holm"
+
+
+class DataSources(BaseModel):
+    """Where a report finds the data (paths relative to the spec file), for ``abkit report --all``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    exposures: str | None = None
+    events: str | None = None
+    units: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DataSources:
+        if self.units is not None and (self.exposures is not None or self.events is not None):
+            raise ValueError("give either units or exposures (+ events), not both")
+        if self.units is None and self.exposures is None:
+            raise ValueError("give units, or exposures (+ events)")
+        return self
 
 
 class ExperimentSpec(BaseModel):
@@ -62,6 +102,8 @@ class ExperimentSpec(BaseModel):
     columns: dict[str, str] = Field(default_factory=dict)
     primary_metric: str | None = None
     description: str | None = None
+    report: ReportOptions = Field(default_factory=ReportOptions)
+    data: DataSources | None = None
 
     @field_validator("variants")
     @classmethod

@@ -56,12 +56,54 @@ display(HTML(ctx.verdicts_html()))
 ax = res.plot()
 
 # %% [markdown]
+# ## Retention curve
+# DayN retention per variant with 95% Wilson bands, and the lift on each day (only units whose
+# day N has ended by `as_of` count for day N).
+
+# %%
+curve = ctx.curve()
+if curve is None:
+    display(Markdown("_Skipped: needs exposure and event logs (and `report.curve_days` > 0)._"))
+else:
+    curve.plot()
+    curve.plot_lift()
+
+# %% [markdown]
+# ## Cohorts
+# Retention by date of first exposure; blank cells are cohorts whose day N has not ended yet.
+
+# %%
+cohorts = ctx.cohorts()
+if cohorts is None:
+    display(Markdown("_Skipped: needs exposure and event logs (and `report.cohort_days`)._"))
+else:
+    for variant in ctx.result.variants:
+        cohorts.plot(variant)
+
+# %% [markdown]
+# ## Time to churn
+
+# %%
+churn = ctx.churn()
+if churn is None:
+    display(Markdown("_Skipped: needs exposure and event logs (and `report.churn_inactive_days`)._"))
+else:
+    churn.plot()
+    display(HTML(ctx.churn_html(churn)))
+
+# %% [markdown]
 # ## Segments
 # Within each segment value; p-values adjusted with Benjamini–Hochberg across the values of a
 # segment dimension.
 
 # %%
 display(HTML(ctx.segments_html()))
+
+# %% [markdown]
+# ## Sequential monitoring: can we stop yet?
+
+# %%
+display(HTML(ctx.sequential_html()))
 
 # %% [markdown]
 # ## Metric definitions

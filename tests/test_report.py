@@ -238,3 +238,27 @@ def test_cli_report_and_exit_codes(sim_files, tmp_path, capsys):
         )
         == EXIT_INPUT
     )
+
+
+def test_report_all_runs_every_spec_and_writes_an_index(sim_files, tmp_path):
+    exposures, events = sim_files
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    good = {
+        "name": "good", "control": "control", "variants": ["control", "treatment"],
+        "metrics": [{"retention": {"day": 1}}],
+        "data": {"exposures": str(exposures), "events": str(events)},
+        "report": {"curve_days": 3, "cohort_days": [1], "churn_inactive_days": 0},
+    }
+    (folder / "a_good.yaml").write_text(yaml.safe_dump(good), encoding="utf-8")
+    broken = {**good, "name": "broken", "data": {"exposures": str(tmp_path / "nope.parquet")}}
+    (folder / "b_broken.yaml").write_text(yaml.safe_dump(broken), encoding="utf-8")
+    (folder / "c_invalid.yaml").write_text("name: x\ncontrol: a\nvariants: [a]\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    code = main(["report", "--all", str(folder), "--out", str(out)])
+    assert code == EXIT_INPUT  # an invalid spec and a missing file; the good one still ran
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "good" in index and "broken" in index and "invalid" in index
+    reports = list((out / "good").glob("*/report.html"))
+    assert len(reports) == 1
+    assert "Retention curve" in reports[0].read_text(encoding="utf-8")

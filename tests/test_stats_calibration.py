@@ -74,7 +74,7 @@ def test_ratio_metric_aa_and_coverage() -> None:
 def test_cuped_aa_coverage_and_variance_reduction() -> None:
     rng = np.random.default_rng(1234)
     n, effect = 300, 0.2
-    fp, cover, vr = [], [], []
+    cover, vr = [], []
     for _ in range(N_SIM):
         arms = []
         for eff in (0.0, effect):
@@ -83,9 +83,7 @@ def test_cuped_aa_coverage_and_variance_reduction() -> None:
             arms.append((n, y.sum(), (y * y).sum(), x.sum(), (x * x).sum(), (x * y).sum()))
         r = cuped(*arms)
         c = r.comparison
-        fp.append(c.pvalue is not None and abs(c.abs_lift - effect) > 0 and False)
         cover.append((c.abs_lift_ci_lower or 0) <= effect <= (c.abs_lift_ci_upper or 0))
-        # A/A on the same draws: compare control with itself shifted back.
         vr.append(r.variance_reduction)
     assert _in(float(np.mean(cover)), 0.94, 0.96)
     assert float(np.mean(vr)) > 0.7  # corr(x, y)² ≈ 0.79 here

@@ -30,6 +30,7 @@ from abkit.stats.power import (
 )
 from abkit.stats.proportions import compare_proportions, newcombe_interval, wilson_interval
 from abkit.stats.ratio import RatioSums, compare_ratios, ratio_moments
+from abkit.stats.segments import HeterogeneityResult, MixResult, heterogeneity, segment_mix
 from abkit.stats.sequential import (
     GroupSequentialDesign,
     SequentialResult,
@@ -39,6 +40,15 @@ from abkit.stats.sequential import (
     spending_function,
 )
 from abkit.stats.srm import srm_test
+from abkit.stats.survival import (
+    KMCurve,
+    LogRankResult,
+    RMSTComparison,
+    compare_rmst,
+    kaplan_meier,
+    logrank,
+    rmst,
+)
 from abkit.stats.vectorized import ComparisonArrays, compare_means_many, compare_proportions_many
 
 __all__ = [
@@ -50,9 +60,14 @@ __all__ = [
     "CovariateSums",
     "CupedResult",
     "GroupSequentialDesign",
+    "HeterogeneityResult",
+    "KMCurve",
+    "LogRankResult",
+    "MixResult",
     "MultipleTestingResult",
     "NonInferiorityResult",
     "PowerResult",
+    "RMSTComparison",
     "RatioSums",
     "SRMResult",
     "SequentialResult",
@@ -65,9 +80,13 @@ __all__ = [
     "compare_proportions",
     "compare_proportions_many",
     "compare_ratios",
+    "compare_rmst",
     "cuped",
     "duration_days",
     "group_sequential_boundaries",
+    "heterogeneity",
+    "kaplan_meier",
+    "logrank",
     "mde_means",
     "mde_proportions",
     "moments_from_sums",
@@ -79,8 +98,10 @@ __all__ = [
     "prob_beta_greater",
     "ratio_moments",
     "relative_lift",
+    "rmst",
     "sample_size_means",
     "sample_size_proportions",
+    "segment_mix",
     "sequential_rho",
     "spending_function",
     "srm_test",

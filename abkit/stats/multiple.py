@@ -1,10 +1,10 @@
 """Multiple-comparison corrections (statsmodels ``multipletests`` underneath).
 
-Methods: ``"holm"`` (default; computed directly, identical to statsmodels), ``"hochberg"``, ``"bonferroni"`` (family-wise error rate),
-``"fdr_bh"`` (Benjamini–Hochberg) and ``"fdr_by"`` (Benjamini–Yekutieli) for the false-discovery
-rate. A designated ``primary`` metric can be left uncorrected: it is tested at ``alpha`` on its
-own and the correction runs over the remaining p-values. Missing p-values (``None``) stay
-``None`` and are not counted as tests.
+Methods: ``"holm"`` (default; computed directly, identical to statsmodels), ``"hochberg"``,
+``"bonferroni"`` (family-wise error rate), ``"fdr_bh"`` (Benjamini–Hochberg) and ``"fdr_by"``
+(Benjamini–Yekutieli) for the false-discovery rate. A designated ``primary`` metric can be left
+uncorrected: it is tested at ``alpha`` on its own and the correction runs over the remaining
+p-values. Missing p-values (``None``) stay ``None`` and are not counted as tests.
 """
 
 from __future__ import annotations
