@@ -13,7 +13,39 @@ if TYPE_CHECKING:
 __all__ = ["cohort_heatmap", "curve_lift", "forest", "km_curves", "retention_curve"]
 
 
+#: fonts tried after matplotlib's default for glyphs it lacks (Chinese, Japanese, Korean names)
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+    "Arial Unicode MS",
+)
+
+
+def _use_cjk_fallback() -> None:
+    """Add installed CJK fonts as fallbacks so experiment names like 新手引导 render (mpl ≥ 3.6)."""
+    import logging
+
+    import matplotlib as mpl
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    extra = [f for f in CJK_FONTS if f in installed]
+    family = list(mpl.rcParams["font.family"])
+    if extra and extra[0] not in family:
+        # fallback works across the entries of font.family, not within font.sans-serif
+        mpl.rcParams["font.family"] = [*family, extra[0]]
+        # some CJK fonts ship one weight; matplotlib logs a harmless note about using it
+        logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+
 def _axes(ax: Axes | None, height: float) -> Axes:
+    _use_cjk_fallback()
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt

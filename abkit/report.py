@@ -879,6 +879,13 @@ def notebook_to_html(path: Path, *, title: str) -> str:
     from nbconvert.preprocessors.sanitize import SanitizeHTML
 
     nb = nbformat.read(str(path), as_version=4)
+    # warnings and logs written to stderr stay in the executed notebook (for debugging), not in
+    # the page a reader sees; every finding a reader needs is in the trust panel
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
+            ]
 
     class _Sanitizer(SanitizeHTML):  # type: ignore[misc]
         def sanitize_html_tags(self, html_str: str) -> str:
