@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import screenshot_report  # noqa: E402
+import screenshot_report
 
 # Skipped on a developer machine without Chromium; in CI (.ci/run installs it) a missing browser
 # is a failure, not a skip.
