@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.abkit-installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,spark]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (abkit)" >/dev/null
 	touch $(STAMP)
 

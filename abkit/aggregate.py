@@ -17,8 +17,16 @@ from abkit.metrics import EventMetric, Metric
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pandas as pd
 
-__all__ = ["DAY_US", "StatsQuery", "build_event_stats", "build_unit_stats", "first_exposures"]
+__all__ = [
+    "DAY_US",
+    "StatsQuery",
+    "build_analysis_query",
+    "build_unit_stats",
+    "calendar_days",
+    "first_exposures",
+]
 
 #: microseconds in 24 hours: day indexes are computed on exact microsecond differences.
 DAY_US = 86_400_000_000
@@ -38,47 +46,95 @@ def stat_col(metric: Metric, stat: str) -> str:
     return f"{metric.name}__{stat}"
 
 
-def first_exposures(exposures: ir.Table, *, as_of: datetime, carry: Sequence[str] = ()) -> ir.Table:
+def first_exposures(
+    exposures: ir.Table,
+    *,
+    as_of: datetime,
+    carry: Sequence[str] = (),
+    backend: str | None = None,
+    quality: bool = False,
+) -> ir.Table:
     """One row per unit: first exposure ``t0``, its variant, and the carried columns at ``t0``.
 
-    Rows with a null id, null variant, null time or an exposure after ``as_of`` are left out (the
-    data-quality query counts them). ``n_variants`` > 1 marks a unit seen in several variants;
-    ``n_rows`` counts its exposure rows.
+    Rows with a null id, null variant, null time or an exposure after ``as_of`` do not count
+    toward ``t0``. ``n_variants`` is 1 for a unit seen in one variant and 2 for a unit seen in
+    several; ``n_rows`` counts its valid exposure rows.
+
+    With ``quality=True`` every exposure row is grouped (units with no valid row get a null
+    ``t0``; null ids form one group) and the per-unit data-quality counts ride along:
+    ``x_rows``, ``x_null_ids``, ``x_null_variants``, ``x_null_times``, ``x_after`` (rows after
+    ``as_of``) and ``x_min`` (earliest exposure time of any row). One pass over exposures then
+    yields both the units and the exposure data-quality report.
     """
     import ibis
 
+    from abkit._duckdb_udf import arg_min
+
+    be = backend or backend_name(exposures)
     t = exposures
-    valid = t.filter(
+    as_lit = ibis.literal(as_of)
+    valid = (
         t.unit_id.notnull()
         & t.variant.notnull()
         & t.exposed_at.notnull()
-        & (t.exposed_at <= ibis.literal(as_of))
+        & (t.exposed_at <= as_lit)
     )
+    where: ir.BooleanValue | None = valid
+    if not quality:
+        t = t.filter(valid)
+        where = None
+    # min != max is a plain hash aggregate; COUNT(DISTINCT) per unit is several times slower
+    several = (t.variant.min(where=where) != t.variant.max(where=where)).cast("int64")
     aggs: dict[str, Any] = {
-        "t0": valid.exposed_at.min(),
-        "variant": valid.variant.argmin(valid.exposed_at),
-        "n_variants": valid.variant.nunique(),
-        "n_rows": valid.count(),
+        "t0": t.exposed_at.min(where=where),
+        "variant": arg_min(be, t.variant, t.exposed_at, where),
+        "n_variants": several + 1,
+        "n_rows": t.count(where=where),
     }
     for c in carry:
-        aggs[c] = valid[c].argmin(valid.exposed_at)
-    return valid.group_by("unit_id").aggregate(**aggs)
+        aggs[c] = arg_min(be, t[c], t.exposed_at, where)
+    if quality:
+        aggs |= {
+            "x_rows": t.count(),
+            "x_null_ids": t.unit_id.isnull().cast("int64").sum(),
+            "x_null_variants": (t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
+            "x_null_times": (t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
+            "x_after": (t.exposed_at > as_lit).cast("int64").sum(),
+            "x_min": t.exposed_at.min(),
+        }
+    return t.group_by("unit_id").aggregate(**aggs)
 
 
-def calendar_days(t0: ir.TimestampValue, ts: ir.TimestampValue, tz: str) -> ir.IntegerValue:
+def backend_name(*tables: Any) -> str:
+    """Name of the Ibis backend that runs ``tables`` (``"duckdb"`` for unbound memtables)."""
+    from abkit.data import backend_of
+
+    con = backend_of(*tables)
+    return "duckdb" if con is None else str(con.name)
+
+
+def calendar_days(
+    t0: ir.TimestampValue, ts: ir.TimestampValue, tz: str, backend: str = "duckdb"
+) -> ir.IntegerValue:
     """Calendar-day difference ``local_date(ts) - local_date(t0)`` in the IANA zone ``tz``.
 
     DST is handled by the engine's time-zone database: local dates are taken from the wall-clock
-    time in ``tz`` at each instant. Built on DuckDB's ``timezone(zone, timestamptz)``.
+    time in ``tz`` at each instant (DuckDB ``timezone()``, Spark ``from_utc_timestamp()``).
+
+    Raises:
+        DataError: the backend has no time-zone conversion abkit knows.
     """
-    import ibis
+    from abkit._duckdb_udf import TZ_BACKENDS, utc_to_local_for
+    from abkit.errors import DataError
 
-    from abkit._duckdb_udf import utc_to_local
-
-    zone = ibis.literal(tz)
-    return (
-        utc_to_local(zone, ts).date().delta(utc_to_local(zone, t0).date(), unit="day").cast("int64")
-    )
+    local_ts, local_t0 = utc_to_local_for(backend, tz, ts), utc_to_local_for(backend, tz, t0)
+    if local_ts is None:
+        raise DataError(
+            f"calendar-day metrics (tz={tz!r}) need a time-zone conversion; abkit has one for "
+            f"{list(TZ_BACKENDS)}, not for the {backend!r} backend. Use rolling days (no tz=) or "
+            "run on DuckDB/Spark"
+        )
+    return local_ts.date().delta(local_t0.date(), unit="day").cast("int64")
 
 
 def _group_aggregates(
@@ -106,70 +162,289 @@ def _group_aggregates(
     return aggs
 
 
-def build_event_stats(
-    units: ir.Table,
+#: group column of the analysis query: whole days from t0 to as_of, capped at the longest window
+AGE_COL = "_age"
+#: Retention windows ending on a day up to this one are read from a per-unit bit mask of active days
+MASK_MAX_DAY = 62
+#: backends on which the bit-mask plan compiles (BIT_OR and shifts)
+MASK_BACKENDS = ("duckdb",)
+#: data-quality columns of the analysis query (summed over all its rows)
+DQ_SUMS = (
+    "x_rows",
+    "x_null_ids",
+    "x_null_variants",
+    "x_null_times",
+    "x_after",
+    "n_rows",
+    "e_rows",
+    "e_null_ids",
+    "e_null_times",
+    "e_unexposed",
+    "e_before",
+    "e_after",
+)
+#: status of a row of the analysis query: analysed units, units in several variants, the rest
+STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
+
+
+def _per_unit_events(
+    events: ir.Table,
+    first: ir.Table,
+    event_metrics: Sequence[EventMetric],
+    *,
+    as_of: datetime,
+    backend: str,
+) -> ir.Table:
+    """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
+
+    Every event row (null ids, never-exposed units and events outside the window included) is
+    joined once to the first exposures and grouped once by unit. Rows outside ``t0 <= ts <=
+    as_of`` or beyond the widest window get a null day index, so metric aggregates skip them.
+    """
+    import ibis
+
+    from abkit._duckdb_udf import micros_between
+    from abkit.metrics import Retention
+
+    as_lit = ibis.literal(as_of)
+    ev_cols = ["unit_id", "ts"] + [c for c in ("event", "value") if c in events.columns]
+    ev = events.select(*ev_cols)
+    f = first.select(_fu=first.unit_id, t0=first.t0)
+    j = ev.left_join(f, ev.unit_id == f._fu).drop("_fu")
+
+    # a calendar day index can trail the rolling one by 1 (DST fall-back), never by more
+    max_day = max((m.window[1] + (1 if m.tz else 0) for m in event_metrics), default=0)
+    zones = sorted({m.tz for m in event_metrics if m.tz})
+    in_range = (j.ts >= j.t0) & (j.ts <= as_lit)
+    j = j.mutate(_d=(micros_between(backend, j.t0, j.ts) // DAY_US).cast("int64"))
+    j = j.mutate(_day=ibis.ifelse(in_range & (j._d <= max_day), j._d, ibis.null("int64")))
+    day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
+    if zones:
+        j = j.mutate(
+            **{
+                day_col[tz]: ibis.ifelse(
+                    j._day.notnull(), calendar_days(j.t0, j.ts, tz, backend), ibis.null("int64")
+                )
+                for tz in zones
+            }
+        )
+    event_col = j.event if "event" in j.columns else None
+    value_col = j.value if "value" in j.columns else None
+
+    aggs: dict[str, Any] = {
+        "e_rows": j.count(),
+        "e_ts": j.ts.count(),
+        "e_before": j.count(where=j.ts < j.t0),
+        "e_after": j.count(where=(j.ts >= j.t0) & (j.ts > as_lit)),
+    }
+    one = ibis.literal(1).cast("int64")
+    masks: dict[tuple[Any, Any], str] = {}
+    for i, m in enumerate(event_metrics):
+        if (
+            backend in MASK_BACKENDS
+            and isinstance(m, Retention)
+            and m.window[1] + (1 if m.tz else 0) <= MASK_MAX_DAY
+        ):
+            # one BIT_OR per (event filter, zone) serves every Retention window: bit k = active
+            # on day k. A whole D0-D30 curve costs one aggregate instead of 31.
+            key = (m.event, m.tz)
+            if key not in masks:
+                d = j[day_col[m.tz]]
+                cond = d.notnull() & (d <= MASK_MAX_DAY)
+                if m.event is not None:
+                    if event_col is None:
+                        m.in_window(d, None)  # raises the SpecError that names the fix
+                    assert event_col is not None
+                    cond = cond & event_col.isin(m.event)
+                masks[key] = f"_mask{len(masks)}"
+                aggs[masks[key]] = (one << d).bit_or(where=cond)
+        else:
+            aggs[f"_m_{i}"] = m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
+    pu = j.group_by("unit_id").aggregate(**aggs).rename(_eu="unit_id")
+    derived: dict[str, Any] = {}
+    for i, m in enumerate(event_metrics):
+        if f"_m_{i}" in pu.columns:
+            continue
+        a, b = m.window
+        bits = ((1 << (b + 1)) - 1) ^ ((1 << a) - 1)
+        mask = pu[masks[(m.event, m.tz)]]
+        derived[f"_m_{i}"] = ((mask & ibis.literal(bits, "int64")) != 0).cast("int64")
+    return pu.mutate(**derived) if derived else pu
+
+
+def build_analysis_query(
+    exposures: ir.Table,
     events: ir.Table | None,
     metrics: Sequence[Metric],
     *,
     segments: Sequence[str],
+    carry: Sequence[str],
     as_of: datetime,
+    backend: str | None = None,
 ) -> StatsQuery:
-    """The single aggregation query for the exposures + events path.
+    """The one query of an exposures (+ events) analysis: statistics and data quality together.
 
-    ``units`` holds one row per analysed unit (``unit_id``, ``variant``, ``t0``, segments, carried
-    columns). Events are joined to their unit, given a day index from exact microsecond differences,
-    restricted to ``t0 <= ts <= as_of`` and to the widest window any metric needs, and reduced to one
-    row per unit in a single grouped pass.
+    Plan (one scan of each input):
+
+    1. exposures grouped by unit: first exposure ``t0``, its variant and segment values, and the
+       exposure data-quality counts (:func:`first_exposures` with ``quality=True``);
+    2. every event joined to those units and grouped by unit, once: all event metrics (Retention
+       windows from one bit mask of active days) and the event data-quality counts;
+    3. the two per-unit tables full-outer-joined and grouped by ``(_status, variant, segments…)``:
+       sufficient statistics for analysed units (``_status == 0``), and data-quality sums over
+       all rows (units in several variants, never-exposed units and null ids included).
+
+    The window filter ``t0 <= ts <= as_of`` and day index are pushed into the grouped pass.
     """
     import ibis
 
-    as_of_lit = ibis.literal(as_of)
-    event_metrics = [m for m in metrics if isinstance(m, EventMetric)]
-    u = units
-    if event_metrics:
-        if events is None:
-            names = [m.name for m in event_metrics]
-            raise ValueError(f"metrics {names} need an events table")
-        # a calendar day index can trail the rolling one by 1 (DST fall-back), never by more
-        max_day = max(m.window[1] + (1 if m.tz else 0) for m in event_metrics)
-        zones = sorted({m.tz for m in event_metrics if m.tz})
-        ev_cols = ["unit_id", "ts"] + [c for c in ("event", "value") if c in events.columns]
-        ev = events.select(*ev_cols)
-        j = ev.join(units.select("unit_id", "t0"), "unit_id")
-        j = j.filter((j.ts >= j.t0) & (j.ts <= as_of_lit))
-        j = j.mutate(_day=(j.ts.delta(j.t0, unit="microsecond") // DAY_US).cast("int64"))
-        j = j.filter(j._day <= max_day)
-        day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
-        if zones:
-            j = j.mutate(**{day_col[tz]: calendar_days(j.t0, j.ts, tz) for tz in zones})
-        event_col = j.event if "event" in j.columns else None
-        value_col = j.value if "value" in j.columns else None
-        per_unit = j.group_by("unit_id").aggregate(
-            **{
-                f"_m_{i}": m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
-                for i, m in enumerate(event_metrics)
-            }
-        )
-        u = u.left_join(per_unit, "unit_id").drop("unit_id_right")
+    from abkit._duckdb_udf import micros_between
 
-    age_us = as_of_lit.delta(u.t0, unit="microsecond")
+    be = backend or backend_name(exposures, events)
+    as_lit = ibis.literal(as_of)
+    event_metrics = [m for m in metrics if isinstance(m, EventMetric)]
+    first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be)
+    if events is not None:
+        pu = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
+        u = first.outer_join(pu, first.unit_id == pu._eu)
+        u = u.mutate(
+            e_null_ids=ibis.ifelse(u.e_rows.notnull() & u._eu.isnull(), u.e_rows, 0),
+            e_null_times=ibis.ifelse(u._eu.notnull(), u.e_rows - u.e_ts, 0),
+            e_unexposed=ibis.ifelse(u._eu.notnull() & u.t0.isnull(), u.e_rows, 0),
+            e_before=u.e_before.fill_null(0),
+            e_after=u.e_after.fill_null(0),
+        )
+    elif event_metrics:
+        raise ValueError(f"metrics {[m.name for m in event_metrics]} need an events table")
+    else:
+        u = first.mutate(
+            **{c: ibis.literal(0, "int64") for c in DQ_SUMS if c.startswith("e_")},
+        )
+    status = ibis.cases(
+        (u.n_variants == 1, STATUS_OK), (u.n_variants == 2, STATUS_MULTI), else_=STATUS_OTHER
+    )
+    u = u.mutate(n_rows=u.n_rows.fill_null(0))
+    ok = status == STATUS_OK
+    u = u.mutate(
+        _status=status,
+        **{c: ibis.ifelse(ok, u[c], ibis.null(u[c].type())) for c in ("variant", *segments)},
+    )
+
     values: dict[str, tuple[Any, Any, Any]] = {}
+    aggs: dict[str, Any] = {"n_units": u.count()}
+    group_cols: tuple[str, ...] = ("_status", "variant", *segments)
+    rolling = [m for m in event_metrics if not m.tz]
+    if rolling:
+        # Units are grouped by whole days of age at as_of (capped at the longest window), so
+        # maturity ("as_of - t0 >= N days" <=> age >= N) is applied to the small result frame
+        # in complete_stats, not as a filter per metric on every unit.
+        cap = max(m.mature_after_days for m in rolling)
+        age = (micros_between(be, u.t0, as_lit) // DAY_US).cast("int64")
+        u = u.mutate(_age=ibis.least(age, ibis.literal(cap, "int64")))
+        group_cols = (*group_cols, AGE_COL)
     for m in metrics:
         if isinstance(m, EventMetric):
             i = event_metrics.index(m)
+            v = u[f"_m_{i}"].cast("float64").fill_null(m.empty_value)
+            mature = None
             if m.tz:
-                mature = calendar_days(u.t0, as_of_lit, m.tz) >= m.mature_after_days
-            else:
-                mature = age_us >= m.mature_after_days * DAY_US
-            raw = u[f"_m_{i}"].cast("float64").fill_null(m.empty_value)
-            values[m.name] = (ibis.ifelse(mature, raw, ibis.null("float64")), mature, None)
+                mature = calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
+                aggs[stat_col(m, "n")] = u.count(where=mature)
+            # immature and missing follow from n_units and n (see complete_stats); a 0/1
+            # metric's sum of squares, min and max follow from n and sum
+            aggs[stat_col(m, "sum")] = v.sum(where=mature)
+            if not _is_binary(m):
+                aggs[stat_col(m, "sumsq")] = (v * v).sum(where=mature)
+                aggs[stat_col(m, "min")] = v.min(where=mature)
+                aggs[stat_col(m, "max")] = v.max(where=mature)
         else:
-            col = u[m.column]  # type: ignore[attr-defined]
-            raw = col.cast("float64")
+            raw = u[m.column].cast("float64")  # type: ignore[attr-defined]
             values[m.name] = (raw, None, raw)
-    group_cols = ("variant", *segments)
-    expr = u.group_by(list(group_cols)).aggregate(**_group_aggregates(u, values))
+    aggs |= _group_aggregates(u, values)
+    aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
+    expr = u.group_by(list(group_cols)).aggregate(**aggs)
+    # exposure row counts need no grouping: a scalar aggregate over the (small) exposure log,
+    # attached to every result row
+    t = exposures
+    x_counts = t.aggregate(
+        x_rows=t.count(),
+        x_null_ids=t.unit_id.isnull().cast("int64").sum(),
+        x_null_variants=(t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
+        x_null_times=(t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
+        x_after=(t.exposed_at > as_lit).cast("int64").sum(),
+        x_min=t.exposed_at.min(),
+    )
+    expr = expr.cross_join(x_counts)
     return StatsQuery(expr, group_cols)
+
+
+def _is_binary(m: Metric) -> bool:
+    from abkit.metrics import Retention
+
+    return isinstance(m, Retention)
+
+
+def complete_stats(
+    frame: pd.DataFrame, metrics: Sequence[Metric], group_cols: Sequence[str]
+) -> pd.DataFrame:
+    """The sufficient-statistics frame from the analysis query's rows of analysed units.
+
+    Applies maturity by age bucket (rolling-day event metrics count a unit once its age at
+    ``as_of`` is at least the metric's ``mature_after_days``), sums the buckets away, and fills
+    what follows from other columns: for event metrics ``immature = n_units - n`` and
+    ``missing = 0``; for 0/1 metrics ``sumsq = sum``, ``min = 0`` unless every unit is 1,
+    ``max = 1`` if any is.
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame = frame.reset_index(drop=True)
+    event = [m for m in metrics if isinstance(m, EventMetric)]
+    if AGE_COL in frame.columns:
+        age = frame[AGE_COL].to_numpy(dtype="int64")
+        n_units = frame["n_units"].to_numpy(dtype="int64")
+        cols: dict[str, Any] = {}
+        for m in event:
+            if m.tz:
+                continue
+            mature = age >= m.mature_after_days
+            cols[stat_col(m, "n")] = np.where(mature, n_units, 0)
+            for f in ("sum", "sumsq", "min", "max"):
+                if stat_col(m, f) in frame.columns:
+                    x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
+                    cols[stat_col(m, f)] = np.where(
+                        mature, x, 0.0 if f.startswith("sum") else np.nan
+                    )
+        frame = pd.concat(
+            [
+                frame.drop(columns=[AGE_COL, *(c for c in cols if c in frame.columns)]),
+                pd.DataFrame(cols, index=frame.index),
+            ],
+            axis=1,
+        )
+        keys = [c for c in group_cols if c != AGE_COL]
+        how = {
+            c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum")
+            for c in frame.columns
+            if c not in keys
+        }
+        frame = frame.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+
+    cols = {}
+    n_units = frame["n_units"].to_numpy(dtype="int64")
+    for m in event:
+        n = frame[stat_col(m, "n")].to_numpy(dtype="int64")
+        s = frame[stat_col(m, "sum")].to_numpy(dtype="float64", na_value=0.0)
+        s = np.nan_to_num(s, nan=0.0)
+        cols[stat_col(m, "sum")] = s
+        cols[stat_col(m, "immature")] = n_units - n
+        cols[stat_col(m, "missing")] = np.zeros(len(frame), dtype="int64")
+        if _is_binary(m):
+            cols[stat_col(m, "sumsq")] = s
+            cols[stat_col(m, "min")] = np.where(n > 0, (s >= n).astype(float), np.nan)
+            cols[stat_col(m, "max")] = np.where(n > 0, (s > 0).astype(float), np.nan)
+    keep = frame.drop(columns=[c for c in cols if c in frame.columns])
+    return pd.concat([keep, pd.DataFrame(cols, index=frame.index)], axis=1)
 
 
 def build_unit_stats(

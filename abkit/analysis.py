@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from ibis.backends import BaseBackend
 
+    from abkit.aggregate import StatsQuery
     from abkit.data import FindingsBuilder, Severity
     from abkit.results import ExperimentResult
     from abkit.spec import ExperimentSpec
@@ -184,13 +186,111 @@ class Experiment:
                 f"the engine could not run the analysis: {type(exc).__name__}: {_first_line(exc)}"
             ) from exc
 
+    def to_sql(
+        self,
+        *,
+        exposures: Any,
+        events: Any = None,
+        as_of: datetime | str | None = None,
+        unit_id: str | None = None,
+        con: Any = None,
+        dialect: str | None = None,
+    ) -> str:
+        """The SQL of the analysis query ``analyze`` would run, without running it.
+
+        Args:
+            exposures, events, as_of, unit_id, con: as for :meth:`analyze`.
+            dialect: SQL dialect to print (``"duckdb"``, ``"pyspark"``, ``"bigquery"``,
+                ``"snowflake"``, ``"trino"``, ``"clickhouse"`` …); default: the backend's.
+
+        Example:
+            >>> import abkit as ab
+            >>> exposures, events = ab.simulate.retention_experiment(n_units=200, seed=1)
+            >>> sql = ab.Experiment(metrics=[ab.Retention(day=1)]).to_sql(
+            ...     exposures=exposures, events=events, as_of="2024-04-01T00:00Z")
+            >>> "GROUP BY" in sql
+            True
+        """
+        import ibis
+
+        columns = dict(self.columns)
+        if unit_id is not None:
+            columns["unit_id"] = unit_id
+        backend, _exp, _as_of, query = self._event_query(
+            exposures, events, as_of, columns, con, dialect=dialect
+        )
+        name = dialect or backend.name
+        with contextlib.suppress(Exception):  # some compilers read their backend's options
+            getattr(ibis, name)
+        return str(ibis.to_sql(query.expr, dialect=name))
+
+    def analyze_stats(self, stats: Any, *, as_of: datetime | None = None) -> ExperimentResult:
+        """Compare variants from sufficient statistics computed elsewhere (pre-aggregated input).
+
+        Args:
+            stats: a pandas DataFrame with one row per variant (or per variant and segment
+                values): ``variant``, the experiment's segment columns, and per metric
+                ``<name>__n`` (units), ``<name>__sum`` (Σx) and ``<name>__sumsq`` (Σx²; may be
+                left out for 0/1 metrics, where it equals Σx). ``n_units`` (for the sample-ratio
+                check) defaults to the largest ``__n`` of the row.
+            as_of: shown in the result, if known.
+
+        Raises:
+            DataError: a required column is missing or a count is negative.
+
+        Example:
+            >>> import pandas as pd, abkit as ab
+            >>> stats = pd.DataFrame({"variant": ["control", "treatment"],
+            ...     "retention_d7__n": [10_000, 10_000], "retention_d7__sum": [2_000, 2_150]})
+            >>> res = ab.Experiment(metrics=[ab.Retention(day=7)]).analyze_stats(stats)
+            >>> round(float(res.to_pandas().abs_lift.iloc[0]), 3)
+            0.015
+        """
+        import numpy as np
+        import pandas as pd
+
+        from abkit.data import FindingsBuilder
+
+        if not isinstance(stats, pd.DataFrame):
+            stats = pd.DataFrame(stats)
+        df = stats.copy()
+        need = ["variant", *self.segments]
+        for m in self.metrics:
+            need += [f"{m.name}__n", f"{m.name}__sum"]
+            if m.kind != "proportion":
+                need.append(f"{m.name}__sumsq")
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"stats: column(s) {missing} are missing; per metric give <name>__n, <name>__sum "
+                f"and (for means) <name>__sumsq. Available: {list(df.columns)}"
+            )
+        n_cols = [f"{m.name}__n" for m in self.metrics]
+        if (df[n_cols] < 0).any().any():
+            raise DataError("stats: unit counts (__n) must not be negative")
+        if "n_units" not in df.columns:
+            df["n_units"] = df[n_cols].max(axis=1)
+        extra: dict[str, Any] = {}
+        for m in self.metrics:
+            if f"{m.name}__sumsq" not in df.columns:
+                extra[f"{m.name}__sumsq"] = df[f"{m.name}__sum"]
+            for f, default in (("immature", 0), ("missing", 0), ("min", np.nan), ("max", np.nan)):
+                if f"{m.name}__{f}" not in df.columns:
+                    extra[f"{m.name}__{f}"] = default
+        df = pd.concat([df, pd.DataFrame(extra, index=df.index)], axis=1)
+        for seg in self.segments:
+            df[seg] = df[seg].astype(str)
+        dq = FindingsBuilder()
+        return self._finish(df, dq, as_of=as_of, sql=None)
+
     # per-unit table path ---------------------------------------------------------------------------
 
     def _analyze_units(
         self, units: Any, columns: dict[str, str], con: BaseBackend | None
     ) -> ExperimentResult:
         from abkit.aggregate import build_unit_stats
-        from abkit.data import FindingsBuilder, backend_of, connect, load_table, rename_columns
+        from abkit.data import FindingsBuilder, backend_of, load_table, rename_columns
+        from abkit.engine import connect, execute, resolve_backend
 
         event_metrics = [m.name for m in self.metrics if isinstance(m, EventMetric)]
         if event_metrics:
@@ -198,7 +298,7 @@ class Experiment:
                 f"metrics {event_metrics} are computed from events; with a per-unit table use "
                 "column metrics such as Proportion('retention_7') or Mean('revenue')"
             )
-        con = con or backend_of(units) or connect()
+        con = resolve_backend(con) or backend_of(units) or connect()
         t = load_table(units, con=con, role="units")
         t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
         self._check_columns(t, "units", [m.column for m in self.metrics])  # type: ignore[attr-defined]
@@ -207,16 +307,15 @@ class Experiment:
         t = _label_segments(t, self.segments)
 
         dq = FindingsBuilder()
-        counts = (
+        counts = execute(
             t.aggregate(
                 rows=t.count(),
                 null_ids=t.unit_id.isnull().cast("int64").sum(),
                 null_variants=t.variant.isnull().cast("int64").sum(),
                 distinct_ids=t.unit_id.nunique(),
-            )
-            .execute()
-            .iloc[0]
-        )
+            ),
+            con,
+        ).iloc[0]
         rows, null_ids = int(counts["rows"]), int(counts["null_ids"] or 0)
         if rows == 0:
             raise DataError("units: the table has no rows")
@@ -242,7 +341,7 @@ class Experiment:
         valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
         per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
         dup_ids = per_id.filter(per_id._rows > 1)
-        n_dup = int(dup_ids.count().execute())
+        n_dup = int(con.execute(dup_ids.count()))
         dq.counts["units_duplicated"] = n_dup
         if n_dup:
             dq.add(
@@ -255,31 +354,25 @@ class Experiment:
             )
             valid = valid.anti_join(dup_ids, "unit_id")
         query = build_unit_stats(valid, self.metrics, segments=self.segments)
-        stats = query.expr.execute()
-        sql = _try_sql(query.expr)
+        stats = execute(query.expr, con)
+        sql = _try_sql(query.expr, con)
         return self._finish(stats, dq, as_of=None, sql=sql)
 
     # exposures + events path -----------------------------------------------------------------------
 
-    def _analyze_events(
+    def _event_query(
         self,
         exposures: Any,
         events: Any,
         as_of: datetime | str | None,
         columns: dict[str, str],
-        con: BaseBackend | None,
-    ) -> ExperimentResult:
-        import ibis
-
-        from abkit.aggregate import build_event_stats, first_exposures
-        from abkit.data import (
-            FindingsBuilder,
-            backend_of,
-            connect,
-            load_table,
-            rename_columns,
-            require_timestamp,
-        )
+        con: Any,
+        dialect: str | None = None,
+    ) -> tuple[BaseBackend, ir.Table, datetime, StatsQuery]:
+        """Load and check both logs; build the analysis query (nothing heavy runs yet)."""
+        from abkit.aggregate import build_analysis_query
+        from abkit.data import backend_of, load_table, rename_columns, require_timestamp
+        from abkit.engine import connect, resolve_backend
 
         event_metrics = [m for m in self.metrics if isinstance(m, EventMetric)]
         column_metrics = [m for m in self.metrics if not isinstance(m, EventMetric)]
@@ -287,7 +380,7 @@ class Experiment:
             raise SpecError(
                 f"metrics {[m.name for m in event_metrics]} are computed from events; pass events="
             )
-        con = con or backend_of(exposures, events) or connect()
+        con = resolve_backend(con) or backend_of(exposures, events) or connect()
         exp = load_table(exposures, con=con, role="exposures")
         exp = rename_columns(
             exp, role="exposures", required=("unit_id", "variant", "exposed_at"), columns=columns
@@ -318,49 +411,95 @@ class Experiment:
                 )
             exp, ev = _align_id_types(exp, ev)
 
-        dq = FindingsBuilder()
-        as_of_dt = self._resolve_as_of(as_of, exp, ev)
-        as_lit = ibis.literal(as_of_dt)
+        as_of_dt = self._resolve_as_of(as_of, exp, ev, check_first_exposure=False)
+        query = build_analysis_query(
+            exp,
+            ev,
+            self.metrics,
+            segments=self.segments,
+            carry=carry,
+            as_of=as_of_dt,
+            backend=dialect or str(con.name),
+        )
+        return con, exp, as_of_dt, query
 
-        # exposure quality (one query)
-        first = first_exposures(exp, as_of=as_of_dt, carry=carry)
-        ex_counts = exp.aggregate(
-            rows=exp.count(),
-            null_ids=exp.unit_id.isnull().cast("int64").sum(),
-            null_variants=(exp.unit_id.notnull() & exp.variant.isnull()).cast("int64").sum(),
-            null_times=(exp.unit_id.notnull() & exp.exposed_at.isnull()).cast("int64").sum(),
-            after_as_of=(exp.exposed_at > as_lit).cast("int64").sum(),
+    def _analyze_events(
+        self,
+        exposures: Any,
+        events: Any,
+        as_of: datetime | str | None,
+        columns: dict[str, str],
+        con: Any,
+    ) -> ExperimentResult:
+        import pandas as pd
+
+        from abkit.aggregate import (
+            DQ_SUMS,
+            STATUS_MULTI,
+            STATUS_OK,
+            STATUS_OTHER,
+            complete_stats,
         )
-        unit_counts = first.aggregate(
-            units=first.count(),
-            multi=(first.n_variants > 1).cast("int64").sum(),
-            dup_rows=ibis.ifelse(first.n_variants == 1, first.n_rows - 1, 0).sum(),
-        )
-        exq = ex_counts.cross_join(unit_counts).execute().iloc[0]
-        n_rows = int(exq["rows"])
-        if n_rows == 0:
+        from abkit.data import FindingsBuilder
+        from abkit.engine import execute
+
+        con, exp, as_of_dt, query = self._event_query(exposures, events, as_of, columns, con)
+        ev_given = events is not None
+        dq = FindingsBuilder()
+        frame = execute(query.expr, con)
+        x_cols = [k for k in DQ_SUMS if k.startswith("x_")]
+        if frame.empty:  # no unit and no event row: ask the exposures what is wrong
+            x = execute(exp.aggregate(x_rows=exp.count(), x_min=exp.exposed_at.min()), con)
+            c = {"x_rows": int(x["x_rows"].iloc[0])}
+            first_exp = x["x_min"].iloc[0]
+        else:
+            c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in DQ_SUMS}
+            c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
+            first_exp = frame["x_min"].iloc[0]
+        if c["x_rows"] == 0:
             raise DataError("exposures: the table has no rows")
-        c = {k: int(0 if _isnull(v) else v) for k, v in exq.items()}
+        if not _isnull(first_exp) and as_of_dt < pd.Timestamp(first_exp):
+            raise DataError(
+                f"as_of {pd.Timestamp(as_of_dt).isoformat()} is before the first exposure "
+                f"{pd.Timestamp(first_exp).isoformat()}; nothing can be analysed"
+            )
+        if frame.empty:
+            raise DataError("exposures: no row has a unit id, a variant and a time by as_of")
+        status = frame["_status"]
+        ok = frame[status == STATUS_OK]
+        c["units"] = int(frame.loc[status != STATUS_OTHER, "n_units"].sum())
+        c["multi"] = int(frame.loc[status == STATUS_MULTI, "n_units"].sum())
+        c["dup_rows"] = int(ok["n_rows"].sum() - ok["n_units"].sum())
+        self._exposure_findings(c, dq)
+        if ev_given:
+            self._event_findings(c, dq)
+        stats = ok.drop(columns=["_status", "x_min", *DQ_SUMS]).reset_index(drop=True)
+        stats = complete_stats(stats, self.metrics, query.group_cols[1:])
+        return self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr, con))
+
+    @staticmethod
+    def _exposure_findings(c: dict[str, int], dq: FindingsBuilder) -> None:
+        n_rows = c["x_rows"]
         dq.counts.update(
-            exposure_rows=c["rows"],
-            exposure_null_ids=c["null_ids"],
-            exposure_null_variants=c["null_variants"],
-            exposure_null_times=c["null_times"],
-            exposures_after_as_of=c["after_as_of"],
+            exposure_rows=n_rows,
+            exposure_null_ids=c["x_null_ids"],
+            exposure_null_variants=c["x_null_variants"],
+            exposure_null_times=c["x_null_times"],
+            exposures_after_as_of=c["x_after"],
             units_exposed=c["units"],
             units_multiple_variants=c["multi"],
             duplicate_exposures=c["dup_rows"],
         )
-        if c["null_ids"]:
+        if c["x_null_ids"]:
             dq.add(
                 "null_ids",
                 "warning",
-                c["null_ids"],
+                c["x_null_ids"],
                 n_rows,
-                f"{c['null_ids']:,} exposure rows with a null unit id were dropped",
+                f"{c['x_null_ids']:,} exposure rows with a null unit id were dropped",
             )
-        if c["null_variants"] or c["null_times"]:
-            k = c["null_variants"] + c["null_times"]
+        if c["x_null_variants"] or c["x_null_times"]:
+            k = c["x_null_variants"] + c["x_null_times"]
             dq.add(
                 "null_exposure_fields",
                 "warning",
@@ -368,13 +507,13 @@ class Experiment:
                 n_rows,
                 f"{k:,} exposure rows with a null variant or time were dropped",
             )
-        if c["after_as_of"]:
+        if c["x_after"]:
             dq.add(
                 "exposures_after_as_of",
                 "info",
-                c["after_as_of"],
+                c["x_after"],
                 n_rows,
-                f"{c['after_as_of']:,} exposure rows after as_of were ignored",
+                f"{c['x_after']:,} exposure rows after as_of were ignored",
             )
         if c["multi"]:
             share = c["multi"] / max(c["units"], 1)
@@ -396,47 +535,22 @@ class Experiment:
                 f"{c['dup_rows']:,} repeated exposure rows were collapsed to each unit's first",
             )
 
-        units_tbl = first.filter(first.n_variants == 1)
-        if ev is not None:
-            self._event_quality(ev, first, as_lit, dq)
-        query = build_event_stats(
-            units_tbl, ev, self.metrics, segments=self.segments, as_of=as_of_dt
-        )
-        stats = query.expr.execute()
-        return self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr))
-
-    def _event_quality(
-        self, ev: ir.Table, first: ir.Table, as_lit: Any, dq: FindingsBuilder
-    ) -> None:
-
-        f = first.select("unit_id", "t0")
-        j = ev.left_join(f, "unit_id")
-        q = (
-            j.aggregate(
-                rows=j.count(),
-                null_ids=j.unit_id.isnull().cast("int64").sum(),
-                null_ts=(j.unit_id.notnull() & j.ts.isnull()).cast("int64").sum(),
-                unexposed=(j.unit_id.notnull() & j.t0.isnull()).cast("int64").sum(),
-                before=(j.t0.notnull() & (j.ts < j.t0)).cast("int64").sum(),
-                after=(j.t0.notnull() & (j.ts >= j.t0) & (j.ts > as_lit)).cast("int64").sum(),
-            )
-            .execute()
-            .iloc[0]
-        )
-        c = {k: int(0 if _isnull(v) else v) for k, v in q.items()}
-        rows = c["rows"]
-        used = rows - c["null_ids"] - c["null_ts"] - c["unexposed"] - c["before"] - c["after"]
+    @staticmethod
+    def _event_findings(c: dict[str, int], dq: FindingsBuilder) -> None:
+        rows = c["e_rows"]
+        bad = ("e_null_ids", "e_null_times", "e_unexposed", "e_before", "e_after")
+        used = rows - sum(c[k] for k in bad)
         dq.counts.update(
             event_rows=rows,
-            event_null_ids=c["null_ids"],
-            event_null_times=c["null_ts"],
-            events_unexposed_units=c["unexposed"],
-            events_before_exposure=c["before"],
-            events_after_as_of=c["after"],
+            event_null_ids=c["e_null_ids"],
+            event_null_times=c["e_null_times"],
+            events_unexposed_units=c["e_unexposed"],
+            events_before_exposure=c["e_before"],
+            events_after_as_of=c["e_after"],
             events_in_analysis=used,
         )
-        if c["null_ids"] or c["null_ts"]:
-            k = c["null_ids"] + c["null_ts"]
+        if c["e_null_ids"] or c["e_null_times"]:
+            k = c["e_null_ids"] + c["e_null_times"]
             dq.add(
                 "null_event_fields",
                 "warning",
@@ -444,35 +558,46 @@ class Experiment:
                 rows,
                 f"{k:,} event rows with a null unit id or time were dropped",
             )
-        if c["unexposed"]:
+        if c["e_unexposed"]:
             dq.add(
                 "events_unexposed_units",
                 "info",
-                c["unexposed"],
+                c["e_unexposed"],
                 rows,
-                f"{c['unexposed']:,} events belong to units never exposed (by as_of); ignored",
+                f"{c['e_unexposed']:,} events belong to units never exposed (by as_of); ignored",
             )
-        if c["before"]:
+        if c["e_before"]:
             dq.add(
                 "events_before_exposure",
                 "info",
-                c["before"],
+                c["e_before"],
                 rows,
-                f"{c['before']:,} events happened before the unit's first exposure; they do "
+                f"{c['e_before']:,} events happened before the unit's first exposure; they do "
                 "not count toward post-exposure metrics",
             )
-        if c["after"]:
+        if c["e_after"]:
             dq.add(
                 "events_after_as_of",
                 "info",
-                c["after"],
+                c["e_after"],
                 rows,
-                f"{c['after']:,} events after as_of were ignored",
+                f"{c['e_after']:,} events after as_of were ignored",
             )
 
     def _resolve_as_of(
-        self, as_of: datetime | str | None, exp: ir.Table, ev: ir.Table | None
+        self,
+        as_of: datetime | str | None,
+        exp: ir.Table,
+        ev: ir.Table | None,
+        *,
+        check_first_exposure: bool = True,
     ) -> datetime:
+        """``as_of`` as an aware UTC datetime; the default is the last event (or exposure) time.
+
+        The default costs no scan on Parquet: DuckDB answers ``max(ts)`` from the row-group
+        statistics. With ``check_first_exposure=False`` the caller checks ``as_of`` against the
+        first exposure itself (the analysis query returns it).
+        """
         import pandas as pd
 
         if as_of is None:
@@ -498,6 +623,8 @@ class Experiment:
                 )
             ts = ts.tz_localize(self.tz)
         ts = ts.tz_convert("UTC")
+        if not check_first_exposure:
+            return ts.to_pydatetime().astimezone(UTC)
         first_exp = exp.exposed_at.min().execute()
         if not _isnull(first_exp) and ts < pd.Timestamp(first_exp):
             raise DataError(
@@ -835,10 +962,12 @@ def _adjust_segments(comps: list[Any]) -> list[Any]:
     return out
 
 
-def _try_sql(expr: Any) -> str | None:
+def _try_sql(expr: Any, con: Any = None) -> str | None:
     import ibis
 
     try:
+        if con is not None:
+            return str(ibis.to_sql(expr, dialect=con.name))
         return str(ibis.to_sql(expr))
     except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
         return None

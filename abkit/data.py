@@ -127,13 +127,18 @@ def quiet_known_warnings() -> None:
 def connect(**config: Any) -> BaseBackend:
     """A fresh in-process DuckDB connection through Ibis (the default engine).
 
-    Keyword arguments are DuckDB settings, e.g. ``memory_limit="4GB"``, ``temp_directory="/tmp/x"``,
-    ``threads=2``.
+    Uses abkit's engine settings (:mod:`abkit.engine`: memory limit, spill directory, threads,
+    progress bar); keyword arguments override them, e.g. ``memory_limit="4GB"``,
+    ``temp_directory="/tmp/x"``, ``threads=2``.
     """
-    import ibis
+    from abkit.engine import connect as _connect
 
-    quiet_known_warnings()
-    return ibis.duckdb.connect(**config)
+    return _connect(**config)
+
+
+def _is_spark_frame(obj: Any) -> bool:
+    mod = type(obj).__module__
+    return mod.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
 
 
 def backend_of(*tables: Any) -> BaseBackend | None:
@@ -141,6 +146,10 @@ def backend_of(*tables: Any) -> BaseBackend | None:
     import ibis.expr.types as ir
 
     for t in tables:
+        if _is_spark_frame(t):
+            from abkit.engine import spark_backend
+
+            return spark_backend(t.sparkSession)
         if isinstance(t, ir.Table):
             try:
                 return t._find_backend(use_default=False)
@@ -167,6 +176,17 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
     quiet_known_warnings()
     if isinstance(source, ir.Table):
         return source
+    if _is_spark_frame(source):
+        if con.name != "pyspark":
+            raise DataError(
+                f"{role}: a Spark DataFrame needs the Spark backend; pass con=spark (your "
+                f"SparkSession) or leave con= unset, not a {con.name} backend"
+            )
+        import uuid
+
+        view = f"abkit_{role}_{uuid.uuid4().hex[:12]}"
+        source.createOrReplaceTempView(view)
+        return _spark_instants(con.table(view), source)
     mod = type(source).__module__
     if mod.startswith("pandas"):
         import pandas as pd
@@ -201,6 +221,21 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
         f"{role}: unsupported input type {type(source).__name__}; pass a pandas DataFrame, an Arrow "
         "table, a Parquet/CSV path or an Ibis table"
     )
+
+
+def _spark_instants(table: ir.Table, frame: Any) -> ir.Table:
+    """Type Spark ``TimestampType`` columns (instants) as UTC-aware; Ibis reads them as naive."""
+    from pyspark.sql import types as st
+
+    from abkit._duckdb_udf import spark_as_instant
+
+    ltz = [
+        f.name
+        for f in frame.schema.fields
+        if isinstance(f.dataType, st.TimestampType)
+        and not isinstance(f.dataType, st.TimestampNTZType)
+    ]
+    return table.mutate(**{c: spark_as_instant(table[c]) for c in ltz}) if ltz else table
 
 
 def _prepare_pandas(df: Any, role: str) -> Any:
@@ -286,7 +321,6 @@ def require_timestamp(
     table: ir.Table, col: str, *, role: str, tz: str | None, con: BaseBackend
 ) -> ir.Table:
     """Check that ``col`` is a timestamp; make it UTC-aware (naive ones only with an explicit ``tz``)."""
-    import ibis
     import ibis.expr.datatypes as dt
 
     dtype = table[col].type()
@@ -315,14 +349,16 @@ def require_timestamp(
             )
         if tz.upper() == "UTC":
             return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
-        if con.name != "duckdb":
-            raise DataError(
-                f"{role}: localising naive column {col!r} to {tz!r} is only built in for DuckDB; "
-                "convert it to UTC-aware timestamps in the source"
-            )
-        from abkit._duckdb_udf import local_to_utc
+        from abkit._duckdb_udf import TZ_BACKENDS, local_to_utc_for
 
-        return table.mutate(**{col: local_to_utc(ibis.literal(tz), table[col])})
+        local = local_to_utc_for(con.name, tz, table[col])
+        if local is None:
+            raise DataError(
+                f"{role}: localising naive column {col!r} to {tz!r} is built in for "
+                f"{list(TZ_BACKENDS)}, not for {con.name}; convert it to UTC-aware timestamps "
+                "in the source"
+            )
+        return table.mutate(**{col: local})
     if dtype.timezone.upper() != "UTC":
         return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
     return table

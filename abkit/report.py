@@ -887,7 +887,7 @@ def notebook_to_html(path: Path, *, title: str) -> str:
                 o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
             ]
 
-    class _Sanitizer(SanitizeHTML):  # type: ignore[misc]
+    class _Sanitizer(SanitizeHTML):
         def sanitize_html_tags(self, html_str: str) -> str:
             # bleach's strip=True removes a disallowed tag but keeps its text; for <style> and
             # <script> that text is CSS or code, so drop those elements whole first

@@ -78,9 +78,7 @@ def _block(seed: int, b: int, n: int, first_id: int) -> tuple[pa.Table, pa.Table
     stray = rng.random(ev_ids.size) < 0.02
     ev_ids = np.where(stray, -ev_ids, ev_ids)
     order = np.argsort(ev_ts, kind="stable")  # logs arrive in time order
-    events = pa.table(
-        {"unit_id": pa.array(ev_ids[order]), "ts": pa.array(ev_ts[order], type=TS)}
-    )
+    events = pa.table({"unit_id": pa.array(ev_ids[order]), "ts": pa.array(ev_ts[order], type=TS)})
 
     variant = np.where(treat, "treatment", "control")
     rep = rng.random(n) < 0.05
@@ -88,7 +86,12 @@ def _block(seed: int, b: int, n: int, first_id: int) -> tuple[pa.Table, pa.Table
     extra = np.flatnonzero(rep | conflict)
     x_ids = np.concatenate([ids, ids[extra]])
     x_var = np.concatenate(
-        [variant, np.where(conflict[extra], np.where(treat[extra], "control", "treatment"), variant[extra])]
+        [
+            variant,
+            np.where(
+                conflict[extra], np.where(treat[extra], "control", "treatment"), variant[extra]
+            ),
+        ]
     )
     x_t = np.concatenate([t0, t0[extra] + rng.integers(1, 3 * DAY_US, size=extra.size)])
     x_ch = np.concatenate([ch, ch[extra]])

@@ -245,7 +245,9 @@ def test_report_all_runs_every_spec_and_writes_an_index(sim_files, tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()
     good = {
-        "name": "good", "control": "control", "variants": ["control", "treatment"],
+        "name": "good",
+        "control": "control",
+        "variants": ["control", "treatment"],
         "metrics": [{"retention": {"day": 1}}],
         "data": {"exposures": str(exposures), "events": str(events)},
         "report": {"curve_days": 3, "cohort_days": [1], "churn_inactive_days": 0},

@@ -1,0 +1,216 @@
+"""The engine that runs abkit's queries: configuration of the default DuckDB, other backends.
+
+abkit runs every analysis as Ibis expressions on one backend. By default that is an in-process
+DuckDB made by :func:`connect` from the settings here; a Spark session, a DuckDB connection or any
+Ibis backend (BigQuery, Snowflake, Trino, ClickHouse …) can be passed as ``con=`` instead.
+
+Settings come from, in order: :func:`configure` in Python, environment variables
+(``ABKIT_MEMORY_LIMIT``, ``ABKIT_TEMP_DIRECTORY``, ``ABKIT_THREADS``, ``ABKIT_PROGRESS``), and
+DuckDB's own defaults (80% of RAM, all cores).
+
+* ``memory_limit`` (e.g. ``"4GB"``): DuckDB keeps its working memory under it and spills the
+  rest of a large join or aggregation to ``temp_directory``, so an events table larger than RAM
+  is analysed, not killed.
+* ``temp_directory``: where to spill (default: a folder ``abkit-duckdb`` in the system's temp
+  directory). Put it on a disk with room for about the size of the events table.
+* ``threads``: worker threads (default: all cores).
+* ``progress``: ``"auto"`` (default) shows DuckDB's progress bar for queries that take more than
+  two seconds when standard error is a terminal and the ``CI`` environment variable is unset;
+  ``True`` / ``False`` force it on / off.
+
+Example:
+    >>> from abkit import engine
+    >>> engine.configure(memory_limit="2GB", threads=2).memory_limit
+    '2GB'
+    >>> engine.configure(memory_limit=None).memory_limit is None
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from abkit.errors import SpecError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+    from ibis.backends import BaseBackend
+
+__all__ = ["EngineConfig", "configure", "connect", "execute", "get_config", "resolve_backend"]
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Settings of the DuckDB connection abkit makes when no ``con=`` is given."""
+
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+    threads: int | None = None
+    progress: bool | Literal["auto"] = "auto"
+    #: further DuckDB settings, e.g. ``{"max_temp_directory_size": "200GB"}``
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def duckdb_settings(self) -> dict[str, Any]:
+        """The keyword arguments given to ``ibis.duckdb.connect``."""
+        out: dict[str, Any] = {
+            # results are aggregates: row order never matters, and not keeping it saves memory
+            "preserve_insertion_order": False,
+            "temp_directory": self.temp_directory
+            or str(Path(tempfile.gettempdir()) / "abkit-duckdb"),
+        }
+        if self.memory_limit is not None:
+            out["memory_limit"] = self.memory_limit
+        if self.threads is not None:
+            out["threads"] = self.threads
+        out.update(self.settings)
+        return out
+
+
+def show_progress(progress: bool | Literal["auto"]) -> bool:
+    """Whether to draw a progress bar: on a terminal, never in CI logs (``CI`` set)."""
+    if progress == "auto":
+        # inside a Jupyter kernel DuckDB would draw its bar with ipywidgets (not a dependency)
+        in_kernel = "ipykernel" in sys.modules
+        return bool(sys.stderr.isatty()) and not os.environ.get("CI") and not in_kernel
+    return bool(progress)
+
+
+def _from_env() -> EngineConfig:
+    threads = os.environ.get("ABKIT_THREADS")
+    progress = os.environ.get("ABKIT_PROGRESS", "auto").strip().lower()
+    return EngineConfig(
+        memory_limit=os.environ.get("ABKIT_MEMORY_LIMIT") or None,
+        temp_directory=os.environ.get("ABKIT_TEMP_DIRECTORY") or None,
+        threads=int(threads) if threads else None,
+        progress="auto" if progress == "auto" else progress in ("1", "true", "yes", "on"),
+    )
+
+
+_config: EngineConfig | None = None
+
+
+def get_config() -> EngineConfig:
+    """The current settings (from :func:`configure`, else the environment)."""
+    global _config
+    if _config is None:
+        _config = _from_env()
+    return _config
+
+
+def configure(
+    *,
+    memory_limit: str | None = _UNSET,
+    temp_directory: str | os.PathLike[str] | None = _UNSET,
+    threads: int | None = _UNSET,
+    progress: bool | Literal["auto"] = _UNSET,
+    **settings: Any,
+) -> EngineConfig:
+    """Change the settings of the DuckDB connections abkit makes from now on.
+
+    Only the arguments given change; ``None`` restores DuckDB's default. Extra keyword arguments
+    are DuckDB settings passed through (e.g. ``max_temp_directory_size="200GB"``).
+
+    Raises:
+        SpecError: a setting has the wrong type.
+    """
+    global _config
+    cfg = get_config()
+    changes: dict[str, Any] = {}
+    if memory_limit is not _UNSET:
+        if memory_limit is not None and not isinstance(memory_limit, str):
+            raise SpecError(f"memory_limit must be a size such as '4GB', got {memory_limit!r}")
+        changes["memory_limit"] = memory_limit
+    if temp_directory is not _UNSET:
+        changes["temp_directory"] = None if temp_directory is None else os.fspath(temp_directory)
+    if threads is not _UNSET:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+            raise SpecError(f"threads must be a positive integer, got {threads!r}")
+        changes["threads"] = threads
+    if progress is not _UNSET:
+        if progress not in (True, False, "auto"):
+            raise SpecError(f"progress must be True, False or 'auto', got {progress!r}")
+        changes["progress"] = progress
+    if settings:
+        changes["settings"] = {**cfg.settings, **settings}
+    _config = replace(cfg, **changes)
+    return _config
+
+
+def connect(**overrides: Any) -> BaseBackend:
+    """A fresh in-process DuckDB connection through Ibis, with abkit's engine settings.
+
+    Keyword arguments override settings for this connection only (DuckDB names:
+    ``memory_limit="4GB"``, ``temp_directory="/big/disk"``, ``threads=2`` …).
+    """
+    import ibis
+
+    from abkit.data import quiet_known_warnings
+
+    quiet_known_warnings()
+    cfg = get_config()
+    settings = {**cfg.duckdb_settings(), **overrides}
+    progress = settings.pop("progress", cfg.progress)
+    spill = settings.get("temp_directory")
+    if spill:
+        Path(spill).mkdir(parents=True, exist_ok=True)
+    con = ibis.duckdb.connect(**settings)
+    # a per-connection setting: DuckDB draws the bar for queries running over two seconds
+    flag = "true" if show_progress(progress) else "false"
+    # DuckDB refuses any change inside Jupyter without ipywidgets; keep its default there
+    with contextlib.suppress(Exception):
+        con.raw_sql(f"SET enable_progress_bar = {flag}")
+    return con
+
+
+def resolve_backend(con: Any) -> BaseBackend | None:
+    """An Ibis backend from what a user passed as ``con=``.
+
+    Accepts an Ibis backend, a PySpark ``SparkSession`` or a ``duckdb.DuckDBPyConnection``.
+
+    Raises:
+        SpecError: ``con`` is something else.
+    """
+    if con is None:
+        return None
+    from ibis.backends import BaseBackend
+
+    if isinstance(con, BaseBackend):
+        return con
+    mod = type(con).__module__
+    if mod.startswith("pyspark") and type(con).__name__ == "SparkSession":
+        return spark_backend(con)
+    if "duckdb" in mod and type(con).__name__ == "DuckDBPyConnection":
+        import ibis
+
+        return ibis.duckdb.from_connection(con)
+    raise SpecError(
+        f"con= must be an Ibis backend, a SparkSession or a DuckDB connection, got "
+        f"{type(con).__name__}"
+    )
+
+
+_SPARK: dict[int, Any] = {}
+
+
+def spark_backend(session: Any) -> BaseBackend:
+    """The Ibis PySpark backend over ``session`` (one per session)."""
+    import ibis
+
+    key = id(session)
+    if key not in _SPARK:
+        _SPARK[key] = ibis.pyspark.connect(session)
+    return _SPARK[key]
+
+
+def execute(expr: ir.Table, con: BaseBackend) -> pd.DataFrame:
+    """Run ``expr`` on ``con`` and return a pandas frame (the only thing that leaves the engine)."""
+    return con.execute(expr)

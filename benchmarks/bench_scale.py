@@ -1,0 +1,382 @@
+"""Retention analysis at scale: abkit against pandas, one hand-written DuckDB query, tea-tasting.
+
+Run from the repository root (generate the data first, see ``generate_data.py``)::
+
+    .venv/bin/python benchmarks/bench_scale.py --sizes 100k 1m           # ~5 min
+    .venv/bin/python benchmarks/bench_scale.py --sizes 10m --skip pandas  # pandas needs ~15 GB
+
+The work, identical for every contender, on the same Parquet files: first exposure per unit (units
+in several variants excluded, repeated exposures collapsed), events before exposure or after
+``as_of`` ignored, maturity applied; then per variant D1 / D7 / D30 retention, the D0-D30 curve and
+the D1 / D7 / D30 breakdown by acquisition channel, each with a two-proportion z-test.
+
+* ``abkit``: one ``Experiment.analyze`` call (34 metrics, ``segments=["channel"]``); its result
+  also carries the full data-quality report.
+* ``sql``: one careful DuckDB SQL query (a bit mask of active days per unit) + scipy z-tests.
+* ``pandas``: a hand-written pandas pipeline on ``pd.read_parquet`` + scipy z-tests.
+* ``tea``: tea-tasting 1.x on Ibis/DuckDB, given per-unit flags built by an Ibis query (the
+  flags table is materialised once; tea-tasting has no segments, so it analyses each channel's
+  slice as well).
+
+Each repetition runs every contender once, in alternating order, each in a fresh process (imports
+included: what a user waits for). Reported: median wall time, median peak resident memory
+(``ru_maxrss`` of the worker), and whether the counts equal those of the SQL query.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+AS_OF = "2024-04-15T00:00:00Z"
+CURVE = range(31)
+HEADLINE = (1, 7, 30)
+CONTENDERS = ("abkit", "sql", "pandas", "tea")
+TITLES = {
+    "abkit": "abkit",
+    "sql": "one DuckDB SQL query",
+    "pandas": "pandas by hand",
+    "tea": "tea-tasting (Ibis/DuckDB)",
+}
+
+# ------------------------------------------------------------------------------------- workers
+# Each returns {"counts": {"variant|segment|day": [n, retained]}, ...}; segment "" is overall.
+
+
+def _key(variant: str, segment: str, day: int) -> str:
+    return f"{variant}|{segment}|{day}"
+
+
+def _ztests(counts: dict[str, list[int]]) -> dict[str, float]:
+    """Unpooled two-proportion z-test p-values for the headline days, overall and per channel."""
+    import numpy as np
+    from scipy import stats
+
+    out = {}
+    segs = sorted({k.split("|")[1] for k in counts})
+    for seg in segs:
+        for d in HEADLINE:
+            n0, x0 = counts[_key("control", seg, d)]
+            n1, x1 = counts[_key("treatment", seg, d)]
+            p0, p1 = x0 / n0, x1 / n1
+            se = np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+            out[f"{seg}|{d}"] = float(2 * stats.norm.sf(abs(p1 - p0) / se))
+    return out
+
+
+def run_abkit(folder: Path) -> dict[str, Any]:
+    import abkit as ab
+
+    metrics = [ab.Retention(day=d) for d in HEADLINE]
+    metrics += [ab.Retention(day=d, name=f"curve_d{d}") for d in CURVE]
+    exp = ab.Experiment(metrics=metrics, control="control", segments=["channel"])
+    res = exp.analyze(
+        exposures=folder / "exposures.parquet", events=folder / "events.parquet", as_of=AS_OF
+    )
+    counts: dict[str, list[int]] = {}
+    for a in res.arms:
+        if a.metric.startswith("curve_d") and a.segment is None:
+            day, seg = int(a.metric.removeprefix("curve_d")), ""
+        elif a.metric.startswith("retention_d") and a.segment is not None:
+            day, seg = int(a.metric.removeprefix("retention_d")), str(a.segment_value)
+        else:
+            continue
+        counts[_key(a.variant, seg, day)] = [a.n, round((a.mean or 0.0) * a.n)]
+    pvalues = {
+        f"|{c.metric.removeprefix('retention_d')}": c.comparison.pvalue for c in res.comparisons
+    }
+    return {"counts": counts, "pvalues": pvalues}
+
+
+SQL = """
+WITH first AS (
+    SELECT unit_id, min(exposed_at) AS t0, arg_min(variant, exposed_at) AS variant,
+           arg_min(channel, exposed_at) AS channel, min(variant) <> max(variant) AS several
+    FROM read_parquet('{x}') WHERE exposed_at <= TIMESTAMPTZ '{as_of}'
+    GROUP BY unit_id
+), units AS (
+    SELECT * FROM first WHERE NOT several
+), days AS (
+    SELECT e.unit_id,
+           bit_or(1::BIGINT << ((epoch_us(e.ts) - epoch_us(u.t0)) // 86400000000)) AS mask
+    FROM read_parquet('{e}') e JOIN units u USING (unit_id)
+    WHERE e.ts >= u.t0 AND e.ts <= TIMESTAMPTZ '{as_of}'
+      AND epoch_us(e.ts) - epoch_us(u.t0) < 31 * 86400000000
+    GROUP BY e.unit_id
+)
+SELECT variant, channel,
+       least((epoch_us(TIMESTAMPTZ '{as_of}') - epoch_us(t0)) // 86400000000, 31) AS age,
+       count(*) AS n,
+       {sums}
+FROM units LEFT JOIN days USING (unit_id)
+GROUP BY ALL
+"""
+
+
+def run_sql(folder: Path) -> dict[str, Any]:
+    import duckdb
+
+    sums = ",\n       ".join(f"sum(coalesce((mask >> {d}) & 1, 0)) AS d{d}" for d in CURVE)
+    q = SQL.format(
+        x=folder / "exposures.parquet", e=folder / "events.parquet", as_of=AS_OF, sums=sums
+    )
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    rows = con.execute(q).fetchall()
+    return {"counts": _counts_from_rows(rows)}
+
+
+def _counts_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, list[int]]:
+    """(variant, channel, age, n, d0..d30) rows → counts; a unit counts for day d if age > d."""
+    counts: dict[str, list[int]] = {}
+    for variant, channel, age, n, *retained in rows:
+        for d in CURVE:
+            if age < d + 1:
+                continue
+            for seg in ("", channel) if d in HEADLINE else ("",):
+                c = counts.setdefault(_key(variant, seg, d), [0, 0])
+                c[0] += int(n)
+                c[1] += int(retained[d])
+    return counts
+
+
+def run_pandas(folder: Path) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    as_of = pd.Timestamp(AS_OF)
+    x = pd.read_parquet(folder / "exposures.parquet")
+    x = x[x.exposed_at <= as_of]
+    several = x.groupby("unit_id").variant.nunique() > 1
+    x = x.sort_values("exposed_at", kind="stable").drop_duplicates("unit_id")
+    x = x[~x.unit_id.isin(several.index[several])]
+    ev = pd.read_parquet(folder / "events.parquet")
+    ev = ev.merge(
+        x[["unit_id", "t0"]]
+        if "t0" in x
+        else x.rename(columns={"exposed_at": "t0"})[["unit_id", "t0"]],
+        on="unit_id",
+    )
+    ev = ev[(ev.ts >= ev.t0) & (ev.ts <= as_of)]
+    day = (ev.ts - ev.t0) // pd.Timedelta(days=1)
+    ev = pd.DataFrame({"unit_id": ev.unit_id.to_numpy(), "day": day.to_numpy()})
+    ev = ev[ev.day <= 30].drop_duplicates()
+    units = x.rename(columns={"exposed_at": "t0"})[["unit_id", "variant", "channel", "t0"]]
+    units["age"] = np.minimum((as_of - units.t0) // pd.Timedelta(days=1), 31)
+    active = ev.merge(units[["unit_id", "variant", "channel", "age"]], on="unit_id")
+    ret = active.groupby(["variant", "channel", "age", "day"]).size().unstack("day", fill_value=0)
+    n = units.groupby(["variant", "channel", "age"]).size().rename("n")
+    table = pd.concat([n, ret], axis=1).fillna(0)
+    rows = [
+        (v, c, int(a), int(r["n"]), *[int(r.get(d, 0)) for d in CURVE])
+        for (v, c, a), r in table.iterrows()
+    ]
+    return {"counts": _counts_from_rows(rows)}
+
+
+def run_tea(folder: Path) -> dict[str, Any]:
+    import ibis
+    import tea_tasting as tt
+
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET preserve_insertion_order = false")
+    as_of = ibis.literal(__import__("pandas").Timestamp(AS_OF).to_pydatetime())
+    x = con.read_parquet(folder / "exposures.parquet")
+    x = x.filter(x.exposed_at <= as_of)
+    first = x.group_by("unit_id").aggregate(
+        t0=x.exposed_at.min(),
+        variant=x.variant.argmin(x.exposed_at),
+        channel=x.channel.argmin(x.exposed_at),
+        several=x.variant.nunique() > 1,
+    )
+    units = first.filter(~first.several)
+    ev = con.read_parquet(folder / "events.parquet")
+    j = ev.join(units.select("unit_id", "t0"), "unit_id")
+    j = j.filter((j.ts >= j.t0) & (j.ts <= as_of))
+    j = j.mutate(day=(j.ts.delta(j.t0, unit="microsecond") // 86_400_000_000))
+    flags = j.group_by("unit_id").aggregate(
+        **{f"d{d}": (j.day == d).any().cast("int64") for d in CURVE}
+    )
+    age = as_of.delta(units.t0, unit="microsecond") // 86_400_000_000
+    u = units.left_join(flags, "unit_id").mutate(age=age)
+    u = u.mutate(
+        **{
+            f"d{d}": ibis.ifelse(u.age > d, u[f"d{d}"].fill_null(0), ibis.null("int64"))
+            for d in CURVE
+        }
+    )
+    u = u.select("variant", "channel", *(f"d{d}" for d in CURVE))
+    tbl = con.create_table("flags", u, temp=True)  # per-unit flags, computed once
+    metrics = {f"d{d}": tt.Mean(f"d{d}") for d in CURVE}
+    res = tt.Experiment(metrics).analyze(tbl, control="control")
+    counts: dict[str, list[int]] = {}
+    sizes = (
+        tbl.group_by("variant")
+        .aggregate(**{f"n{d}": tbl[f"d{d}"].count() for d in CURVE})
+        .execute()
+        .set_index("variant")
+    )
+    for row in res.to_dicts():
+        d = int(row["metric"][1:])
+        for v, mean in (("control", row["control"]), ("treatment", row["treatment"])):
+            n = int(sizes.loc[v, f"n{d}"])
+            counts[_key(v, "", d)] = [n, round(mean * n)]
+    seg_metrics = {f"d{d}": tt.Mean(f"d{d}") for d in HEADLINE}
+    channels = sorted(tbl.select("channel").distinct().execute()["channel"].tolist())
+    for ch in channels:
+        sub = tbl.filter(tbl.channel == ch)
+        r = tt.Experiment(seg_metrics).analyze(sub, control="control")
+        sz = (
+            sub.group_by("variant")
+            .aggregate(**{f"n{d}": sub[f"d{d}"].count() for d in HEADLINE})
+            .execute()
+            .set_index("variant")
+        )
+        for row in r.to_dicts():
+            d = int(row["metric"][1:])
+            for v, mean in (("control", row["control"]), ("treatment", row["treatment"])):
+                n = int(sz.loc[v, f"n{d}"])
+                counts[_key(v, ch, d)] = [n, round(mean * n)]
+    return {"counts": counts}
+
+
+WORKERS = {"abkit": run_abkit, "sql": run_sql, "pandas": run_pandas, "tea": run_tea}
+
+
+def worker(contender: str, size: str) -> None:
+    out = WORKERS[contender](DATA / size)
+    if "pvalues" not in out:
+        out["pvalues"] = _ztests(out["counts"])
+    out["maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(out))
+
+
+# ------------------------------------------------------------------------------------- driver
+
+
+def run_once(contender: str, size: str, memory_limit: str) -> tuple[float, dict[str, Any]]:
+    env = {**os.environ, "CI": "1"}  # no progress bars in the worker's captured output
+    if memory_limit:
+        env["ABKIT_MEMORY_LIMIT"] = memory_limit  # abkit's engine configuration
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", contender, "--size", size],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"{contender} on {size} failed:\n{proc.stderr[-3000:]}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", nargs="+", default=["100k", "1m"])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--skip", nargs="*", default=[], choices=CONTENDERS)
+    ap.add_argument("--out", type=Path, default=HERE / "results_scale.md")
+    ap.add_argument(
+        "--memory-limit", default="2GB", help="abkit's DuckDB memory limit (ABKIT_MEMORY_LIMIT)"
+    )
+    ap.add_argument("--worker", choices=CONTENDERS)
+    ap.add_argument("--size")
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.size)
+        return
+
+    results: dict[str, dict[str, Any]] = {}
+    for size in args.sizes:
+        if not (DATA / size / "events.parquet").exists():
+            sys.exit(f"no data for {size}: run benchmarks/generate_data.py --sizes {size}")
+        info = (DATA / size / "README").read_text().strip()
+        contenders = [c for c in CONTENDERS if c not in args.skip]
+        runs: dict[str, list[tuple[float, dict[str, Any]]]] = {c: [] for c in contenders}
+        for rep in range(args.reps):
+            order = contenders if rep % 2 == 0 else contenders[::-1]
+            for c in order:
+                wall, out = run_once(c, size, args.memory_limit)
+                runs[c].append((wall, out))
+                print(
+                    f"{size} rep {rep + 1} {c}: {wall:.2f} s, {out['maxrss_bytes'] / 1e9:.2f} GB",
+                    flush=True,
+                )
+        ref = runs["sql"][0][1]["counts"] if "sql" in runs else None
+        results[size] = {"info": info, "contenders": {}}
+        for c, rs in runs.items():
+            counts = rs[0][1]["counts"]
+            same = None if ref is None else all(counts.get(k) == v for k, v in ref.items())
+            results[size]["contenders"][c] = {
+                "wall_s": statistics.median(w for w, _ in rs),
+                "rss_gb": statistics.median(o["maxrss_bytes"] for _, o in rs) / 1e9,
+                "same": same,
+            }
+    write_table(results, args.out)
+    print(args.out.read_text())
+
+
+def write_table(results: dict[str, dict[str, Any]], path: Path) -> None:
+    old = (
+        json.loads(path.with_suffix(".json").read_text())
+        if path.with_suffix(".json").exists()
+        else {}
+    )
+    old.update(results)
+    path.with_suffix(".json").write_text(json.dumps(old, indent=1, sort_keys=True))
+    lines = [
+        "# Retention analysis at scale",
+        "",
+        "Generated by `benchmarks/bench_scale.py` (data: `benchmarks/generate_data.py`, seeded).",
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}. Whole processes (imports included), median of "
+        "the repetitions, alternating order; peak memory is the worker's maximum resident set.",
+        "Work: D1/D7/D30 retention + D0-D30 curve + D1/D7/D30 by channel, z-tests, as_of = end "
+        'of log. "same": every (variant, channel, day) count equals the SQL query\'s. abkit '
+        "runs with `ABKIT_MEMORY_LIMIT=2GB` (spills beyond it); the others with DuckDB defaults.",
+        "",
+        "| units (events) | "
+        + " | ".join(TITLES[c] for c in CONTENDERS)
+        + " | abkit / fastest other |",
+        "|---|" + "---|" * (len(CONTENDERS) + 1),
+    ]
+    order = sorted(old, key=lambda s: {"100k": 0, "1m": 1, "10m": 2}.get(s, 9))
+    for size in order:
+        r = old[size]
+        ev = r["info"].split("events=")[1].split()[0]
+        units = r["info"].split("units=")[1].split()[0]
+        cells = []
+        for c in CONTENDERS:
+            x = r["contenders"].get(c)
+            if x is None:
+                cells.append("not run")
+                continue
+            same = "" if x["same"] is None else (" ✓" if x["same"] else " ✗ differs")
+            cells.append(f"{x['wall_s']:.1f} s / {x['rss_gb']:.2f} GB{same}")
+        others = [x["wall_s"] for c, x in r["contenders"].items() if c != "abkit"]
+        ratio = (
+            f"{r['contenders']['abkit']['wall_s'] / min(others):.2f}"
+            if others and "abkit" in r["contenders"]
+            else ""
+        )
+        lines.append(
+            f"| {int(units):,} ({int(ev) / 1e6:.1f}M) | " + " | ".join(cells) + f" | {ratio} |"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
