@@ -171,6 +171,7 @@ MASK_BACKENDS = ("duckdb",)
 #: data-quality columns of the analysis query (summed over all its rows)
 DQ_SUMS = (
     "x_rows",
+    "x_ids",
     "x_null_ids",
     "x_null_variants",
     "x_null_times",
@@ -368,6 +369,7 @@ def build_analysis_query(
     t = exposures
     x_counts = t.aggregate(
         x_rows=t.count(),
+        x_ids=t.unit_id.nunique(),
         x_null_ids=t.unit_id.isnull().cast("int64").sum(),
         x_null_variants=(t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
         x_null_times=(t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),

@@ -289,7 +289,13 @@ class Experiment:
         self, units: Any, columns: dict[str, str], con: BaseBackend | None
     ) -> ExperimentResult:
         from abkit.aggregate import build_unit_stats
-        from abkit.data import FindingsBuilder, backend_of, load_table, rename_columns
+        from abkit.data import (
+            FindingsBuilder,
+            backend_of,
+            load_table,
+            normalise_unit_ids,
+            rename_columns,
+        )
         from abkit.engine import connect, execute, resolve_backend
 
         event_metrics = [m.name for m in self.metrics if isinstance(m, EventMetric)]
@@ -305,8 +311,12 @@ class Experiment:
         self._check_columns(t, "units", self.segments)
         t = t.mutate(variant=t.variant.cast("string"))
         t = _label_segments(t, self.segments)
+        notes: list[str] = []
+        t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes)
 
         dq = FindingsBuilder()
+        for note in notes:
+            dq.add("unit_id_types", "info", 0, None, note)
         counts = execute(
             t.aggregate(
                 rows=t.count(),
@@ -368,10 +378,21 @@ class Experiment:
         columns: dict[str, str],
         con: Any,
         dialect: str | None = None,
+        notes: list[str] | None = None,
     ) -> tuple[BaseBackend, ir.Table, datetime, StatsQuery]:
-        """Load and check both logs; build the analysis query (nothing heavy runs yet)."""
+        """Load and check both logs; build the analysis query (nothing heavy runs yet).
+
+        ``notes`` collects what the data layer changed on the way (recorded as findings).
+        """
+        notes = [] if notes is None else notes
         from abkit.aggregate import build_analysis_query
-        from abkit.data import backend_of, load_table, rename_columns, require_timestamp
+        from abkit.data import (
+            backend_of,
+            load_table,
+            normalise_unit_ids,
+            rename_columns,
+            require_timestamp,
+        )
         from abkit.engine import connect, resolve_backend
 
         event_metrics = [m for m in self.metrics if isinstance(m, EventMetric)]
@@ -390,6 +411,7 @@ class Experiment:
         exp = require_timestamp(exp, "exposed_at", role="exposures", tz=self.tz, con=con)
         exp = exp.mutate(variant=exp.variant.cast("string"))
         exp = _label_segments(exp, self.segments)
+        exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes)
 
         ev: ir.Table | None = None
         if events is not None:
@@ -409,6 +431,7 @@ class Experiment:
                     f"events: column 'value' has type {ev.value.type()}, expected numbers; convert "
                     "it (e.g. pd.to_numeric(df['value'], errors='coerce')) before analysing"
                 )
+            ev = normalise_unit_ids(ev, role="events", blank_to_null=False, notes=notes)
             exp, ev = _align_id_types(exp, ev)
 
         as_of_dt = self._resolve_as_of(as_of, exp, ev, check_first_exposure=False)
@@ -443,9 +466,14 @@ class Experiment:
         from abkit.data import FindingsBuilder
         from abkit.engine import execute
 
-        con, exp, as_of_dt, query = self._event_query(exposures, events, as_of, columns, con)
+        notes: list[str] = []
+        con, exp, as_of_dt, query = self._event_query(
+            exposures, events, as_of, columns, con, notes=notes
+        )
         ev_given = events is not None
         dq = FindingsBuilder()
+        for note in notes:
+            dq.add("unit_id_types", "info", 0, None, note)
         frame = execute(query.expr, con)
         x_cols = [k for k in DQ_SUMS if k.startswith("x_")]
         if frame.empty:  # no unit and no event row: ask the exposures what is wrong
@@ -473,9 +501,22 @@ class Experiment:
         self._exposure_findings(c, dq)
         if ev_given:
             self._event_findings(c, dq)
+        no_valid = c["x_ids"] - c["units"]
+        dq.counts["units_without_valid_exposure"] = no_valid
+        if no_valid:
+            dq.add(
+                "units_without_valid_exposure",
+                "warning",
+                no_valid,
+                c["x_ids"],
+                f"{no_valid:,} units have no exposure row with a variant and a time by as_of; "
+                "they were not analysed",
+            )
         stats = ok.drop(columns=["_status", "x_min", *DQ_SUMS]).reset_index(drop=True)
         stats = complete_stats(stats, self.metrics, query.group_cols[1:])
-        return self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr, con))
+        res = self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr, con))
+        _reconcile(res, c["x_ids"], events_given=ev_given)
+        return res
 
     @staticmethod
     def _exposure_findings(c: dict[str, int], dq: FindingsBuilder) -> None:
@@ -680,6 +721,7 @@ class Experiment:
                 stats = stats[~stats.variant.isin(unknown)]
         else:
             variants = found
+        self._check_label_variants(found, stats, dq)
         if self.control not in found:
             raise DataError(
                 f"control {self.control!r} is not among the variant values found in the data "
@@ -758,7 +800,23 @@ class Experiment:
         )
 
     def _check_metric_values(self, stats: pd.DataFrame) -> None:
+        import math as _math
+
         for m in self.metrics:
+            lo_col, hi_col = f"{m.name}__min", f"{m.name}__max"
+            if lo_col in stats.columns and hi_col in stats.columns:
+                lo, hi = stats[lo_col].min(), stats[hi_col].max()
+                if any(not _isnull(x) and _math.isinf(x) for x in (lo, hi)):
+                    where = (
+                        f"column {getattr(m, 'column', m.name)!r}"
+                        if not isinstance(m, EventMetric)
+                        else "the events' 'value' column"
+                    )
+                    raise DataError(
+                        f"metric {m.name!r}: {where} holds infinite values (min {lo}, max {hi}); "
+                        "replace them (e.g. df[col].replace([np.inf, -np.inf], np.nan)) or cap "
+                        "them before analysing"
+                    )
             if m.kind != "proportion" or isinstance(m, EventMetric):
                 continue
             lo, hi = stats[f"{m.name}__min"].min(), stats[f"{m.name}__max"].max()
@@ -769,6 +827,25 @@ class Experiment:
                     f"0/1 (min {lo}, max {hi}); use Mean({m.column!r}) for a numeric column or "  # type: ignore[attr-defined]
                     "recode it to 0/1"
                 )
+
+    @staticmethod
+    def _check_label_variants(found: list[str], stats: pd.DataFrame, dq: FindingsBuilder) -> None:
+        """Labels equal but for case or surrounding white space usually split one arm in two."""
+        groups: dict[str, list[str]] = {}
+        for v in found:
+            groups.setdefault(v.strip().casefold(), []).append(v)
+        clashes = [sorted(g) for g in groups.values() if len(g) > 1]
+        if clashes:
+            labels = [v for g in clashes for v in g]
+            n = int(stats.loc[stats.variant.isin(labels), "n_units"].sum())
+            dq.add(
+                "variant_label_variants",
+                "blocking",
+                n,
+                int(stats.n_units.sum()),
+                f"variant labels {clashes} differ only in case or white space; they are analysed "
+                "as separate arms. Normalise the labels (e.g. str.strip().lower()) in the source",
+            )
 
     def _srm(self, overall: pd.DataFrame, variants: list[str]) -> Any:
         from abkit.stats import srm_test
@@ -878,6 +955,50 @@ def _arm_summary(row: Any, name: str) -> _Arm:
 
 
 # ---------------------------------------------------------------------------------------- helpers
+
+
+def _reconcile(res: ExperimentResult, distinct_ids: int, *, events_given: bool) -> None:
+    """Conservation checks: every unit and every event is in exactly one category.
+
+    Raises:
+        ConsistencyError: the counts do not add up (withholding a result that lost data).
+    """
+    from abkit.errors import ConsistencyError
+
+    c = res.data_quality.counts
+    problems = []
+    accounted = (
+        c.get("units_analyzed", 0)
+        + c.get("units_multiple_variants", 0)
+        + c.get("units_unknown_variant", 0)
+        + c.get("units_without_valid_exposure", 0)
+    )
+    if accounted != distinct_ids:
+        problems.append(f"{distinct_ids:,} distinct unit ids but {accounted:,} accounted for")
+    for m in res.metrics:
+        arms = [a for a in res.arms if a.metric == m.name and a.segment is None]
+        total = sum(a.n + a.immature + a.missing for a in arms)
+        if total != c.get("units_analyzed", 0):
+            problems.append(f"{m.name}: {total:,} units counted vs {c.get('units_analyzed', 0):,}")
+    if events_given:
+        parts = (
+            "event_null_ids",
+            "event_null_times",
+            "events_unexposed_units",
+            "events_before_exposure",
+            "events_after_as_of",
+            "events_in_analysis",
+        )
+        if sum(c.get(k, 0) for k in parts) != c.get("event_rows", 0):
+            problems.append(
+                f"{c.get('event_rows', 0):,} event rows but the categories sum to "
+                f"{sum(c.get(k, 0) for k in parts):,}"
+            )
+    if problems:
+        raise ConsistencyError(
+            "conservation check failed (" + "; ".join(problems) + "); the result is withheld. "
+            "This is a bug in abkit: please report it with res.data_quality counts"
+        )
 
 
 def _isnull(v: Any) -> bool:

@@ -362,3 +362,45 @@ def require_timestamp(
     if dtype.timezone.upper() != "UTC":
         return table.mutate(**{col: table[col].cast(dt.Timestamp(timezone="UTC"))})
     return table
+
+
+def normalise_unit_ids(
+    table: ir.Table, *, role: str, blank_to_null: bool, notes: list[str]
+) -> ir.Table:
+    """Make ``unit_id`` safe to join on, recording what was changed in ``notes``.
+
+    * floating-point ids (a pandas column of integers with a NaN becomes float) are cast to
+      64-bit integers when every value is a whole number below 2**53; otherwise a DataError, since
+      such ids cannot be matched exactly;
+    * with ``blank_to_null``, text ids that are empty or only white space become null (dropped
+      and counted like any null id). Other ids are kept verbatim (no trimming: " u1" and "u1" may
+      be different users).
+    """
+    import ibis
+
+    uid = table.unit_id
+    dtype = uid.type()
+    if dtype.is_floating():
+        bad = table.aggregate(
+            fractional=(uid.notnull() & (uid != uid.floor())).cast("int64").sum(),
+            too_big=(uid.abs() >= 2.0**53).cast("int64").sum(),
+            n=uid.count(),
+        ).execute()
+        row = bad.iloc[0]
+        frac, big = (
+            0 if row[k] is None or row[k] != row[k] else int(row[k])
+            for k in ("fractional", "too_big")
+        )
+        if frac or big:
+            raise DataError(
+                f"{role}: column 'unit_id' holds floating-point numbers ({frac:,} with a fraction, "
+                f"{big:,} too large to be exact); ids must be integers or text — store them as "
+                "integers (df['unit_id'].astype('Int64')) or strings"
+            )
+        notes.append(
+            f"{role}: unit ids stored as floating-point numbers (e.g. 1.0) were read as integers"
+        )
+        table = table.mutate(unit_id=uid.cast("int64"))
+    elif dtype.is_string() and blank_to_null:
+        table = table.mutate(unit_id=ibis.ifelse(uid.strip() == "", ibis.null("string"), uid))
+    return table

@@ -7,7 +7,8 @@ with one clause and still tell them apart::
     ├── SpecError      the experiment spec or a metric definition is invalid
     ├── DataError      the input data does not fit the data contract (missing columns, bad types …)
     ├── StatsError     a statistic was asked for numbers it cannot work with
-    └── ReportError    a report run failed (parameters, papermill, nbconvert, output folder)
+    ├── ReportError    a report run failed (parameters, papermill, nbconvert, output folder)
+    └── ConsistencyError  abkit's own bookkeeping does not add up (a bug: please report it)
 
 Messages name the culprit (column, value, rows) and say how to fix it.
 """
@@ -45,4 +46,13 @@ class ReportError(AbkitError, RuntimeError):
         self.notebook_path = notebook_path
 
 
-__all__ = ["AbkitError", "DataError", "ReportError", "SpecError", "StatsError"]
+class ConsistencyError(AbkitError, RuntimeError):
+    """A conservation check failed: the units or events abkit counted do not add up.
+
+    Every analysed unit must be in exactly one category (analysed, excluded for a stated reason),
+    every event likewise. A mismatch means abkit lost or double-counted data; the result is
+    withheld rather than shown with a footnote.
+    """
+
+
+__all__ = ["AbkitError", "ConsistencyError", "DataError", "ReportError", "SpecError", "StatsError"]
