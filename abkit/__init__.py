@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from abkit.errors import AbkitError, DataError, ReportError, SpecError, StatsError
-from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Retention, Revenue
+from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Ratio, Retention, Revenue
 
 __version__ = "0.1.0"
 
@@ -58,6 +58,7 @@ __all__ = [
     "ExperimentSpec",
     "Mean",
     "Proportion",
+    "Ratio",
     "ReportError",
     "Retention",
     "Revenue",

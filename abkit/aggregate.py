@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from abkit.metrics import EventMetric, Metric
+from abkit.metrics import EventMetric, Metric, Ratio, event_parts
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -135,6 +135,39 @@ def calendar_days(
             "run on DuckDB/Spark"
         )
     return local_ts.date().delta(local_t0.date(), unit="day").cast("int64")
+
+
+def all_event_parts(metrics: Sequence[Metric]) -> list[EventMetric]:
+    """Distinct event metrics to compute per unit: event metrics and ratios' event parts."""
+    out: list[EventMetric] = []
+    for m in metrics:
+        for p in event_parts(m):
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def capped(v: Any, cap: float | None) -> Any:
+    """``min(v, cap)`` per unit (nulls stay null), or ``v`` without a cap."""
+    import ibis
+
+    return v if cap is None else ibis.ifelse(v > cap, ibis.literal(float(cap)), v)
+
+
+def column_value(t: ir.Table, m: Metric) -> Any:
+    """A column metric's per-unit value as float64, capped when the metric has a cap."""
+    return capped(t[m.column].cast("float64"), getattr(m, "cap", None))  # type: ignore[attr-defined]
+
+
+def ratio_aggregates(m: Metric, x: Any, y: Any, where: Any) -> dict[str, Any]:
+    """Sums a ratio metric needs: Σx, Σy, Σx², Σy², Σxy (over units where both parts exist)."""
+    return {
+        stat_col(m, "sum"): x.sum(where=where),
+        stat_col(m, "sumy"): y.sum(where=where),
+        stat_col(m, "sumsq"): (x * x).sum(where=where),
+        stat_col(m, "sumyy"): (y * y).sum(where=where),
+        stat_col(m, "sumxy"): (x * y).sum(where=where),
+    }
 
 
 def _group_aggregates(
@@ -303,7 +336,7 @@ def build_analysis_query(
 
     be = backend or backend_name(exposures, events)
     as_lit = ibis.literal(as_of)
-    event_metrics = [m for m in metrics if isinstance(m, EventMetric)]
+    event_metrics = all_event_parts(metrics)
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be)
     if events is not None:
         pu = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
@@ -343,10 +376,29 @@ def build_analysis_query(
         age = (micros_between(be, u.t0, as_lit) // DAY_US).cast("int64")
         u = u.mutate(_age=ibis.least(age, ibis.literal(cap, "int64")))
         group_cols = (*group_cols, AGE_COL)
+
+    def event_value(m: EventMetric) -> Any:
+        v = u[f"_m_{event_metrics.index(m)}"].cast("float64").fill_null(m.empty_value)
+        return capped(v, getattr(m, "cap", None))
+
     for m in metrics:
+        if isinstance(m, Ratio):
+            x, y = (
+                event_value(p) if isinstance(p, EventMetric) else column_value(u, p)
+                for p in m.parts
+            )
+            if m.source == "column":
+                values[m.name] = (x, None, x)  # n / missing from the numerator's nulls
+                both = x.notnull() & y.notnull()
+                aggs[stat_col(m, "n")] = u.count(where=both)
+                aggs[stat_col(m, "missing")] = u.count(where=~both)
+                aggs[stat_col(m, "immature")] = u.count() - u.count()
+            else:
+                both = None
+            aggs |= ratio_aggregates(m, x, y, both)
+            continue
         if isinstance(m, EventMetric):
-            i = event_metrics.index(m)
-            v = u[f"_m_{i}"].cast("float64").fill_null(m.empty_value)
+            v = event_value(m)
             mature = None
             if m.tz:
                 mature = calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
@@ -359,9 +411,10 @@ def build_analysis_query(
                 aggs[stat_col(m, "min")] = v.min(where=mature)
                 aggs[stat_col(m, "max")] = v.max(where=mature)
         else:
-            raw = u[m.column].cast("float64")  # type: ignore[attr-defined]
+            raw = column_value(u, m)
             values[m.name] = (raw, None, raw)
-    aggs |= _group_aggregates(u, values)
+    ratio_cols = {k for k in aggs if "__" in k}
+    aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
     aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
     expr = u.group_by(list(group_cols)).aggregate(**aggs)
     # exposure row counts need no grouping: a scalar aggregate over the (small) exposure log,
@@ -401,17 +454,22 @@ def complete_stats(
     import pandas as pd
 
     frame = frame.reset_index(drop=True)
-    event = [m for m in metrics if isinstance(m, EventMetric)]
+    # rolling metrics whose maturity is applied here: event metrics and event-part ratios
+    event: list[Any] = [
+        m
+        for m in metrics
+        if isinstance(m, EventMetric) or (isinstance(m, Ratio) and m.source == "events")
+    ]
     if AGE_COL in frame.columns:
         age = frame[AGE_COL].to_numpy(dtype="int64")
         n_units = frame["n_units"].to_numpy(dtype="int64")
         cols: dict[str, Any] = {}
         for m in event:
-            if m.tz:
+            if getattr(m, "tz", None):
                 continue
             mature = age >= m.mature_after_days
             cols[stat_col(m, "n")] = np.where(mature, n_units, 0)
-            for f in ("sum", "sumsq", "min", "max"):
+            for f in ("sum", "sumsq", "min", "max", "sumy", "sumyy", "sumxy"):
                 if stat_col(m, f) in frame.columns:
                     x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
                     cols[stat_col(m, f)] = np.where(
@@ -441,6 +499,11 @@ def complete_stats(
         cols[stat_col(m, "sum")] = s
         cols[stat_col(m, "immature")] = n_units - n
         cols[stat_col(m, "missing")] = np.zeros(len(frame), dtype="int64")
+        for f in ("sumsq", "sumy", "sumyy", "sumxy"):
+            if isinstance(m, Ratio) and stat_col(m, f) in frame.columns:
+                cols[stat_col(m, f)] = np.nan_to_num(
+                    frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=0.0), nan=0.0
+                )
         if _is_binary(m):
             cols[stat_col(m, "sumsq")] = s
             cols[stat_col(m, "min")] = np.where(n > 0, (s >= n).astype(float), np.nan)
@@ -454,9 +517,19 @@ def build_unit_stats(
 ) -> StatsQuery:
     """The aggregation query for a per-unit table (column metrics only)."""
     values: dict[str, tuple[Any, Any, Any]] = {}
+    extra: dict[str, Any] = {}
     for m in metrics:
-        raw = units[m.column].cast("float64")  # type: ignore[attr-defined]
+        if isinstance(m, Ratio):
+            x, y = (column_value(units, p) for p in m.parts)
+            both = x.notnull() & y.notnull()
+            extra[stat_col(m, "n")] = units.count(where=both)
+            extra[stat_col(m, "missing")] = units.count(where=~both)
+            extra[stat_col(m, "immature")] = units.count() - units.count()
+            extra |= ratio_aggregates(m, x, y, both)
+            continue
+        raw = column_value(units, m)
         values[m.name] = (raw, None, raw)
     group_cols = ("variant", *segments)
-    expr = units.group_by(list(group_cols)).aggregate(**_group_aggregates(units, values))
+    aggs = _group_aggregates(units, values) | extra
+    expr = units.group_by(list(group_cols)).aggregate(**aggs)
     return StatsQuery(expr, group_cols)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abkit.errors import AbkitError, DataError, SpecError
-from abkit.metrics import EventMetric, Metric, metric_from_spec
+from abkit.metrics import EventMetric, Metric, Ratio, column_parts, event_parts, metric_from_spec
 from abkit.stats._types import ALTERNATIVES
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ class Experiment:
         )
         from abkit.engine import connect, execute, resolve_backend
 
-        event_metrics = [m.name for m in self.metrics if isinstance(m, EventMetric)]
+        event_metrics = [m.name for m in self.metrics if event_parts(m)]
         if event_metrics:
             raise SpecError(
                 f"metrics {event_metrics} are computed from events; with a per-unit table use "
@@ -307,7 +307,7 @@ class Experiment:
         con = resolve_backend(con) or backend_of(units) or connect()
         t = load_table(units, con=con, role="units")
         t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
-        self._check_columns(t, "units", [m.column for m in self.metrics])  # type: ignore[attr-defined]
+        self._check_columns(t, "units", [c for m in self.metrics for c in column_parts(m)])
         self._check_columns(t, "units", self.segments)
         t = t.mutate(variant=t.variant.cast("string"))
         t = _label_segments(t, self.segments)
@@ -395,8 +395,7 @@ class Experiment:
         )
         from abkit.engine import connect, resolve_backend
 
-        event_metrics = [m for m in self.metrics if isinstance(m, EventMetric)]
-        column_metrics = [m for m in self.metrics if not isinstance(m, EventMetric)]
+        event_metrics = [m for m in self.metrics if event_parts(m)]
         if event_metrics and events is None:
             raise SpecError(
                 f"metrics {[m.name for m in event_metrics]} are computed from events; pass events="
@@ -406,7 +405,7 @@ class Experiment:
         exp = rename_columns(
             exp, role="exposures", required=("unit_id", "variant", "exposed_at"), columns=columns
         )
-        carry = [*self.segments, *(m.column for m in column_metrics)]  # type: ignore[attr-defined]
+        carry = [*self.segments, *dict.fromkeys(c for m in self.metrics for c in column_parts(m))]
         self._check_columns(exp, "exposures", carry)
         exp = require_timestamp(exp, "exposed_at", role="exposures", tz=self.tz, con=con)
         exp = exp.mutate(variant=exp.variant.cast("string"))
@@ -869,7 +868,9 @@ class Experiment:
         arms: list[ArmStats] = []
         comps: list[MetricComparison] = []
         for m in self.metrics:
-            summary = {v: _arm_summary(rows.get(v), m.name) for v in variants}
+            summary = {
+                v: _arm_summary(rows.get(v), m.name, ratio=isinstance(m, Ratio)) for v in variants
+            }
             arms.extend(
                 ArmStats(m.name, v, a.n, a.mean, a.var, a.immature, a.missing, seg, segval)
                 for v, a in summary.items()
@@ -906,6 +907,16 @@ class Experiment:
                 alpha=self.alpha,
                 note=f"no units with a mature {m.name} in {empty!r}",
             )
+        if isinstance(m, Ratio):
+            from abkit.stats import RatioSums, compare_ratios
+
+            assert ctl.ratio is not None and trt.ratio is not None
+            return compare_ratios(
+                RatioSums(*ctl.ratio, n=ctl.n),
+                RatioSums(*trt.ratio, n=trt.n),
+                alpha=self.alpha,
+                alternative=self.alternative,
+            )
         if m.kind == "proportion":
             return compare_proportions(
                 round(ctl.total),
@@ -934,15 +945,34 @@ class _Arm(NamedTuple):
     var: float | None
     immature: int
     missing: int
+    ratio: tuple[float, float, float, float, float] | None = None  # Σx, Σy, Σx², Σy², Σxy
 
 
-def _arm_summary(row: Any, name: str) -> _Arm:
-    """One arm's sufficient statistics for metric ``name`` → n, sum, mean, variance (ddof=1)."""
+def _arm_summary(row: Any, name: str, *, ratio: bool = False) -> _Arm:
+    """One arm's sufficient statistics for metric ``name`` → n, sum, mean, variance (ddof=1).
+
+    For a ratio metric the "mean" is ``Σx / Σy`` and ``ratio`` carries the five sums.
+    """
     from abkit.stats import moments_from_sums
 
     if row is None:
         return _Arm(0, 0.0, None, None, 0, 0)
     n = int(row[f"{name}__n"])
+    if ratio:
+        sums = tuple(
+            0.0 if _isnull(row[f"{name}__{f}"]) else float(row[f"{name}__{f}"])
+            for f in ("sum", "sumy", "sumsq", "sumyy", "sumxy")
+        )
+        value = sums[0] / sums[1] if n >= 1 and sums[1] != 0 else None
+        return _Arm(
+            n,
+            sums[0],
+            value,
+            None,
+            int(row[f"{name}__immature"]),
+            int(row[f"{name}__missing"]),
+            sums,  # type: ignore[arg-type]
+        )
     total = 0.0 if _isnull(row[f"{name}__sum"]) else float(row[f"{name}__sum"])
     total_sq = 0.0 if _isnull(row[f"{name}__sumsq"]) else float(row[f"{name}__sumsq"])
     mean: float | None = None

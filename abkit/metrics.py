@@ -36,12 +36,13 @@ __all__ = [
     "Mean",
     "Metric",
     "Proportion",
+    "Ratio",
     "Retention",
     "Revenue",
     "metric_from_spec",
 ]
 
-Kind = Literal["proportion", "mean"]
+Kind = Literal["proportion", "mean", "ratio"]
 
 
 def _events_tuple(event: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -66,6 +67,21 @@ def _check_tz(tz: str | None) -> None:
         raise SpecError(
             f"tz={tz!r} is not an IANA time zone name (e.g. 'Asia/Shanghai', 'UTC')"
         ) from None
+
+
+def _check_cap(cap: float | None) -> None:
+    import math
+
+    if cap is not None and (
+        isinstance(cap, bool) or not isinstance(cap, int | float) or not math.isfinite(cap)
+    ):
+        raise SpecError(
+            f"cap must be a finite number (the per-unit value is capped at it), got {cap!r}"
+        )
+
+
+def _cap_text(cap: float | None) -> str:
+    return "" if cap is None else f"; per-unit value capped at {cap:g}"
 
 
 def _check_day(name: str, value: Any) -> int:
@@ -305,6 +321,7 @@ class EventCount(EventMetric):
     days: tuple[int, int] = (0, 6)
     event: str | Sequence[str] | None = None
     tz: str | None = None
+    cap: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
@@ -315,6 +332,7 @@ class EventCount(EventMetric):
         object.__setattr__(self, "days", (a, b))
         object.__setattr__(self, "event", _events_tuple(self.event))
         _check_tz(self.tz)
+        _check_cap(self.cap)
         if not self.name:
             ev = "" if self.event is None else "_" + "_".join(self.event)
             object.__setattr__(self, "name", f"events{ev}_d{a}_{b}" + ("_cal" if self.tz else ""))
@@ -329,7 +347,7 @@ class EventCount(EventMetric):
 
     @property
     def definition(self) -> str:
-        return "number of events on " + self._window_text()
+        return "number of events on " + self._window_text() + _cap_text(self.cap)
 
     def unit_aggregate(
         self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
@@ -349,6 +367,7 @@ class Revenue(EventMetric):
     days: tuple[int, int] = (0, 29)
     event: str | Sequence[str] | None = None
     tz: str | None = None
+    cap: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
@@ -359,6 +378,7 @@ class Revenue(EventMetric):
         object.__setattr__(self, "days", (a, b))
         object.__setattr__(self, "event", _events_tuple(self.event))
         _check_tz(self.tz)
+        _check_cap(self.cap)
         if not self.name:
             object.__setattr__(self, "name", f"value_d{a}_{b}" + ("_cal" if self.tz else ""))
 
@@ -372,7 +392,9 @@ class Revenue(EventMetric):
 
     @property
     def definition(self) -> str:
-        return "sum of event value (nulls count as 0) on " + self._window_text()
+        return (
+            "sum of event value (nulls count as 0) on " + self._window_text() + _cap_text(self.cap)
+        )
 
     def unit_aggregate(
         self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
@@ -429,16 +451,102 @@ class Proportion(_ColumnMetric):
 class Mean(_ColumnMetric):
     """Mean of a numeric per-unit column (compared with Welch's t-test).
 
+    ``cap`` caps each unit's value (winsorisation at a fixed value, e.g. a pre-period p99) so a
+    few whales do not swamp the variance.
+
     Example:
         >>> Mean("sum_game_rounds").kind
         'mean'
+        >>> Mean("revenue", cap=500).definition
+        "mean of the per-unit numeric column 'revenue'; per-unit value capped at 500"
     """
 
+    cap: float | None = None
     kind: ClassVar[Kind] = "mean"
+
+    def __post_init__(self) -> None:
+        _ColumnMetric.__post_init__(self)
+        _check_cap(self.cap)
 
     @property
     def definition(self) -> str:
-        return f"mean of the per-unit numeric column {self.column!r}"
+        return f"mean of the per-unit numeric column {self.column!r}" + _cap_text(self.cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio(Metric):
+    """A ratio of sums, ``Σ numerator / Σ denominator`` over units (e.g. events per active day),
+    compared between arms by the delta method (:func:`abkit.stats.compare_ratios`).
+
+    Numerator and denominator are metrics (event or column metrics) or column names. A unit
+    counts once both parts are mature; units with a null part are left out.
+
+    Example:
+        >>> r = Ratio(EventCount(days=(1, 7)), ActiveDays(days=(1, 7)))
+        >>> r.name, r.kind
+        ('events_d1_7_per_active_days_d1_7', 'ratio')
+        >>> Ratio("revenue", "sessions").name
+        'revenue_per_sessions'
+    """
+
+    numerator: Metric | str
+    denominator: Metric | str
+    name: str = ""
+    kind: ClassVar[Kind] = "ratio"
+
+    def __post_init__(self) -> None:
+        parts = []
+        for part in (self.numerator, self.denominator):
+            m = Mean(part) if isinstance(part, str) else part
+            if not isinstance(m, Metric) or isinstance(m, Ratio):
+                raise SpecError(f"a ratio's parts are metrics or column names, got {part!r}")
+            if isinstance(m, EventMetric) and m.tz is not None:
+                raise SpecError("ratio parts use rolling days; drop tz= from the parts")
+            parts.append(m)
+        object.__setattr__(self, "numerator", parts[0])
+        object.__setattr__(self, "denominator", parts[1])
+        if not self.name:
+            object.__setattr__(self, "name", f"{parts[0].name}_per_{parts[1].name}")
+
+    @property
+    def parts(self) -> tuple[Metric, Metric]:
+        return (self.numerator, self.denominator)  # type: ignore[return-value]
+
+    @property
+    def source(self) -> Literal["events", "column"]:  # type: ignore[override]
+        return "events" if any(isinstance(p, EventMetric) for p in self.parts) else "column"
+
+    @property
+    def mature_after_days(self) -> int:
+        return max(
+            (p.mature_after_days for p in self.parts if isinstance(p, EventMetric)), default=0
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.parts[0].label} per {self.parts[1].label.lower()}"
+
+    @property
+    def definition(self) -> str:
+        num, den = self.parts
+        return (
+            f"sum over units of [{num.definition}] divided by the sum of [{den.definition}]; "
+            "delta-method variance"
+        )
+
+
+def event_parts(m: Metric) -> tuple[EventMetric, ...]:
+    """The event metrics a metric is computed from (itself, or a ratio's event parts)."""
+    if isinstance(m, Ratio):
+        return tuple(p for p in m.parts if isinstance(p, EventMetric))
+    return (m,) if isinstance(m, EventMetric) else ()
+
+
+def column_parts(m: Metric) -> tuple[str, ...]:
+    """The per-unit columns a metric reads (a column metric's column, or a ratio's)."""
+    if isinstance(m, Ratio):
+        return tuple(p.column for p in m.parts if isinstance(p, _ColumnMetric))
+    return (m.column,) if isinstance(m, _ColumnMetric) else ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -451,6 +559,7 @@ _REGISTRY: dict[str, type[Metric]] = {
     "revenue": Revenue,
     "proportion": Proportion,
     "mean": Mean,
+    "ratio": Ratio,
 }
 
 
@@ -481,6 +590,9 @@ def metric_from_spec(item: Metric | Mapping[str, Any] | str) -> Metric:
     kwargs = dict(args)
     if "days" in kwargs and isinstance(kwargs["days"], list):
         kwargs["days"] = tuple(kwargs["days"])
+    for part in ("numerator", "denominator"):
+        if part in kwargs and isinstance(kwargs[part], Mapping):
+            kwargs[part] = metric_from_spec(kwargs[part])
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -474,3 +474,53 @@ def test_calendar_days_across_a_dst_change():
 def test_unknown_zone_is_a_spec_error():
     with pytest.raises(SpecError, match="IANA"):
         ab.Retention(day=1, tz="Mars/Olympus")
+
+
+# --------------------------------------------------------------------------- ratio metrics, caps
+
+
+def test_ratio_metric_matches_a_direct_per_unit_computation(small_sim):
+    from abkit.stats import RatioSums, compare_ratios
+
+    ratio = ab.Ratio(ab.EventCount(days=(1, 7)), ab.ActiveDays(days=(1, 7)))
+    res = ab.Experiment(metrics=[ratio], control="control").analyze(
+        exposures=small_sim.exposures, events=small_sim.events
+    )
+    # the same per-unit numbers by hand in pandas
+    exp = small_sim.exposures.sort_values("exposed_at").drop_duplicates("unit_id")
+    ev = small_sim.events.merge(exp[["unit_id", "variant", "exposed_at"]], on="unit_id")
+    as_of = small_sim.events.ts.max()
+    ev = ev[(ev.ts >= ev.exposed_at) & (ev.ts <= as_of)]
+    ev["day"] = (ev.ts - ev.exposed_at) // pd.Timedelta(days=1)
+    win = ev[(ev.day >= 1) & (ev.day <= 7)]
+    per_unit = win.groupby("unit_id").agg(x=("day", "size"), y=("day", "nunique"))
+    mature = exp[exp.exposed_at + pd.Timedelta(days=8) <= as_of].set_index("unit_id")
+    u = mature.join(per_unit).fillna({"x": 0, "y": 0})
+    sums = {
+        v: RatioSums(
+            g.x.sum(), g.y.sum(), (g.x**2).sum(), (g.y**2).sum(), (g.x * g.y).sum(), len(g)
+        )
+        for v, g in u.groupby("variant")
+    }
+    expected = compare_ratios(sums["control"], sums["treatment"])
+    row = res.to_pandas().iloc[0]
+    assert row.control_value == pytest.approx(expected.control_value, rel=1e-12)
+    assert row.pvalue == pytest.approx(expected.pvalue, rel=1e-9)
+    assert row.n_control == sums["control"].n
+
+
+def test_caps_apply_per_unit():
+    units = pd.DataFrame(
+        {"unit_id": range(6), "variant": ["c", "t"] * 3, "x": [1, 2, 50, 4, 5, 600.0]}
+    )
+    res = ab.Experiment(metrics=[ab.Mean("x", cap=10)], control="c").analyze(units=units)
+    row = res.to_pandas().iloc[0]
+    assert (row.control_value, row.treatment_value) == (
+        pytest.approx(16 / 3),
+        pytest.approx(16 / 3),
+    )
+    assert "capped at 10" in res.metrics[0].definition
+    with pytest.raises(SpecError):
+        ab.Mean("x", cap=float("inf"))
+    with pytest.raises(SpecError, match="parts"):
+        ab.Ratio(ab.Retention(day=1, tz="UTC"), ab.ActiveDays())
