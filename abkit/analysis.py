@@ -749,8 +749,13 @@ class Experiment:
             )
         arms, comps = self._compare(overall, variants, segment=None)
         seg_comps = []
+        seg_units: list[tuple[str, str, str, int]] = []
         for seg in self.segments:
             table = _marginal(stats, ["variant", seg])
+            seg_units.extend(
+                (seg, str(r[seg]), str(r["variant"]), int(r["n_units"]))
+                for _, r in table.iterrows()
+            )
             for value in sorted(table[seg].unique().tolist(), key=str):
                 sub = table[table[seg] == value]
                 a, cmp = self._compare(sub, variants, segment=(seg, str(value)))
@@ -796,6 +801,7 @@ class Experiment:
             data_quality=dq.freeze(),
             primary_metric=self.primary_metric,
             sql=sql,
+            segment_units=tuple(sorted(seg_units)),
         )
 
     def _check_metric_values(self, stats: pd.DataFrame) -> None:

@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,6 +141,8 @@ class ReportContext:
     config: Mapping[str, Any]
     spec: ExperimentSpec
     result: ExperimentResult
+    #: views computed once per report (the cohort table feeds the trust panel and its section)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def has_events(self) -> bool:
@@ -170,23 +172,28 @@ class ReportContext:
             control=self.spec.control,
             alpha=self.spec.alpha,
             variants=self.spec.variant_names,
+            name=self.spec.name,
             **self._view_args(),
         )
 
     def cohorts(self) -> Any:
-        """Cohort triangle (None when skipped or without events)."""
+        """Cohort triangle (None when skipped or without events); computed once."""
         days = self.spec.report.cohort_days
         if not self.has_events or not days:
             return None
+        if "cohorts" in self.cache:
+            return self.cache["cohorts"]
         from abkit.retention import cohort_table
 
-        return cohort_table(
+        self.cache["cohorts"] = cohort_table(
             days=days,
             period=self.spec.report.cohort_period,
             control=self.spec.control,
             variants=self.spec.variant_names,
+            name=self.spec.name,
             **self._view_args(),
         )
+        return self.cache["cohorts"]
 
     def churn(self) -> Any:
         """Time to churn (None when skipped or without events)."""
@@ -312,6 +319,7 @@ class ReportContext:
                 f"<p class='abkit-blocking'><b>{len(blocking)} blocking finding(s)</b>: the lifts "
                 "below are not trustworthy until they are fixed.</p>"
             )
+        parts.append(self._srm_breakdown_html())
         findings = res.data_quality.findings
         if findings:
             parts.append(
@@ -328,6 +336,57 @@ class ReportContext:
         else:
             parts.append("<p>No data-quality findings.</p>")
         return "".join(parts)
+
+    def _srm_breakdown_html(self) -> str:
+        """Where a mismatch comes from: SRM per segment value and per exposure day."""
+        from abkit.results import fmt_p
+
+        e = html.escape
+        res = self.result
+        tables = []
+        by_seg = res.srm_by_segment()
+        cohorts = self.cohorts()
+        if cohorts is not None:
+            by_day = cohorts.result.srm_by_segment()
+            if not by_day.empty:
+                by_day["segment"] = "exposure day"
+                tables.append(by_day)
+        if not by_seg.empty:
+            tables.insert(0, by_seg)
+        if not tables:
+            return ""
+        import pandas as pd
+
+        df = pd.concat(tables, ignore_index=True)
+        flagged = df[df.flagged]
+        mix = res.segment_mix()
+        mix_flag = mix[mix.flagged] if not mix.empty else mix
+        note = (
+            "<p class='abkit-blocking'>Sample ratio mismatch located in: "
+            + ", ".join(f"{e(str(r.segment))} = {e(str(r.value))}" for r in flagged.itertuples())
+            + "</p>"
+            if not flagged.empty
+            else "<p class='abkit-ok'>No segment value or exposure day shows a sample ratio "
+            f"mismatch ({len(df)} checked, Holm-corrected within each dimension).</p>"
+        )
+        if not mix_flag.empty:
+            note += (
+                "<p class='abkit-blocking'>The segment mix differs between arms for: "
+                + ", ".join(e(str(s)) for s in mix_flag.segment)
+                + " (chi-square p < 0.001).</p>"
+            )
+        worst = df.sort_values("pvalue_adjusted", na_position="last").head(5)
+        rows = "".join(
+            f"<tr{' class=abkit-blocking' if r.flagged else ''}><td>{e(str(r.segment))}</td>"
+            f"<td>{e(str(r.value))}</td>"
+            + f"<td>{fmt_p(r.pvalue)}</td><td>{fmt_p(r.pvalue_adjusted)}</td></tr>"
+            for r in worst.itertuples()
+        )
+        return (
+            note + "<table class='abkit-srm'><thead><tr><th>where</th><th>value</th><th>p</th>"
+            f"<th>p (Holm)</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<p><small>The five smallest p-values are shown.</small></p>"
+        )
 
     def definitions_html(self) -> str:
         e = html.escape
@@ -857,7 +916,7 @@ tr.abkit-warning td {{ color: #a15c00; }} tr.abkit-info td {{ color: #444; }}
 tr.abkit-sig td {{ font-weight: 600; }}
 table.abkit-header th {{ text-align: left; padding-right: 2em; }}
 table.abkit-header td {{ text-align: left; }}
-table.abkit-trust td:nth-child(2) {{ text-align: left; }}
+table.abkit-trust td:nth-child(2), table.abkit-trust th:nth-child(2) {{ text-align: left; }}
 </style></head>
 <body>
 {body}

@@ -125,6 +125,11 @@ def fmt_p(p: float | None) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.3g}"
 
 
+def p_clause(p: float) -> str:
+    """``p = 0.012`` or ``p < 0.0001`` for sentences."""
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.3g}"
+
+
 @dataclass(frozen=True, slots=True)
 class ExperimentResult:
     """Everything one analysis produced. Render it in Jupyter, or call ``to_pandas()``/``to_dict()``.
@@ -401,6 +406,45 @@ class ExperimentResult:
             ],
         )
 
+    def srm_by_segment(self, correction: str = "holm") -> pd.DataFrame:
+        """Sample-ratio check within each segment value, so a mismatch can be located.
+
+        One chi-square test per (segment dimension, value) against the planned weights; p-values
+        are corrected (Holm by default) across the values of a dimension and flagged below the
+        SRM threshold (0.001).
+        """
+        import pandas as pd
+
+        from abkit.stats import srm_test
+        from abkit.stats.multiple import adjust_pvalues
+
+        rows: list[dict[str, Any]] = []
+        for seg in sorted({s for s, _, _, _ in self.segment_units}):
+            counts = {(v, var): n for s, v, var, n in self.segment_units if s == seg}
+            values = sorted({v for v, _ in counts})
+            tests = []
+            for v in values:
+                obs = [counts.get((v, var), 0) for var in self.srm.variants]
+                tests.append(
+                    (
+                        v,
+                        obs,
+                        srm_test(obs, list(self.srm.weights), variants=list(self.srm.variants)),
+                    )
+                )
+            ps = [t.pvalue for _, _, t in tests]
+            adj = list(adjust_pvalues(ps, method=correction).adjusted) if len(ps) > 1 else ps
+            for (v, obs, t), p in zip(tests, adj, strict=True):
+                row: dict[str, Any] = {"segment": seg, "value": v}
+                row |= {f"n_{k}": o for k, o in zip(self.srm.variants, obs, strict=True)}
+                row |= {
+                    "pvalue": t.pvalue,
+                    "pvalue_adjusted": p,
+                    "flagged": p is not None and p < self.srm.threshold,
+                }
+                rows.append(row)
+        return pd.DataFrame(rows)
+
     def segment_mix(self, threshold: float = 0.001) -> pd.DataFrame:
         """Is the segment mix the same in every arm? A chi-square test per segment dimension on
         analysed units (segment value × variant); flagged below ``threshold``."""
@@ -459,9 +503,9 @@ class ExperimentResult:
                 verdict = f"no test ({c.note})"
             elif p_adj < self.alpha:
                 direction = "higher" if c.abs_lift > 0 else "lower"
-                verdict = f"significantly {direction}{after} (p = {fmt_p(p_adj)})"
+                verdict = f"significantly {direction}{after} ({p_clause(p_adj)})"
             else:
-                verdict = f"no significant difference{after} (p = {fmt_p(p_adj)})"
+                verdict = f"no significant difference{after} ({p_clause(p_adj)})"
             out.append(
                 f"{info.label}, {mc.variant} vs {self.control}: "
                 f"{fmt_abs(c.abs_lift, info.kind)} {ci}, {verdict}"

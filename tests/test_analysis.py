@@ -524,3 +524,23 @@ def test_caps_apply_per_unit():
         ab.Mean("x", cap=float("inf"))
     with pytest.raises(SpecError, match="parts"):
         ab.Ratio(ab.Retention(day=1, tz="UTC"), ab.ActiveDays())
+
+
+def test_srm_is_located_in_the_broken_segment():
+    sim = ab.simulate.retention_experiment(n_units=20_000, seed=5)
+    exp = sim.exposures
+    # a broken logging integration loses 40% of treatment units from 'social' only
+    lost = exp[(exp.channel == "social") & (exp.variant == "treatment")].unit_id.drop_duplicates()
+    lost = set(lost.sample(frac=0.4, random_state=1))
+    exp = exp[~exp.unit_id.isin(lost)]
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], segments=["channel", "platform"]).analyze(
+        exposures=exp, events=sim.events
+    )
+    assert res.srm.flagged
+    by_seg = res.srm_by_segment().set_index(["segment", "value"])
+    assert by_seg.loc[("channel", "social"), "flagged"]
+    assert not by_seg.loc[("channel", "organic"), "flagged"]
+    mix = res.segment_mix().set_index("segment")
+    assert mix.loc["channel", "flagged"] and not mix.loc["platform", "flagged"]
+    het = res.heterogeneity()
+    assert set(het.segment) == {"channel", "platform"} and het.pvalue.notna().all()
