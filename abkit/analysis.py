@@ -77,6 +77,8 @@ class Experiment:
         primary_metric: str | None = None,
         columns: Mapping[str, str] | None = None,
         tz: str | None = None,
+        guardrails: Sequence[Any] = (),
+        accept_findings: Sequence[str] = (),
     ) -> None:
         self.metrics: tuple[Metric, ...] = tuple(metric_from_spec(m) for m in metrics)
         if not self.metrics:
@@ -108,6 +110,19 @@ class Experiment:
         self.name = name
         self.primary_metric = primary_metric
         self.tz = tz
+        from abkit.spec import GuardrailSpec
+
+        try:
+            self.guardrails = tuple(
+                g if isinstance(g, GuardrailSpec) else GuardrailSpec.model_validate(dict(g))
+                for g in guardrails
+            )
+        except Exception as exc:
+            raise SpecError(f"invalid guardrail: {exc}") from None
+        unknown = [g.metric for g in self.guardrails if g.metric not in names]
+        if unknown:
+            raise SpecError(f"guardrails name metrics {unknown} that are not in {names}")
+        self.accept_findings = tuple(accept_findings)
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec | Mapping[str, Any] | str) -> Experiment:
@@ -129,6 +144,8 @@ class Experiment:
             primary_metric=s.primary_metric,
             columns=s.columns,
             tz=s.tz,
+            guardrails=s.guardrails,
+            accept_findings=s.accept_findings,
         )
 
     def __repr__(self) -> str:
@@ -748,6 +765,7 @@ class Experiment:
                 "do not trust the lifts until the cause is found",
             )
         arms, comps = self._compare(overall, variants, segment=None)
+        guardrails = self._guardrails(overall, variants)
         seg_comps = []
         seg_units: list[tuple[str, str, str, int]] = []
         for seg in self.segments:
@@ -798,10 +816,11 @@ class Experiment:
             segment_comparisons=tuple(seg_comps),
             arms=tuple(arms),
             srm=srm,
-            data_quality=dq.freeze(),
+            data_quality=dq.freeze(accept=self.accept_findings),
             primary_metric=self.primary_metric,
             sql=sql,
             segment_units=tuple(sorted(seg_units)),
+            guardrails=tuple(guardrails),
         )
 
     def _check_metric_values(self, stats: pd.DataFrame) -> None:
@@ -889,6 +908,80 @@ class Experiment:
                     MetricComparison(m.name, v, cmp, ctl.immature, trt.immature, seg, segval)
                 )
         return arms, comps
+
+    def _guardrails(self, overall: pd.DataFrame, variants: list[str]) -> list[Any]:
+        """Non-inferiority tests of the guardrail metrics, every treatment against control."""
+        from abkit.results import GuardrailResult
+        from abkit.stats import noninferiority_means, noninferiority_proportions
+
+        rows = {str(r["variant"]): r for _, r in overall.iterrows()}
+        by_name = {m.name: m for m in self.metrics}
+        out = []
+        for g in self.guardrails:
+            m = by_name[g.metric]
+            ctl = _arm_summary(rows.get(self.control), m.name, ratio=isinstance(m, Ratio))
+            for v in variants[1:]:
+                trt = _arm_summary(rows.get(v), m.name, ratio=isinstance(m, Ratio))
+                kw: dict[str, Any] = {
+                    "margin": g.margin,
+                    "relative": g.relative,
+                    "higher_is_better": g.higher_is_better,
+                    "alpha": self.alpha,
+                }
+                if isinstance(m, Ratio) or ctl.n < 2 or trt.n < 2:
+                    why = (
+                        "guardrails on ratio metrics are not supported yet"
+                        if isinstance(m, Ratio)
+                        else "fewer than 2 mature units in an arm"
+                    )
+                    out.append(
+                        GuardrailResult(
+                            g.metric,
+                            v,
+                            g.margin,
+                            g.relative,
+                            g.higher_is_better,
+                            None,
+                            None,
+                            None,
+                            None,
+                            "none",
+                            why,
+                        )
+                    )
+                    continue
+                if m.kind == "proportion":
+                    r = noninferiority_proportions(
+                        round(ctl.total), ctl.n, round(trt.total), trt.n, **kw
+                    )
+                else:
+                    r = noninferiority_means(
+                        ctl.mean or 0.0,
+                        ctl.var or 0.0,
+                        ctl.n,
+                        trt.mean or 0.0,
+                        trt.var or 0.0,
+                        trt.n,
+                        **kw,
+                    )
+                c = r.comparison
+                est = c.rel_lift if g.relative else c.abs_lift
+                out.append(
+                    GuardrailResult(
+                        g.metric,
+                        v,
+                        g.margin,
+                        g.relative,
+                        g.higher_is_better,
+                        est,
+                        r.bound,
+                        r.pvalue,
+                        r.passed,
+                        r.method,
+                        r.note,
+                    )
+                )
+        return out
 
     def _comparison(self, m: Metric, ctl: _Arm, trt: _Arm, variant: str) -> Comparison:
         from abkit.stats import Comparison, compare_means, compare_proportions

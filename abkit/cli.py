@@ -1,7 +1,7 @@
 """The ``abkit`` command: demo, simulate, report, design, assign.
 
 Exit codes: 0 ok; 2 bad input (spec, data, arguments); 3 a report notebook failed; 4 a report was
-written but has blocking trust findings.
+written but has blocking trust findings; 5 (with --fail-on guardrail) a guardrail is breached.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         as_of=args.as_of,
         force=args.force,
         timeout=args.timeout,
+        fail_on=tuple(args.fail_on or ()),
     )
     _print_outcome(outcome)
     return outcome.exit_code
@@ -125,6 +126,8 @@ def _print_outcome(outcome: object) -> None:
         print("status: BLOCKED — blocking trust findings (see the trust panel)", file=sys.stderr)
     else:
         print("status: ok")
+    if outcome.guardrails_breached:
+        print(f"guardrails breached: {', '.join(outcome.guardrails_breached)}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
     r.add_argument("--force", action="store_true", help="overwrite an existing report")
     r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
+    r.add_argument(
+        "--fail-on",
+        action="append",
+        choices=["guardrail"],
+        help="exit 5 when a guardrail metric is breached",
+    )
     r.set_defaults(func=_cmd_report)
 
     g = sub.add_parser("design", help="power / sample size / duration for a retention test")

@@ -103,9 +103,22 @@ class FindingsBuilder:
         share = (count / total) if total else None
         self.findings.append(Finding(code, severity, int(count), share, message))
 
-    def freeze(self) -> DataQuality:
+    def freeze(self, accept: Sequence[str] = ()) -> DataQuality:
+        """Freeze; blocking findings whose code is in ``accept`` become warnings, saying so."""
         order = {"blocking": 0, "warning": 1, "info": 2}
-        found = sorted(self.findings, key=lambda f: (order[f.severity], f.code))
+        found = [
+            Finding(
+                f.code,
+                "warning",
+                f.count,
+                f.share,
+                f.message + " [blocking finding accepted explicitly by the user]",
+            )
+            if f.severity == "blocking" and f.code in accept
+            else f
+            for f in self.findings
+        ]
+        found.sort(key=lambda f: (order[f.severity], f.code))
         return DataQuality(dict(self.counts), tuple(found))
 
 

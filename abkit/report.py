@@ -14,7 +14,8 @@ A report run:
 
 Exit codes (``abkit report``): 0 ok; 2 bad spec, data or arguments; 3 the notebook failed (the
 executed notebook is kept as ``failed.ipynb`` and the failing cell is named); 4 the report was written
-but has blocking trust findings (e.g. sample ratio mismatch).
+but has blocking trust findings (e.g. sample ratio mismatch); 5 (only with ``--fail-on guardrail``)
+the report was written and a guardrail metric is breached.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_BLOCKED",
     "EXIT_FAILED",
+    "EXIT_GUARDRAIL",
     "EXIT_INPUT",
     "EXIT_OK",
     "SUMMARY_SCHEMA",
@@ -54,7 +56,7 @@ __all__ = [
     "validate_parameters",
 ]
 
-EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_BLOCKED = 0, 2, 3, 4
+EXIT_OK, EXIT_INPUT, EXIT_FAILED, EXIT_BLOCKED, EXIT_GUARDRAIL = 0, 2, 3, 4, 5
 #: identifier of the summary.json schema (see docs/reports.md and abkit/schemas/)
 SUMMARY_SCHEMA = "abkit.summary/1"
 REPORT_NOTEBOOK = "experiment_report.ipynb"
@@ -388,6 +390,38 @@ class ReportContext:
             "<p><small>The five smallest p-values are shown.</small></p>"
         )
 
+    def guardrails_html(self) -> str:
+        """Guardrail metrics: passed / breached, with the one-sided bound against the margin."""
+        from abkit.results import fmt_p
+
+        res = self.result
+        if not res.guardrails:
+            return "<p>No guardrails in the spec.</p>"
+        e = html.escape
+        labels = {m.name: m.label for m in res.metrics}
+        rows = []
+        for g in res.guardrails:
+            state = {True: "passed", False: "BREACHED", None: "no test"}[g.passed]
+            cls = {True: "abkit-ok", False: "abkit-blocking", None: ""}[g.passed]
+            unit = " (relative)" if g.relative else ""
+            direction = "higher is better" if g.higher_is_better else "lower is better"
+            est = "–" if g.estimate is None else f"{g.estimate:+.3g}"
+            bound = "–" if g.bound is None else f"{g.bound:+.3g}"
+            rows.append(
+                f"<tr><td>{e(labels.get(g.metric, g.metric))}</td><td>{e(g.variant)}</td>"
+                f"<td>{g.margin:g}{unit}, {direction}</td><td>{est}</td><td>{bound}</td>"
+                f"<td>{fmt_p(g.pvalue)}</td><td class='{cls}'>{state}"
+                f"{' — ' + e(g.note) if g.note else ''}</td></tr>"
+            )
+        return (
+            "<p>Non-inferiority tests: a guardrail passes when the one-sided "
+            f"{round(100 * (1 - res.alpha))}% bound of the lift stays within the margin.</p>"
+            "<table><thead><tr><th>metric</th><th>variant</th><th>margin</th><th>lift</th>"
+            "<th>bound</th><th>p</th><th>status</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+
     def definitions_html(self) -> str:
         e = html.escape
         items = "".join(
@@ -463,6 +497,7 @@ def build_summary(res: ExperimentResult) -> dict[str, Any]:
         "as_of": None if res.as_of is None else res.as_of.isoformat(),
         "status": "blocked" if blocking else "ok",
         "blocking_findings": blocking,
+        "guardrails_breached": sorted({g.metric for g in res.guardrails_breached}),
         "results": res.to_dict(),
     }
 
@@ -497,6 +532,7 @@ class ReportOutcome:
     summary: Path
     status: str
     exit_code: int
+    guardrails_breached: tuple[str, ...] = ()
 
 
 def _data_arg(value: Any, role: str) -> str | None:
@@ -526,6 +562,7 @@ def run_report(
     timeout: int = 900,
     start_timeout: int = 120,
     kernel_name: str = "python3",
+    fail_on: Sequence[str] = (),
 ) -> ReportOutcome:
     """Run the experiment report notebook and write ``report.ipynb``, ``report.html``, ``summary.json``.
 
@@ -538,9 +575,11 @@ def run_report(
         timeout: per-cell execution timeout in seconds.
         start_timeout: kernel start-up timeout in seconds.
         kernel_name: Jupyter kernel to run the notebook with.
+        fail_on: ``("guardrail",)`` makes a breached guardrail exit code 5.
 
     Returns:
-        A :class:`ReportOutcome`; ``exit_code`` is 4 when blocking trust findings were found.
+        A :class:`ReportOutcome`; ``exit_code`` is 4 when blocking trust findings were found, 5
+        when ``fail_on`` has "guardrail" and a guardrail is breached.
 
     Raises:
         ReportError: with ``exit_code`` 2 (bad input) or 3 (the notebook failed; the executed
@@ -613,13 +652,18 @@ def run_report(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     status = summary["status"]
+    breached = tuple(summary.get("guardrails_breached", ()))
+    code = EXIT_BLOCKED if status == "blocked" else EXIT_OK
+    if code == EXIT_OK and breached and "guardrail" in fail_on:
+        code = EXIT_GUARDRAIL
     return ReportOutcome(
         out_dir,
         final["report.ipynb"],
         final["report.html"],
         final["summary.json"],
         status,
-        EXIT_BLOCKED if status == "blocked" else EXIT_OK,
+        code,
+        breached,
     )
 
 

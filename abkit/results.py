@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["ArmStats", "ExperimentResult", "MetricComparison", "MetricInfo"]
+__all__ = ["ArmStats", "ExperimentResult", "GuardrailResult", "MetricComparison", "MetricInfo"]
 
 #: columns of ``ExperimentResult.to_pandas()``, in order
 COMPARISON_COLUMNS = (
@@ -131,6 +131,28 @@ def p_clause(p: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardrailResult:
+    """A non-inferiority test of one guardrail metric for one treatment.
+
+    ``passed`` is True when the one-sided ``1 - alpha`` bound stays within the margin, False when
+    it does not (the guardrail is breached: harm larger than the margin cannot be ruled out),
+    None when no test was possible (``note`` says why).
+    """
+
+    metric: str
+    variant: str
+    margin: float
+    relative: bool
+    higher_is_better: bool
+    estimate: float | None
+    bound: float | None
+    pvalue: float | None
+    passed: bool | None
+    method: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ExperimentResult:
     """Everything one analysis produced. Render it in Jupyter, or call ``to_pandas()``/``to_dict()``.
 
@@ -164,6 +186,12 @@ class ExperimentResult:
     sql: str | None = None
     #: analysed units per (segment dimension, value, variant), for the segment-mix check
     segment_units: tuple[tuple[str, str, str, int], ...] = ()
+    guardrails: tuple[GuardrailResult, ...] = ()
+
+    @property
+    def guardrails_breached(self) -> tuple[GuardrailResult, ...]:
+        """Guardrails that did not pass (harm beyond the margin not ruled out)."""
+        return tuple(g for g in self.guardrails if g.passed is False)
 
     # ---------------------------------------------------------------------------- tabular forms
 
@@ -268,6 +296,24 @@ class ExperimentResult:
             },
             "data_quality": self.data_quality.to_dict(),
             "comparisons": _jsonable(self._rows(self.comparisons)),
+            "guardrails": _jsonable(
+                [
+                    {
+                        "metric": g.metric,
+                        "variant": g.variant,
+                        "margin": g.margin,
+                        "relative": g.relative,
+                        "higher_is_better": g.higher_is_better,
+                        "estimate": g.estimate,
+                        "bound": g.bound,
+                        "pvalue": g.pvalue,
+                        "passed": g.passed,
+                        "method": g.method,
+                        "note": g.note,
+                    }
+                    for g in self.guardrails
+                ]
+            ),
             "segment_comparisons": _jsonable(self._rows(self.segment_comparisons)),
         }
 

@@ -14,6 +14,9 @@ Optional keys: ``seed``, ``hash_version`` (1 or 2), ``coverage``, ``namespace`` 
 ``overrides`` (unit id -> variant), ``holdout`` (fraction), ``segments`` (exposure columns to break
 results down by), ``alpha``, ``alternative``, ``tz`` (IANA zone for naive timestamps and calendar
 windows), ``columns`` (mapping of abkit column names to yours), ``primary_metric``, ``description``,
+``guardrails`` (metrics that must not get worse than a margin: ``metric``, ``margin``,
+``relative``, ``higher_is_better``), ``accept_findings`` (codes of blocking data-quality findings
+the team has investigated and accepts, e.g. ``[srm]``; they are shown as warnings),
 ``report`` (report sections, see :class:`ReportOptions`), ``data`` (paths of the data relative
 to the spec file: ``exposures``, ``events`` or ``units``; used by ``abkit report``).
 
@@ -36,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from abkit.errors import SpecError
 
-__all__ = ["ExperimentSpec", "ReportOptions", "load_spec"]
+__all__ = ["ExperimentSpec", "GuardrailSpec", "ReportOptions", "load_spec"]
 
 #: Column names abkit uses internally; ``columns`` in a spec maps these to the user's names.
 STANDARD_COLUMNS = ("unit_id", "variant", "exposed_at", "ts", "event", "value")
@@ -80,6 +83,17 @@ class DataSources(BaseModel):
         return self
 
 
+class GuardrailSpec(BaseModel):
+    """A metric that must not get worse by more than ``margin`` (a non-inferiority test)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str
+    margin: float = Field(gt=0)
+    relative: bool = False
+    higher_is_better: bool = True
+
+
 class ExperimentSpec(BaseModel):
     """A validated experiment definition (see the module docstring for the YAML form)."""
 
@@ -104,6 +118,8 @@ class ExperimentSpec(BaseModel):
     description: str | None = None
     report: ReportOptions = Field(default_factory=ReportOptions)
     data: DataSources | None = None
+    guardrails: list[GuardrailSpec] = Field(default_factory=list)
+    accept_findings: list[str] = Field(default_factory=list)
 
     @field_validator("variants")
     @classmethod
@@ -178,6 +194,9 @@ class ExperimentSpec(BaseModel):
                 raise ValueError(f"metric names must be unique, got {names}")
             if self.primary_metric is not None and self.primary_metric not in names:
                 raise ValueError(f"primary_metric {self.primary_metric!r} is not one of {names}")
+            unknown = [g.metric for g in self.guardrails if g.metric not in names]
+            if unknown:
+                raise ValueError(f"guardrails name metrics {unknown} that are not in {names}")
         return self
 
     @property

@@ -44,6 +44,12 @@ display(HTML(ctx.trust_html()))
 display(res)
 
 # %% [markdown]
+# ## Guardrails
+
+# %%
+display(HTML(ctx.guardrails_html()))
+
+# %% [markdown]
 # ## Verdicts
 
 # %%

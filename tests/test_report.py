@@ -264,3 +264,46 @@ def test_report_all_runs_every_spec_and_writes_an_index(sim_files, tmp_path):
     reports = list((out / "good").glob("*/report.html"))
     assert len(reports) == 1
     assert "Retention curve" in reports[0].read_text(encoding="utf-8")
+
+
+def test_guardrail_breach_and_fail_on(sim_files, tmp_path):
+    exposures, events = sim_files
+    # the simulated treatment raises activity; a "lower is better" guardrail on active days is
+    # breached on purpose
+    spec = _spec(
+        tmp_path,
+        metrics=[{"retention": {"day": 1}}, {"active_days": {"days": [1, 7]}}],
+        guardrails=[
+            {
+                "metric": "active_days_d1_7",
+                "margin": 0.01,
+                "relative": True,
+                "higher_is_better": False,
+            },
+            {"metric": "retention_d1", "margin": 0.05},
+        ],
+        report={"curve_days": 0, "cohort_days": [], "churn_inactive_days": 0},
+    )
+    args = ["report", str(spec), "--exposures", str(exposures), "--events", str(events)]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0  # breach reported, not failing
+    assert main([*args, "--out", str(tmp_path / "b"), "--fail-on", "guardrail"]) == 5
+    doc = json.loads((tmp_path / "b" / "summary.json").read_text(encoding="utf-8"))
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["guardrails_breached"] == ["active_days_d1_7"]
+    g = {x["metric"]: x for x in doc["results"]["guardrails"]}
+    assert g["active_days_d1_7"]["passed"] is False and g["retention_d1"]["passed"] is True
+    html = (tmp_path / "b" / "report.html").read_text(encoding="utf-8")
+    assert "BREACHED" in html and "Guardrails" in html
+
+
+def test_accepted_blocking_finding_is_downgraded(sim_files, tmp_path):
+    exposures, events = sim_files
+    spec = _spec(
+        tmp_path,
+        variants={"control": 0.9, "treatment": 0.1},
+        accept_findings=["srm"],
+        report={"curve_days": 0, "cohort_days": [], "churn_inactive_days": 0},
+    )
+    outcome = run_report(spec, out=tmp_path / "o", exposures=exposures, events=events)
+    assert outcome.exit_code == 0 and outcome.status == "ok"
+    assert "accepted explicitly" in outcome.html.read_text(encoding="utf-8")
