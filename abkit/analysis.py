@@ -122,6 +122,12 @@ class Experiment:
         unknown = [g.metric for g in self.guardrails if g.metric not in names]
         if unknown:
             raise SpecError(f"guardrails name metrics {unknown} that are not in {names}")
+        ratios = [g.metric for g in self.guardrails if self._metric(g.metric).kind == "ratio"]
+        if ratios:
+            raise SpecError(
+                f"guardrails on ratio metrics {ratios} are not supported; guard the numerator "
+                "or the denominator metric instead"
+            )
         self.accept_findings = tuple(accept_findings)
 
     @classmethod
@@ -147,6 +153,9 @@ class Experiment:
             guardrails=s.guardrails,
             accept_findings=s.accept_findings,
         )
+
+    def _metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
 
     def __repr__(self) -> str:
         return (
@@ -283,8 +292,27 @@ class Experiment:
                 f"and (for means) <name>__sumsq. Available: {list(df.columns)}"
             )
         n_cols = [f"{m.name}__n" for m in self.metrics]
+        num_cols = [c for c in df.columns if "__" in c or c == "n_units"]
+        for c in num_cols:
+            values = pd.to_numeric(df[c], errors="coerce").astype(float)
+            bad_rows = df.index[~np.isfinite(values.fillna(np.inf).to_numpy())].tolist()
+            if bad_rows:
+                raise DataError(
+                    f"stats: column {c!r} must hold finite numbers; rows {bad_rows} do not"
+                )
+            df[c] = values
         if (df[n_cols] < 0).any().any():
             raise DataError("stats: unit counts (__n) must not be negative")
+        for m in self.metrics:
+            if m.kind == "proportion":
+                over = df.index[
+                    (df[f"{m.name}__sum"] > df[f"{m.name}__n"]) | (df[f"{m.name}__sum"] < 0)
+                ]
+                if len(over):
+                    raise DataError(
+                        f"stats: {m.name}__sum must lie between 0 and {m.name}__n for a rate; rows "
+                        f"{over.tolist()} do not"
+                    )
         if "n_units" not in df.columns:
             df["n_units"] = df[n_cols].max(axis=1)
         extra: dict[str, Any] = {}
@@ -480,7 +508,7 @@ class Experiment:
             complete_stats,
         )
         from abkit.data import FindingsBuilder
-        from abkit.engine import execute
+        from abkit.engine import execute, execute_with_sql
 
         notes: list[str] = []
         con, exp, as_of_dt, query = self._event_query(
@@ -490,7 +518,7 @@ class Experiment:
         dq = FindingsBuilder()
         for note in notes:
             dq.add("unit_id_types", "info", 0, None, note)
-        frame = execute(query.expr, con)
+        frame, sql = execute_with_sql(query.expr, con)  # compiled once: run and kept
         x_cols = [k for k in DQ_SUMS if k.startswith("x_")]
         if frame.empty:  # no unit and no event row: ask the exposures what is wrong
             x = execute(exp.aggregate(x_rows=exp.count(), x_min=exp.exposed_at.min()), con)
@@ -530,7 +558,7 @@ class Experiment:
             )
         stats = ok.drop(columns=["_status", "x_min", *DQ_SUMS]).reset_index(drop=True)
         stats = complete_stats(stats, self.metrics, query.group_cols[1:])
-        res = self._finish(stats, dq, as_of=as_of_dt, sql=_try_sql(query.expr, con))
+        res = self._finish(stats, dq, as_of=as_of_dt, sql=sql)
         _reconcile(res, c["x_ids"], events_given=ev_given)
         return res
 
@@ -876,6 +904,12 @@ class Experiment:
 
         n = dict(zip(overall["variant"].astype(str), overall["n_units"].astype(int), strict=True))
         observed = [n.get(v, 0) for v in variants]
+        if self.weights is not None and any(v not in self.weights for v in variants):
+            missing = [v for v in variants if v not in self.weights]
+            raise DataError(
+                f"the data has variants {missing} with no planned weight in weights="
+                f"{self.weights}; give every variant a weight or pass variants= to exclude them"
+            )
         weights = None if self.weights is None else [self.weights[v] for v in variants]
         if weights is not None:
             total = sum(weights)
@@ -928,12 +962,8 @@ class Experiment:
                     "higher_is_better": g.higher_is_better,
                     "alpha": self.alpha,
                 }
-                if isinstance(m, Ratio) or ctl.n < 2 or trt.n < 2:
-                    why = (
-                        "guardrails on ratio metrics are not supported yet"
-                        if isinstance(m, Ratio)
-                        else "fewer than 2 mature units in an arm"
-                    )
+                if ctl.n < 2 or trt.n < 2:
+                    why = "fewer than 2 mature units in an arm"
                     out.append(
                         GuardrailResult(
                             g.metric,

@@ -55,7 +55,7 @@ class DataQuality:
     ``units_multiple_variants`` (excluded), ``duplicate_exposures`` (extra rows collapsed to the first),
     ``units_unknown_variant`` (variant not in the spec; excluded), ``units_analyzed``,
     ``event_rows``, ``event_null_ids``, ``events_unexposed_units``, ``events_before_exposure``,
-    ``events_after_as_of``, ``events_used``.
+    ``events_after_as_of``, ``events_in_analysis``, ``units_without_valid_exposure``.
     """
 
     counts: Mapping[str, int]

@@ -44,6 +44,11 @@ def _use_cjk_fallback() -> None:
         logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
+def _text(s: object) -> str:
+    """User text for titles and labels: a '$' must not start matplotlib's math mode."""
+    return str(s).replace("$", r"\$")
+
+
 def _axes(ax: Axes | None, height: float) -> Axes:
     _use_cjk_fallback()
     if ax is not None:
@@ -74,6 +79,7 @@ def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool =
         lo = c.rel_lift_ci_lower if relative else c.abs_lift_ci_lower
         hi = c.rel_lift_ci_upper if relative else c.abs_lift_ci_upper
         label = info.label if len(result.variants) == 2 else f"{info.label} ({mc.variant})"
+        label = _text(label)
         labels.append(label)
         y.append(i)
         if est is None or (isinstance(est, float) and math.isnan(est)):
@@ -97,7 +103,7 @@ def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool =
     ax.set_yticklabels(labels)
     unit = "relative lift (%)" if relative else "absolute lift (pp for rates)"
     ax.set_xlabel(f"{unit}, {round(100 * (1 - result.alpha))}% CI")
-    ax.set_title(f"{result.name}: treatment vs {result.control}")
+    ax.set_title(_text(f"{result.name}: treatment vs {result.control}"))
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -115,7 +121,7 @@ def retention_curve(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
     colors = _variant_colors(variants)
     for v in variants:
         d = df[df.variant == v]
-        ax.plot(d.day, 100 * d.retention, marker="o", ms=3, color=colors[v], label=v)
+        ax.plot(d.day, 100 * d.retention, marker="o", ms=3, color=colors[v], label=_text(v))
         ax.fill_between(
             d.day,
             100 * d.ci_lower.astype(float),
@@ -126,7 +132,7 @@ def retention_curve(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
         )
     ax.set_xlabel("day after first exposure")
     ax.set_ylabel("retention (%)")
-    ax.set_title(f"{curve.result.name}: retention curve")
+    ax.set_title(_text(f"{curve.result.name}: retention curve"))
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
@@ -149,7 +155,7 @@ def curve_lift(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
             ms=3,
             capsize=2,
             color=colors[str(v)],
-            label=f"{v} − {curve.result.control}",
+            label=_text(f"{v} − {curve.result.control}"),
         )
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xlabel("day after first exposure")
@@ -170,12 +176,12 @@ def cohort_heatmap(table: CohortTable, variant: str, ax: Axes | None = None) -> 
     ax.set_xticks(range(piv.shape[1]))
     ax.set_xticklabels([f"D{d}" for d in piv.columns])
     ax.set_yticks(range(piv.shape[0]))
-    ax.set_yticklabels(list(piv.index))
+    ax.set_yticklabels([_text(i) for i in piv.index])
     for (i, j), val in np.ndenumerate(data.filled(np.nan)):
         if not np.isnan(val):
             ax.text(j, i, f"{val:.0f}", ha="center", va="center", fontsize=7, color="white")
     ax.figure.colorbar(im, ax=ax, label="retention (%)")
-    ax.set_title(f"{variant}: retention by {table.period} of first exposure")
+    ax.set_title(_text(f"{variant}: retention by {table.period} of first exposure"))
     return ax
 
 
@@ -186,7 +192,7 @@ def km_curves(churn: ChurnResult, ax: Axes | None = None) -> Axes:
     colors = _variant_colors(list(churn.variants))
     for v in churn.variants:
         d = df[df.variant == v]
-        ax.step(d.day, 100 * d.survival, where="post", color=colors[v], label=v)
+        ax.step(d.day, 100 * d.survival, where="post", color=colors[v], label=_text(v))
         ax.fill_between(
             d.day, 100 * d.ci_lower, 100 * d.ci_upper, step="post", color=colors[v], alpha=0.2, lw=0
         )

@@ -174,6 +174,7 @@ class ReportContext:
             control=self.spec.control,
             alpha=self.spec.alpha,
             variants=self.spec.variant_names,
+            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
             name=self.spec.name,
             **self._view_args(),
         )
@@ -192,6 +193,7 @@ class ReportContext:
             period=self.spec.report.cohort_period,
             control=self.spec.control,
             variants=self.spec.variant_names,
+            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
             name=self.spec.name,
             **self._view_args(),
         )
@@ -221,17 +223,25 @@ class ReportContext:
         from abkit.results import fmt_p
 
         e = html.escape
+
+        def num(x: float | None, fmt: str = "+.3g") -> str:
+            return "–" if x is None else format(x, fmt)
+
         rows = "".join(
-            f"<tr><td>{e(r.variant)}</td><td>{r.rmst_control:.3g}</td>"
-            f"<td>{r.rmst_treatment:.3g}</td><td>{r.extra_days:+.3g}</td>"
-            f"<td>[{r.ci_lower:+.3g}, {r.ci_upper:+.3g}]</td><td>{fmt_p(r.pvalue)}</td>"
+            f"<tr><td>{e(r.variant)}</td><td>{num(r.rmst_control, '.3g')}</td>"
+            f"<td>{num(r.rmst_treatment, '.3g')}</td><td>{num(r.extra_days)}</td>"
+            f"<td>[{num(r.ci_lower)}, {num(r.ci_upper)}]</td><td>{fmt_p(r.pvalue)}</td>"
             f"<td>{fmt_p(r.logrank_pvalue)}</td></tr>"
-            for r in churn.summary().itertuples()
+            for r in churn.summary()
+            .astype(object)
+            .where(churn.summary().notna(), None)
+            .itertuples()
         )
+        level = round(100 * (1 - self.spec.alpha))
         return (
             f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
-            f"<th>days retained (control)</th><th>days retained (treatment)</th>"
-            f"<th>extra days</th><th>95% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
+            "<th>days retained (control)</th><th>days retained (treatment)</th>"
+            f"<th>extra days</th><th>{level}% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
 
@@ -498,6 +508,7 @@ def build_summary(res: ExperimentResult) -> dict[str, Any]:
         "status": "blocked" if blocking else "ok",
         "blocking_findings": blocking,
         "guardrails_breached": sorted({g.metric for g in res.guardrails_breached}),
+        "guardrails_untested": sorted({g.metric for g in res.guardrails if g.passed is None}),
         "results": res.to_dict(),
     }
 
@@ -652,7 +663,8 @@ def run_report(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     status = summary["status"]
-    breached = tuple(summary.get("guardrails_breached", ()))
+    # an untested guardrail cannot vouch for the treatment: under --fail-on it fails too
+    breached = tuple(summary["guardrails_breached"]) + tuple(summary["guardrails_untested"])
     code = EXIT_BLOCKED if status == "blocked" else EXIT_OK
     if code == EXIT_OK and breached and "guardrail" in fail_on:
         code = EXIT_GUARDRAIL

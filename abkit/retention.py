@@ -75,7 +75,15 @@ def _standard_tables(
     exposures: Any, events: Any, *, columns: dict[str, str] | None, tz: str | None, con: Any
 ) -> tuple[Any, ir.Table, ir.Table]:
     """Load both logs with abkit's column names and UTC-aware timestamps."""
-    from abkit.data import backend_of, connect, load_table, rename_columns, require_timestamp
+    from abkit.analysis import _align_id_types
+    from abkit.data import (
+        backend_of,
+        connect,
+        load_table,
+        normalise_unit_ids,
+        rename_columns,
+        require_timestamp,
+    )
 
     con = con or backend_of(exposures, events) or connect()
     exp = load_table(exposures, con=con, role="exposures")
@@ -91,10 +99,12 @@ def _standard_tables(
     ev = require_timestamp(ev, "ts", role="events", tz=tz, con=con)
     if "event" in ev.columns:
         ev = ev.mutate(event=ev.event.cast("string"))
-    a, b = exp.unit_id.type(), ev.unit_id.type()
-    if a != b and not (a.is_integer() and b.is_integer()):
-        exp = exp.mutate(unit_id=exp.unit_id.cast("string"))
-        ev = ev.mutate(unit_id=ev.unit_id.cast("string"))
+    # the same id handling as Experiment.analyze: float ids read as integers, blank ids as null,
+    # ids of different types compared as text
+    notes: list[str] = []
+    exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes)
+    ev = normalise_unit_ids(ev, role="events", blank_to_null=False, notes=notes)
+    exp, ev = _align_id_types(exp, ev)
     return con, exp, ev
 
 
@@ -337,6 +347,7 @@ class ChurnResult:
     logrank: LogRankResult
     rmst: dict[str, RMSTComparison]
     counts: pd.DataFrame
+    immature: int = 0
 
     def to_pandas(self) -> pd.DataFrame:
         """KM curves in long form: variant, day, survival, ci_lower, ci_upper, at_risk, churned."""
@@ -397,7 +408,8 @@ class ChurnResult:
             f"churn = the first day c after exposure that starts {k} consecutive inactive days "
             f"(days c..c+{k - 1} with no event); time = c days retained; units without such a "
             f"run are censored at the last day that as_of lets us check; restricted to tau = "
-            f"{self.tau} days"
+            f"{self.tau} days; units with fewer than {k} whole days observed are excluded as "
+            f"immature ({self.immature:,})"
         )
 
     def plot(self, ax: Axes | None = None) -> Axes:
@@ -460,6 +472,10 @@ def churn_survival(
     days = days.mutate(_c=ibis.ifelse(days._day - days._prev - 1 >= k, days._prev + 1, ibis.null()))
     churn = days.group_by("unit_id").aggregate(_c=days._c.min())
     u = units.left_join(churn, "unit_id")
+    # fewer than K whole days observed: no run of K inactive days can be checked yet, so the
+    # unit carries no information about churn — it is immature, not "survived day 0"
+    n_immature = int(u.filter(u._h < k).count().execute())
+    u = u.filter(u._h >= k)
     churned = u._c.notnull() & (u._c <= tau)
     time = ibis.ifelse(churned, u._c, ibis.least(ibis.greatest(u._h - k, 0), tau))
     u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
@@ -479,7 +495,9 @@ def churn_survival(
         for v in variants[1:]
     }
     counts = counts.sort_values(["variant", "time", "churned"]).reset_index(drop=True)
-    return ChurnResult(control, tuple(variants), k, tau, p.as_of, curves, lr, rm, counts)
+    return ChurnResult(
+        control, tuple(variants), k, tau, p.as_of, curves, lr, rm, counts, n_immature
+    )
 
 
 # ------------------------------------------------------------------------------------ funnel
@@ -551,7 +569,9 @@ def funnel(
     for i, step in enumerate(steps, start=1):
         prev = reached.select("unit_id", _prev=reached[f"_r{i - 1}"])
         cand = ev.filter(ev.event == step).join(prev, "unit_id")
-        cand = cand.filter(cand.ts >= cand._prev)
+        # a step repeated right after itself needs a later event, not the same one again
+        later = cand.ts > cand._prev if i >= 2 and steps[i - 2] == step else cand.ts >= cand._prev
+        cand = cand.filter(later)
         first = cand.group_by("unit_id").aggregate(**{f"_r{i}": cand.ts.min()})
         reached = reached.left_join(first, "unit_id").drop("unit_id_right")
     aggs = {"n": reached.count()}

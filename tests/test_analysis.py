@@ -544,3 +544,41 @@ def test_srm_is_located_in_the_broken_segment():
     assert mix.loc["channel", "flagged"] and not mix.loc["platform", "flagged"]
     het = res.heterogeneity()
     assert set(het.segment) == {"channel", "platform"} and het.pvalue.notna().all()
+
+
+def test_guardrails_on_ratio_metrics_are_refused():
+    with pytest.raises(SpecError, match="ratio"):
+        ab.Experiment(
+            metrics=[ab.Ratio(ab.EventCount(), ab.ActiveDays())],
+            guardrails=[{"metric": "events_d0_6_per_active_days_d1_7", "margin": 0.1}],
+        )
+
+
+def test_analyze_stats_validates_its_input():
+    exp = ab.Experiment(metrics=[ab.Retention(day=7)])
+    good = {
+        "variant": ["control", "treatment"],
+        "retention_d7__n": [100, 100],
+        "retention_d7__sum": [20, 25],
+    }
+    assert exp.analyze_stats(pd.DataFrame(good)).to_pandas().n_control.iloc[0] == 100
+    with pytest.raises(DataError, match="finite numbers"):
+        exp.analyze_stats(pd.DataFrame({**good, "retention_d7__n": ["a", 100]}))
+    with pytest.raises(DataError, match="between 0 and retention_d7__n"):
+        exp.analyze_stats(pd.DataFrame({**good, "retention_d7__sum": [120, 25]}))
+
+
+def test_weights_must_cover_every_variant(tiny_logs):
+    exp, ev = tiny_logs
+    with pytest.raises(DataError, match="no planned weight"):
+        ab.Experiment(metrics=[ab.Retention(day=1)], weights={"control": 1.0}).analyze(
+            exposures=exp, events=ev, as_of="2024-05-10T00:00Z"
+        )
+
+
+def test_dollar_signs_in_names_do_not_break_plots(small_sim):
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], name="price $4.99 vs $x^$").analyze(
+        exposures=small_sim.exposures, events=small_sim.events
+    )
+    ax = res.plot()
+    ax.figure.canvas.draw()  # would raise a mathtext ParseException without escaping

@@ -307,3 +307,50 @@ def test_accepted_blocking_finding_is_downgraded(sim_files, tmp_path):
     outcome = run_report(spec, out=tmp_path / "o", exposures=exposures, events=events)
     assert outcome.exit_code == 0 and outcome.status == "ok"
     assert "accepted explicitly" in outcome.html.read_text(encoding="utf-8")
+
+
+def test_planned_unequal_split_is_not_a_false_srm(tmp_path):
+    from abkit.simulate import retention_experiment
+
+    sim = retention_experiment(n_units=4_000, seed=8, weights=[0.9, 0.1])
+    sim.exposures.to_parquet(tmp_path / "e.parquet")
+    sim.events.to_parquet(tmp_path / "v.parquet")
+    spec = _spec(
+        tmp_path,
+        variants={"control": 0.9, "treatment": 0.1},
+        report={"curve_days": 0, "cohort_days": [1], "churn_inactive_days": 0},
+    )
+    outcome = run_report(
+        spec, out=tmp_path / "o", exposures=tmp_path / "e.parquet", events=tmp_path / "v.parquet"
+    )
+    html = outcome.html.read_text(encoding="utf-8")
+    assert outcome.status == "ok" and "No segment value or exposure day shows" in html
+
+
+def test_untested_guardrail_fails_the_gate(tmp_path):
+    from abkit.simulate import retention_experiment
+
+    sim = retention_experiment(n_units=300, seed=8, days=10)
+    sim.exposures.to_parquet(tmp_path / "e.parquet")
+    sim.events.to_parquet(tmp_path / "v.parquet")
+    # day-30 retention cannot mature in a 10-day log: its guardrail cannot be tested
+    spec = _spec(
+        tmp_path,
+        guardrails=[{"metric": "retention_d30", "margin": 0.01}],
+        report={"curve_days": 0, "cohort_days": [], "churn_inactive_days": 0},
+    )
+    args = [
+        "report",
+        str(spec),
+        "--exposures",
+        str(tmp_path / "e.parquet"),
+        "--events",
+        str(tmp_path / "v.parquet"),
+        "--out",
+        str(tmp_path / "o"),
+        "--fail-on",
+        "guardrail",
+    ]
+    assert main(args) == 5
+    doc = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert doc["guardrails_untested"] == ["retention_d30"]

@@ -92,12 +92,13 @@ def test_churn_times_on_hand_built_logs():
 def test_churn_censoring_follows_as_of():
     # as_of = t0 + 5 days: days 0..4 observable. 'a' active 0,1 -> inactive 2,3,4 -> churn at 2.
     # 'b' active 0..4 -> no run can be checked beyond c = 5 - 3 = 2 -> censored at 2.
-    # 'c' exposed 1 day before as_of: h = 1 < K -> censored at 0.
+    # 'c' exposed 1 day before as_of: h = 1 < K -> no run can be checked: immature, excluded.
     exp, ev = _logs({"a": ("control", [0, 1]), "b": ("treatment", [0, 1, 2, 3, 4])})
     late = pd.DataFrame({"unit_id": ["c"], "variant": ["treatment"], "exposed_at": [T0 + 4 * DAY]})
     res = R.churn_survival(pd.concat([exp, late]), ev, inactive_days=3, tau=10, as_of=T0 + 5 * DAY)
     got = {(r.variant, r.time, r.churned): r.units for r in res.counts.itertuples()}
-    assert got == {("control", 2, 1): 1, ("treatment", 2, 0): 1, ("treatment", 0, 0): 1}
+    assert got == {("control", 2, 1): 1, ("treatment", 2, 0): 1}
+    assert res.immature == 1 and "immature (1)" in res.definition
 
 
 def test_churn_on_simulation_finds_the_effect():
@@ -174,3 +175,37 @@ def test_bad_arguments():
         R.cohort_table(exp, ev, period="month")
     with pytest.raises(DataError, match="'event' column"):
         R.funnel(exp, ev.drop(columns="event"), ["x"], as_of=T0 + 10 * DAY)
+
+
+def test_views_normalise_float_ids_like_analyze():
+    exp = pd.DataFrame(
+        {
+            "unit_id": [1.0, 2.0, np.nan, 4.0],
+            "variant": ["control", "treatment"] * 2,
+            "exposed_at": T0,
+        }
+    )
+    ev = pd.DataFrame(
+        {"unit_id": [1, 2, 4], "ts": T0 + pd.Timedelta(hours=2), "event": ["open", "open", "open"]}
+    )
+    res = R.funnel(exp, ev, ["open"], window_days=1, as_of=T0 + 3 * DAY)
+    assert res.table.set_index("variant").reached.to_dict() == {"control": 1, "treatment": 2}
+
+
+def test_funnel_repeated_step_needs_a_second_event():
+    extra = [
+        ("a", T0 + pd.Timedelta(hours=1), "open"),
+        ("b", T0 + pd.Timedelta(hours=1), "open"),
+        ("b", T0 + pd.Timedelta(hours=5), "open"),
+    ]
+    exp, ev = _logs({"a": ("control", []), "b": ("treatment", [])}, events=extra)
+    res = R.funnel(exp, ev, ["open", "open"], window_days=1, as_of=T0 + 3 * DAY)
+    t = res.table.groupby("variant").reached.apply(list).to_dict()
+    assert t == {"control": [1, 0], "treatment": [1, 1]}
+
+
+def test_churn_with_no_variation_gives_no_logrank_p_instead_of_crashing():
+    from abkit.stats.survival import logrank
+
+    r = logrank([0, 0], [1, 1], ["a", "b"], [10, 10])
+    assert r.pvalue is None and "no variation" in (r.note or "")

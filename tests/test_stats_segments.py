@@ -51,3 +51,13 @@ def test_segment_mix_matches_scipy():
     assert segment_mix([[10, 12]]).pvalue is None
     with pytest.raises(StatsError):
         segment_mix([[1, -1], [2, 3]])
+
+
+def test_one_sided_relative_interval_with_a_negative_control_mean():
+    from abkit.stats import compare_means
+
+    # control mean -10, treatment -8: the treatment is higher (abs lift +2) while the relative
+    # lift mt/mc - 1 = -0.2 is negative; "greater" must bound the relative lift from above
+    c = compare_means(-10.0, 4.0, 400, -8.0, 4.0, 400, alternative="greater")
+    assert c.abs_lift_ci_upper == float("inf") and c.abs_lift_ci_lower > 0
+    assert c.rel_lift_ci_lower == float("-inf") and c.rel_lift_ci_upper < 0

@@ -48,6 +48,12 @@ def _delta_arrays(
         ratio = mt / mc
         se = np.sqrt(np.asarray(var_mean_t, dtype=float) / mc**2 + ratio**2 * var_mean_c / mc**2)
     lower, upper = interval(ratio - 1.0, z * se, alternative)
+    if alternative != "two-sided" and np.any(mc < 0):
+        # with a negative control mean the relative lift falls as the treatment mean rises: the
+        # bound kept for a one-sided test is on the other side
+        other = "less" if alternative == "greater" else "greater"
+        lo2, hi2 = interval(ratio - 1.0, z * se, other)
+        lower, upper = np.where(mc < 0, lo2, lower), np.where(mc < 0, hi2, upper)
     bad = mc == 0
     if np.any(bad):
         ratio = np.where(bad, np.nan, ratio)

@@ -65,9 +65,10 @@ class KMCurve:
 class LogRankResult:
     """Log-rank test of equal survival curves (chi-square with ``df`` degrees of freedom)."""
 
-    statistic: float
-    pvalue: float
+    statistic: float | None
+    pvalue: float | None
     df: int
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,10 @@ def logrank(times: Any, events: Any, groups: Any, counts: Any = None) -> LogRank
         raise StatsError("the log-rank test needs at least two groups with units")
     if ee.sum() == 0:
         return LogRankResult(statistic=0.0, pvalue=1.0, df=k - 1)
-    stat, p = survdiff(tt, ee, gg)
+    try:
+        stat, p = survdiff(tt, ee, gg)
+    except np.linalg.LinAlgError:
+        return LogRankResult(None, None, k - 1, "no variation in churn times: no log-rank test")
     return LogRankResult(statistic=float(stat), pvalue=float(p), df=k - 1)
 
 
