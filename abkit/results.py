@@ -374,9 +374,9 @@ class ExperimentResult:
             ):
                 row.update(ci_lower=None, ci_upper=None, pvalue=None, decision="no test")
             else:
-                r = always_valid_test(
-                    c.abs_lift, (hi - lo) / (2 * z), row["n"], alpha=self.alpha, tuning=tuning
-                )
+                se = c.std_error if c.std_error is not None else (hi - lo) / (2 * z)
+                se = c.std_error if c.std_error is not None else (hi - lo) / (2 * z)
+                r = always_valid_test(c.abs_lift, se, row["n"], alpha=self.alpha, tuning=tuning)
                 decision = (
                     "keep running"
                     if not r.significant
@@ -418,7 +418,10 @@ class ExperimentResult:
             )
             est, se = groups.setdefault((mc.segment or "", mc.metric, mc.variant), ([], []))
             est.append(c.abs_lift)
-            se.append((hi - lo) / (2 * z) if ok else math.nan)  # type: ignore[operator]
+            if c.std_error is not None:
+                se.append(c.std_error)
+            else:
+                se.append((hi - lo) / (2 * z) if ok else math.nan)  # type: ignore[operator]
         rows = []
         for (seg, metric, variant), (est, se) in groups.items():
             r = heterogeneity(est, se)

@@ -35,6 +35,9 @@ class Comparison:
     alternative: str = "two-sided"
     alpha: float = 0.05
     note: str | None = None
+    #: standard error of ``abs_lift`` (unpooled for proportions, Welch for means, delta method for
+    #: ratios); ``None`` where none is defined (zero variance, empty arm)
+    std_error: float | None = None
 
     @property
     def significant(self) -> bool:

@@ -48,12 +48,6 @@ def _delta_arrays(
         ratio = mt / mc
         se = np.sqrt(np.asarray(var_mean_t, dtype=float) / mc**2 + ratio**2 * var_mean_c / mc**2)
     lower, upper = interval(ratio - 1.0, z * se, alternative)
-    if alternative != "two-sided" and np.any(mc < 0):
-        # with a negative control mean the relative lift falls as the treatment mean rises: the
-        # bound kept for a one-sided test is on the other side
-        other = "less" if alternative == "greater" else "greater"
-        lo2, hi2 = interval(ratio - 1.0, z * se, other)
-        lower, upper = np.where(mc < 0, lo2, lower), np.where(mc < 0, hi2, upper)
     bad = mc == 0
     if np.any(bad):
         ratio = np.where(bad, np.nan, ratio)
@@ -107,9 +101,16 @@ def rel_lift_arrays(
 ) -> tuple[Any, Any, Any]:
     """Array version of :func:`relative_lift` (NaN where undefined); arguments unchecked."""
     z = crit_z(alpha, alternative)
-    if method == "delta":
-        return _delta_arrays(mean_c, var_mean_c, mean_t, var_mean_t, z, alternative)
-    return _fieller_arrays(mean_c, var_mean_c, mean_t, var_mean_t, z, alternative)
+    fn = _delta_arrays if method == "delta" else _fieller_arrays
+    rel, lower, upper = fn(mean_c, var_mean_c, mean_t, var_mean_t, z, alternative)
+    neg = np.asarray(mean_c, dtype=float) < 0
+    if alternative != "two-sided" and np.any(neg):
+        # with a negative control mean the relative lift falls as the treatment mean rises
+        # ("greater" means mt/mc - 1 < 0): the one-sided bound is on the other side
+        other = "less" if alternative == "greater" else "greater"
+        _, lo2, hi2 = fn(mean_c, var_mean_c, mean_t, var_mean_t, z, other)
+        lower, upper = np.where(neg, lo2, lower), np.where(neg, hi2, upper)
+    return rel, lower, upper
 
 
 def relative_lift(

@@ -220,4 +220,5 @@ def compare_means(
         alternative=alternative,
         alpha=alpha,
         note=join_notes(*notes),
+        std_error=se if se > 0 else None,
     )

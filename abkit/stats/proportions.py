@@ -381,4 +381,5 @@ def compare_proportions(
         alternative=alternative,
         alpha=alpha,
         note=join_notes(*notes),
+        std_error=se_wald if se_wald > 0 else None,
     )

@@ -197,4 +197,5 @@ def compare_ratios(
         alternative=alternative,
         alpha=alpha,
         note=join_notes(*notes),
+        std_error=se if stat is not None else None,
     )

@@ -438,9 +438,9 @@ RELATIVE = [
         "alpha": 0.1,  # z = scipy.stats.norm.isf(0.1) = 1.2815515655446004
         "rel": 0.25,
         # delta: R-1 ± z*sqrt(vt/mc² + mt²·vc/mc⁴), 50-digit decimal
-        "delta": (-0.02757963895203016, INF),
+        "delta": (-INF, 0.5275796389520302),
         # fieller: roots of ρ²(mc²-z²vc) - 2ρ·mt·mc + (mt²-z²vt) = 0, minus 1, 50 digits
-        "fieller": (-0.00020946265155714132, INF),
+        "fieller": (-INF, 0.5660544334849572),
     },
 ]
 

@@ -132,9 +132,12 @@ def rel_case(mc, vc, mt, vt, alternative, alpha):  # type: ignore[no-untyped-def
         f_lo, f_hi = (b - disc.sqrt()) / a - 1, (b + disc.sqrt()) / a - 1
     else:
         f_lo, f_hi = D("-Infinity"), D("Infinity")
-    if alternative == "greater":
+    # "greater" = treatment above control; with a negative control mean that makes the relative
+    # lift mt/mc - 1 smaller, so the bound kept is the upper one
+    keep_lower = (alternative == "greater") == (mc > 0)
+    if alternative != "two-sided" and keep_lower:
         d_hi = f_hi = D("Infinity")
-    elif alternative == "less":
+    elif alternative != "two-sided":
         d_lo = f_lo = D("-Infinity")
     emit("    {")
     emit(f"        'args': ({r(mc)}, {r(vc)}, {r(mt)}, {r(vt)}), 'alternative': {alternative!r},")
