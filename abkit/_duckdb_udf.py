@@ -104,3 +104,19 @@ def spark_as_instant(ts: dt.Timestamp()) -> dt.Timestamp(timezone="UTC"):  # typ
     Spark's ``TimestampType`` is an instant (Ibis shows it as naive); ``TimestampNTZType`` is the
     naive one.
     """
+
+
+@ibis.udf.scalar.builtin(name="divide")
+def _duckdb_divide(a: dt.int64, b: dt.int64) -> dt.int64:
+    """DuckDB ``divide(a, b)``: integer division (``a // b``, truncating toward zero)."""
+
+
+def nonneg_floordiv(backend: str, a: Any, b: int) -> Any:
+    """``a // b`` as a 64-bit integer, for ``a >= 0`` (or null) and ``b > 0``.
+
+    Ibis spells floor division ``FLOOR(a / b)`` in DuckDB: a floating-point division per row.
+    For non-negative ``a`` truncating integer division gives the same number without it.
+    """
+    if backend == "duckdb":
+        return _duckdb_divide(a, ibis.literal(b, "int64"))
+    return (a // b).cast("int64")

@@ -221,6 +221,29 @@ DQ_SUMS = (
 STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 
 
+#: categories of event rows in the per-unit pass: rows in a metric window are grouped by unit
+#: (category 0); every other row is counted in one group per category, by reason
+EV_IN_WINDOW, EV_NULL_ID, EV_UNEXPOSED, EV_UNEXPOSED_NULL_TS = 0, 1, 2, 3
+EV_NULL_TS, EV_BEFORE, EV_AFTER, EV_LATE = 4, 5, 6, 7
+#: data-quality sums of the analysis query → the event categories they add up
+EV_DQ = {
+    "e_null_ids": (EV_NULL_ID,),
+    "e_null_times": (EV_UNEXPOSED_NULL_TS, EV_NULL_TS),
+    "e_unexposed": (EV_UNEXPOSED, EV_UNEXPOSED_NULL_TS),
+    "e_before": (EV_BEFORE,),
+    "e_after": (EV_AFTER,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _PerUnit:
+    """The per-unit event table and how each event metric's value is read from it."""
+
+    table: ir.Table
+    #: metric index → its aggregate column ``_m_<i>``, or (bit-mask column, bits of its window)
+    value: dict[int, str | tuple[str, int]]
+
+
 def _per_unit_events(
     events: ir.Table,
     first: ir.Table,
@@ -228,16 +251,19 @@ def _per_unit_events(
     *,
     as_of: datetime,
     backend: str,
-) -> ir.Table:
+) -> _PerUnit:
     """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
 
     Every event row (null ids, never-exposed units and events outside the window included) is
-    joined once to the first exposures and grouped once by unit. Rows outside ``t0 <= ts <=
-    as_of`` or beyond the widest window get a null day index, so metric aggregates skip them.
+    joined once to the first exposures. Rows inside ``t0 <= ts <= as_of`` and the widest window
+    are grouped by unit; every other row is only counted, in one group per category
+    (``_cat``: null id, never-exposed unit, null time, before exposure, after ``as_of``, beyond
+    the widest window), so the data-quality report needs no second scan and the big
+    aggregation sees only the rows that feed a metric.
     """
     import ibis
 
-    from abkit._duckdb_udf import micros_between
+    from abkit._duckdb_udf import micros_between, nonneg_floordiv
     from abkit.metrics import Retention
 
     as_lit = ibis.literal(as_of)
@@ -250,8 +276,23 @@ def _per_unit_events(
     max_day = max((m.window[1] + (1 if m.tz else 0) for m in event_metrics), default=0)
     zones = sorted({m.tz for m in event_metrics if m.tz})
     in_range = (j.ts >= j.t0) & (j.ts <= as_lit)
-    j = j.mutate(_d=(micros_between(backend, j.t0, j.ts) // DAY_US).cast("int64"))
+    # ts >= t0 wherever the day index is used, so truncating division is floor division
+    j = j.mutate(_d=nonneg_floordiv(backend, micros_between(backend, j.t0, j.ts), DAY_US))
     j = j.mutate(_day=ibis.ifelse(in_range & (j._d <= max_day), j._d, ibis.null("int64")))
+    cat = ibis.cases(
+        (j._day.notnull(), EV_IN_WINDOW),
+        (j.unit_id.isnull(), EV_NULL_ID),
+        (j.t0.isnull() & j.ts.notnull(), EV_UNEXPOSED),
+        (j.t0.isnull(), EV_UNEXPOSED_NULL_TS),
+        (j.ts.isnull(), EV_NULL_TS),
+        (j.ts < j.t0, EV_BEFORE),
+        (j.ts > as_lit, EV_AFTER),
+        else_=EV_LATE,
+    )
+    j = j.mutate(
+        _eu=ibis.ifelse(j._day.notnull(), j.unit_id, ibis.null(j.unit_id.type())),
+        _cat=cat.cast("int8"),
+    )
     day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
     if zones:
         j = j.mutate(
@@ -265,14 +306,10 @@ def _per_unit_events(
     event_col = j.event if "event" in j.columns else None
     value_col = j.value if "value" in j.columns else None
 
-    aggs: dict[str, Any] = {
-        "e_rows": j.count(),
-        "e_ts": j.ts.count(),
-        "e_before": j.count(where=j.ts < j.t0),
-        "e_after": j.count(where=(j.ts >= j.t0) & (j.ts > as_lit)),
-    }
+    aggs: dict[str, Any] = {"e_rows": j.count()}
     one = ibis.literal(1).cast("int64")
     masks: dict[tuple[Any, Any], str] = {}
+    value: dict[int, str | tuple[str, int]] = {}
     for i, m in enumerate(event_metrics):
         if (
             backend in MASK_BACKENDS
@@ -291,19 +328,15 @@ def _per_unit_events(
                     assert event_col is not None
                     cond = cond & event_col.isin(m.event)
                 masks[key] = f"_mask{len(masks)}"
-                aggs[masks[key]] = (one << d).bit_or(where=cond)
+                # the shift only sees days it can take (a day past 62 would overflow it)
+                aggs[masks[key]] = (one << ibis.ifelse(cond, d, ibis.null("int64"))).bit_or()
+            a, b = m.window
+            value[i] = (masks[key], ((1 << (b + 1)) - 1) ^ ((1 << a) - 1))
         else:
             aggs[f"_m_{i}"] = m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
-    pu = j.group_by("unit_id").aggregate(**aggs).rename(_eu="unit_id")
-    derived: dict[str, Any] = {}
-    for i, m in enumerate(event_metrics):
-        if f"_m_{i}" in pu.columns:
-            continue
-        a, b = m.window
-        bits = ((1 << (b + 1)) - 1) ^ ((1 << a) - 1)
-        mask = pu[masks[(m.event, m.tz)]]
-        derived[f"_m_{i}"] = ((mask & ibis.literal(bits, "int64")) != 0).cast("int64")
-    return pu.mutate(**derived) if derived else pu
+            value[i] = f"_m_{i}"
+    pu = j.group_by(["_eu", "_cat"]).aggregate(**aggs)
+    return _PerUnit(pu, value)
 
 
 def build_analysis_query(
@@ -322,32 +355,26 @@ def build_analysis_query(
 
     1. exposures grouped by unit: first exposure ``t0``, its variant and segment values, and the
        exposure data-quality counts (:func:`first_exposures` with ``quality=True``);
-    2. every event joined to those units and grouped by unit, once: all event metrics (Retention
-       windows from one bit mask of active days) and the event data-quality counts;
-    3. the two per-unit tables full-outer-joined and grouped by ``(_status, variant, segments…)``:
+    2. every event joined to those units once; rows in a metric window grouped by unit (all
+       event metrics; Retention windows from one bit mask of active days), the other rows
+       counted by category (the event data-quality counts, see :data:`EV_DQ`);
+    3. the two tables full-outer-joined and grouped by ``(_status, variant, segments…)``:
        sufficient statistics for analysed units (``_status == 0``), and data-quality sums over
        all rows (units in several variants, never-exposed units and null ids included).
-
-    The window filter ``t0 <= ts <= as_of`` and day index are pushed into the grouped pass.
     """
     import ibis
 
-    from abkit._duckdb_udf import micros_between
+    from abkit._duckdb_udf import micros_between, nonneg_floordiv
 
     be = backend or backend_name(exposures, events)
     as_lit = ibis.literal(as_of)
     event_metrics = all_event_parts(metrics)
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be)
     if events is not None:
-        pu = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
+        per_unit = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
+        pu = per_unit.table
+        # units with no event in a window find no row; category rows find no unit
         u = first.outer_join(pu, first.unit_id == pu._eu)
-        u = u.mutate(
-            e_null_ids=ibis.ifelse(u.e_rows.notnull() & u._eu.isnull(), u.e_rows, 0),
-            e_null_times=ibis.ifelse(u._eu.notnull(), u.e_rows - u.e_ts, 0),
-            e_unexposed=ibis.ifelse(u._eu.notnull() & u.t0.isnull(), u.e_rows, 0),
-            e_before=u.e_before.fill_null(0),
-            e_after=u.e_after.fill_null(0),
-        )
     elif event_metrics:
         raise ValueError(f"metrics {[m.name for m in event_metrics]} need an events table")
     else:
@@ -373,12 +400,21 @@ def build_analysis_query(
         # maturity ("as_of - t0 >= N days" <=> age >= N) is applied to the small result frame
         # in complete_stats, not as a filter per metric on every unit.
         cap = max(m.mature_after_days for m in rolling)
-        age = (micros_between(be, u.t0, as_lit) // DAY_US).cast("int64")
+        age = nonneg_floordiv(be, micros_between(be, u.t0, as_lit), DAY_US)  # t0 <= as_of
         u = u.mutate(_age=ibis.least(age, ibis.literal(cap, "int64")))
         group_cols = (*group_cols, AGE_COL)
 
-    def event_value(m: EventMetric) -> Any:
-        v = u[f"_m_{event_metrics.index(m)}"].cast("float64").fill_null(m.empty_value)
+    def event_value(m: EventMetric, *, plain: bool = False) -> Any:
+        """A unit's value of event metric ``m`` (``plain``: as 0/1 integers, null for none)."""
+        src = per_unit.value[event_metrics.index(m)]
+        if isinstance(src, tuple):
+            mask, bits = src
+            v = ((u[mask] & ibis.literal(bits, "int64")) != 0).cast("int64")
+            if plain:
+                return v  # a sum skips units without events: they add 0
+        else:
+            v = u[src]
+        v = v.cast("float64").fill_null(m.empty_value)
         return capped(v, getattr(m, "cap", None))
 
     for m in metrics:
@@ -398,7 +434,7 @@ def build_analysis_query(
             aggs |= ratio_aggregates(m, x, y, both)
             continue
         if isinstance(m, EventMetric):
-            v = event_value(m)
+            v = event_value(m, plain=_is_binary(m) and getattr(m, "cap", None) is None)
             mature = None
             if m.tz:
                 mature = calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
@@ -415,7 +451,11 @@ def build_analysis_query(
             values[m.name] = (raw, None, raw)
     ratio_cols = {k for k in aggs if "__" in k}
     aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
-    aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
+    if events is not None:
+        aggs |= {"n_rows": u.n_rows.sum(), "e_rows": u.e_rows.sum()}
+        aggs |= {c: u.e_rows.sum(where=u._cat.isin(cats)) for c, cats in EV_DQ.items()}
+    else:
+        aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
     expr = u.group_by(list(group_cols)).aggregate(**aggs)
     # exposure row counts need no grouping: a scalar aggregate over the (small) exposure log,
     # attached to every result row

@@ -43,7 +43,15 @@ if TYPE_CHECKING:
     import pandas as pd
     from ibis.backends import BaseBackend
 
-__all__ = ["EngineConfig", "configure", "connect", "execute", "get_config", "resolve_backend"]
+__all__ = [
+    "EngineConfig",
+    "configure",
+    "connect",
+    "execute",
+    "execute_with_sql",
+    "get_config",
+    "resolve_backend",
+]
 
 _UNSET: Any = object()
 
@@ -214,3 +222,46 @@ def spark_backend(session: Any) -> BaseBackend:
 def execute(expr: ir.Table, con: BaseBackend) -> pd.DataFrame:
     """Run ``expr`` on ``con`` and return a pandas frame (the only thing that leaves the engine)."""
     return con.execute(expr)
+
+
+def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, str | None]:
+    """Run ``expr`` on ``con``; also return its SQL text (None if the backend cannot print it).
+
+    On DuckDB the query is compiled once and that text is run: compiling a large analysis
+    query costs a noticeable part of a second, and the SQL is kept on the result anyway.
+    """
+    import ibis
+
+    if con.name == "duckdb":
+        try:
+            con._run_pre_execute_hooks(expr)  # registers memtables
+            sql = str(con.compile(expr, pretty=True))
+        except Exception:  # an Ibis without these internals: compile twice, as elsewhere
+            pass
+        else:
+            return _duckdb_frame(con, expr, sql), sql
+    frame = execute(expr, con)
+    try:
+        return frame, str(ibis.to_sql(expr, dialect=con.name))
+    except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
+        return frame, None
+
+
+def _duckdb_frame(con: BaseBackend, expr: ir.Table, sql: str) -> pd.DataFrame:
+    """The pandas frame of DuckDB SQL ``sql`` with ``expr``'s schema, as Ibis' ``execute`` makes it."""
+    import pandas as pd
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = con.con.sql(sql).to_arrow_table()
+    df = pd.DataFrame(
+        {
+            name: (
+                col.to_pylist()
+                if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
+                else col.to_pandas()
+            )
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+    return DuckDBPandasData.convert_table(df, expr.schema())
