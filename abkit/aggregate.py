@@ -216,22 +216,28 @@ DQ_SUMS = (
     "e_unexposed",
     "e_before",
     "e_after",
+    "e_late",
+    "e_in_window",
 )
 #: status of a row of the analysis query: analysed units, units in several variants, the rest
 STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 
 
 #: categories of event rows in the per-unit pass: rows in a metric window are grouped by unit
-#: (category 0); every other row is counted in one group per category, by reason
-EV_IN_WINDOW, EV_NULL_ID, EV_UNEXPOSED, EV_UNEXPOSED_NULL_TS = 0, 1, 2, 3
-EV_NULL_TS, EV_BEFORE, EV_AFTER, EV_LATE = 4, 5, 6, 7
-#: data-quality sums of the analysis query → the event categories they add up
+#: (category 0); every other row is counted in one group per category, by reason. The categories
+#: are disjoint and the first reason wins (a never-exposed unit's row with a null time is a null
+#: time), so they add up to the event rows.
+EV_IN_WINDOW, EV_NULL_ID, EV_NULL_TS, EV_UNEXPOSED = 0, 1, 2, 3
+EV_BEFORE, EV_AFTER, EV_LATE = 4, 5, 6
+#: data-quality sums of the analysis query → the event category each counts
 EV_DQ = {
-    "e_null_ids": (EV_NULL_ID,),
-    "e_null_times": (EV_UNEXPOSED_NULL_TS, EV_NULL_TS),
-    "e_unexposed": (EV_UNEXPOSED, EV_UNEXPOSED_NULL_TS),
-    "e_before": (EV_BEFORE,),
-    "e_after": (EV_AFTER,),
+    "e_in_window": EV_IN_WINDOW,
+    "e_null_ids": EV_NULL_ID,
+    "e_null_times": EV_NULL_TS,
+    "e_unexposed": EV_UNEXPOSED,
+    "e_before": EV_BEFORE,
+    "e_after": EV_AFTER,
+    "e_late": EV_LATE,
 }
 
 
@@ -282,9 +288,8 @@ def _per_unit_events(
     cat = ibis.cases(
         (j._day.notnull(), EV_IN_WINDOW),
         (j.unit_id.isnull(), EV_NULL_ID),
-        (j.t0.isnull() & j.ts.notnull(), EV_UNEXPOSED),
-        (j.t0.isnull(), EV_UNEXPOSED_NULL_TS),
         (j.ts.isnull(), EV_NULL_TS),
+        (j.t0.isnull(), EV_UNEXPOSED),
         (j.ts < j.t0, EV_BEFORE),
         (j.ts > as_lit, EV_AFTER),
         else_=EV_LATE,
@@ -453,7 +458,7 @@ def build_analysis_query(
     aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
     if events is not None:
         aggs |= {"n_rows": u.n_rows.sum(), "e_rows": u.e_rows.sum()}
-        aggs |= {c: u.e_rows.sum(where=u._cat.isin(cats)) for c, cats in EV_DQ.items()}
+        aggs |= {c: u.e_rows.sum(where=u._cat == cat) for c, cat in EV_DQ.items()}
     else:
         aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
     expr = u.group_by(list(group_cols)).aggregate(**aggs)

@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abkit.errors import AbkitError, DataError, SpecError
-from abkit.metrics import EventMetric, Metric, Ratio, column_parts, event_parts, metric_from_spec
+from abkit.metrics import (
+    EventMetric,
+    Metric,
+    Ratio,
+    Revenue,
+    column_parts,
+    event_parts,
+    metric_from_spec,
+)
 from abkit.stats._types import ALTERNATIVES
 
 if TYPE_CHECKING:
@@ -470,6 +478,9 @@ class Experiment:
             ev = require_timestamp(ev, "ts", role="events", tz=self.tz, con=con)
             if "event" in ev.columns:
                 ev = ev.mutate(event=ev.event.cast("string"))
+            uses_value = any(isinstance(p, Revenue) for m in self.metrics for p in event_parts(m))
+            if "value" in ev.columns and not uses_value:
+                ev = ev.drop("value")  # no metric reads it: its type does not matter
             if "value" in ev.columns and not ev.value.type().is_numeric():
                 raise DataError(
                     f"events: column 'value' has type {ev.value.type()}, expected numbers; convert "
@@ -623,8 +634,6 @@ class Experiment:
     @staticmethod
     def _event_findings(c: dict[str, int], dq: FindingsBuilder) -> None:
         rows = c["e_rows"]
-        bad = ("e_null_ids", "e_null_times", "e_unexposed", "e_before", "e_after")
-        used = rows - sum(c[k] for k in bad)
         dq.counts.update(
             event_rows=rows,
             event_null_ids=c["e_null_ids"],
@@ -632,7 +641,8 @@ class Experiment:
             events_unexposed_units=c["e_unexposed"],
             events_before_exposure=c["e_before"],
             events_after_as_of=c["e_after"],
-            events_in_analysis=used,
+            events_beyond_windows=c["e_late"],
+            events_in_analysis=c["e_in_window"],
         )
         if c["e_null_ids"] or c["e_null_times"]:
             k = c["e_null_ids"] + c["e_null_times"]
@@ -1146,6 +1156,7 @@ def _reconcile(res: ExperimentResult, distinct_ids: int, *, events_given: bool) 
             "events_unexposed_units",
             "events_before_exposure",
             "events_after_as_of",
+            "events_beyond_windows",
             "events_in_analysis",
         )
         if sum(c.get(k, 0) for k in parts) != c.get("event_rows", 0):

@@ -54,8 +54,11 @@ class DataQuality:
     ``exposure_null_variants``, ``exposures_after_as_of``, ``units_exposed`` (distinct ids),
     ``units_multiple_variants`` (excluded), ``duplicate_exposures`` (extra rows collapsed to the first),
     ``units_unknown_variant`` (variant not in the spec; excluded), ``units_analyzed``,
-    ``event_rows``, ``event_null_ids``, ``events_unexposed_units``, ``events_before_exposure``,
-    ``events_after_as_of``, ``events_in_analysis``, ``units_without_valid_exposure``.
+    ``event_rows``, ``event_null_ids``, ``event_null_times``, ``events_unexposed_units``,
+    ``events_before_exposure``, ``events_after_as_of``, ``events_beyond_windows`` (later than the
+    longest metric window), ``events_in_analysis``, ``units_without_valid_exposure``. Each event
+    row is in exactly one of the ``event_*``/``events_*`` categories (first reason wins), so they
+    add up to ``event_rows``.
     """
 
     counts: Mapping[str, int]

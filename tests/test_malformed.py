@@ -178,6 +178,14 @@ def value_column_as_text(tmp: Path) -> Case:
     )
 
 
+@case
+def value_column_as_text_unused(tmp: Path) -> Case:
+    # no metric reads 'value': its type is irrelevant, the retention result stands
+    v = _ev()
+    v["value"] = ["1.5", "2", "n/a"]
+    return Case(_logs(events=v), Recorded(counts={"events_unexposed_units": 0}))
+
+
 # ------------------------------------------------------------------ ids and rows
 
 

@@ -76,6 +76,7 @@ def test_analyze_reconciles_or_raises_an_abkit_error(exp_rows, ev_rows, with_spe
         + c["events_unexposed_units"]
         + c["events_before_exposure"]
         + c["events_after_as_of"]
+        + c["events_beyond_windows"]
         + c["events_in_analysis"]
     ), c
     for mc in res.comparisons:

@@ -51,7 +51,7 @@ def messy():
     )
     events = pd.DataFrame(
         {
-            "unit_id": ["a", "a", "a", "b", "c", "c", "x", None, "e", "a"],
+            "unit_id": ["a", "a", "a", "b", "c", "c", "x", None, "e", "a", "x", "c"],
             "ts": [
                 ts("2024-05-02T11:00"),
                 ts("2024-04-30T00:00"),
@@ -63,6 +63,8 @@ def messy():
                 ts("2024-05-02T11:00"),
                 ts("2024-05-02T11:00"),
                 pd.NaT,
+                pd.NaT,
+                ts("2024-05-09T11:00"),
             ],
         }
     )
@@ -85,12 +87,13 @@ def test_data_quality_counts_from_the_single_pass(messy):
         "units_multiple_variants": 1,  # b
         "duplicate_exposures": 1,  # a's repeat
         "units_analyzed": 2,
-        "event_rows": 10,
+        "event_rows": 12,
         "event_null_ids": 1,
-        "event_null_times": 1,  # a's NaT
+        "event_null_times": 2,  # a's NaT, and x's (a null time first: not also "unexposed")
         "events_unexposed_units": 2,  # x, and e (exposed only after as_of)
         "events_before_exposure": 1,
         "events_after_as_of": 1,
+        "events_beyond_windows": 1,  # c on day 8: after D7, the longest window
         "events_in_analysis": 4,  # a day 1, b day 1 (excluded unit, still counted), c days 1, 7
     }
     assert {k: c[k] for k in expected} == expected
