@@ -1237,7 +1237,7 @@ def _adjust_segments(comps: list[Any]) -> list[Any]:
     """Benjamini–Hochberg across the values of each (segment dimension, metric, variant)."""
     from dataclasses import replace
 
-    from statsmodels.stats.multitest import multipletests
+    from abkit.stats.multiple import adjust_pvalues
 
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, c in enumerate(comps):
@@ -1247,9 +1247,9 @@ def _adjust_segments(comps: list[Any]) -> list[Any]:
         with_p = [i for i in idx if comps[i].comparison.pvalue is not None]
         if not with_p:
             continue
-        adj = multipletests([comps[i].comparison.pvalue for i in with_p], method="fdr_bh")[1]
+        adj = adjust_pvalues([comps[i].comparison.pvalue for i in with_p], method="fdr_bh").adjusted
         for i, p in zip(with_p, adj, strict=True):
-            out[i] = replace(comps[i], pvalue_adjusted=float(p), correction="fdr_bh")
+            out[i] = replace(comps[i], pvalue_adjusted=p, correction="fdr_bh")
     return out
 
 

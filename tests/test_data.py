@@ -69,3 +69,18 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_default_analysis_skips_heavy_statistics_modules():
+    # scipy.stats and statsmodels cost ~1.5 s of imports; the default tests (z, Welch, Holm,
+    # SRM, segment mix and heterogeneity) need only scipy.special
+    code = (
+        "import sys, abkit as ab\n"
+        "x, e = ab.simulate.retention_experiment(n_units=2_000, seed=1)\n"
+        "ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7)], segments=['channel'],"
+        " control='control').analyze(exposures=x, events=e).adjusted_pvalues()\n"
+        "print(sorted(m for m in ('scipy.stats', 'scipy.optimize', 'scipy.integrate', "
+        "'statsmodels') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]

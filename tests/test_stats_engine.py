@@ -278,15 +278,16 @@ def test_multiple_testing_matches_statsmodels(method: str) -> None:
     assert list(r.reject) == reject
 
 
-def test_holm_fast_path_equals_statsmodels_on_random_input() -> None:
+@pytest.mark.parametrize("method", ["holm", "fdr_bh"])
+def test_direct_paths_equal_statsmodels_on_random_input(method: str) -> None:
     from statsmodels.stats.multitest import multipletests
 
     rng = np.random.default_rng(1234)
-    for size in (1, 2, 7, 30):
+    for size in (1, 2, 7, 30, 200):
         p = rng.uniform(0, 0.2, size=size)
         p[size // 2] = p[0]  # ties
-        rej, adj, _, _ = multipletests(p, alpha=0.05, method="holm")
-        r = adjust_pvalues(list(p), method="holm")
+        rej, adj, _, _ = multipletests(p, alpha=0.05, method=method)
+        r = adjust_pvalues(list(p), method=method)
         assert_allclose(r.adjusted, adj, rtol=1e-14)
         assert list(r.reject) == list(rej)
 

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
 
 from abkit.errors import StatsError
 from abkit.stats._common import (
@@ -113,6 +113,8 @@ def prob_beta_greater(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
     if a_t < 1.0 or b_t < 1.0:
         # The density of T is unbounded at an end point: integrate F_C against the algebraic
         # weight u^(a_t-1) (1-u)^(b_t-1) instead, which QUADPACK handles exactly.
+        from scipy import integrate  # heavy module: imported on first use
+
         value, _ = integrate.quad(
             lambda u: float(special.betainc(a_c, b_c, u)),
             0.0,

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests
 
 from abkit.errors import StatsError
 from abkit.stats._common import check_alpha, check_choice
@@ -47,6 +46,21 @@ def _holm(p: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = stepped
     return out
+
+
+def _bh(p: np.ndarray) -> np.ndarray:
+    # Benjamini-Hochberg step-up adjustment, min_{j>=i} min(1, m p_(j) / j); the same values as
+    # statsmodels' multipletests(method="fdr_bh") without its import (tests compare the two).
+    order = np.argsort(p, kind="stable")
+    m = p.size
+    scaled = p[order] * m / np.arange(1, m + 1)
+    stepped = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    out = np.empty(m)
+    out[order] = stepped
+    return out
+
+
+_DIRECT = {"holm": _holm, "fdr_bh": _bh}
 
 
 def adjust_pvalues(
@@ -109,10 +123,12 @@ def adjust_pvalues(
     idx = [i for i, p in enumerate(raw) if p is not None and i != primary_index]
     if idx:
         values = np.array([raw[i] for i in idx], dtype=float)
-        if method == "holm":
-            corrected = _holm(values)
+        if method in _DIRECT:
+            corrected = _DIRECT[method](values)
             rejected = corrected <= alpha
         else:
+            from statsmodels.stats.multitest import multipletests  # ~1 s import: on first use
+
             rejected, corrected, _, _ = multipletests(
                 values, alpha=alpha, method=_SM_METHOD[method]
             )

@@ -23,8 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import optimize, special
-from statsmodels.stats.power import NormalIndPower, TTestIndPower
+from scipy import special
 
 from abkit.errors import StatsError
 from abkit.stats._common import check_alpha, check_alternative, check_finite
@@ -116,6 +115,8 @@ def _effect_size(d: float, v_c: float, v_t: float, ratio: float) -> float:
 
 
 def _power(kind: str, es: float, n_c: float, alpha: float, ratio: float, alternative: str) -> float:
+    from statsmodels.stats.power import NormalIndPower, TTestIndPower  # heavy: on first use
+
     cls = NormalIndPower() if kind == "proportion" else TTestIndPower()
     # statsmodels' one-sided power is for the effect in the tested direction; orient it.
     if alternative == "less":
@@ -197,6 +198,8 @@ def _solve_n(
         hi *= 2.0
         if hi > 1e13:
             raise StatsError("the effect is too small to reach the requested power.")
+    from scipy import optimize  # heavy module: imported on first use
+
     n = optimize.brentq(f, 2.0 if f(2.0) < 0 else 1.0, hi, xtol=1e-10, rtol=1e-14)
     return float(math.ceil(n - 1e-9))
 
@@ -333,6 +336,8 @@ def mde_proportions(
 
     if f(limit) < 0:
         raise StatsError("no lift within (0, 1) reaches the requested power with this sample.")
+    from scipy import optimize  # heavy module: imported on first use
+
     d = sign * optimize.brentq(f, 1e-12, limit, xtol=1e-14, rtol=1e-12)
     return _result("proportion", p, d, n_c, ratio, power, alpha, alternative, vr, None, None)
 
@@ -486,6 +491,8 @@ def mde_means(
     es_normal = (-float(special.ndtri(tail)) + float(special.ndtri(power))) / math.sqrt(
         n_c / (1.0 + 1.0 / ratio)
     )
+    from scipy import optimize  # heavy module: imported on first use
+
     es = optimize.brentq(
         lambda e: _power("mean", e, n_c, alpha, ratio, test_alt) - power,
         0.5 * es_normal,

@@ -29,7 +29,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from abkit.errors import StatsError
 from abkit.stats._common import (
@@ -221,6 +220,8 @@ def _exact_test(
 ) -> tuple[float, float]:
     # Columns are the two binomial samples (treatment first), so "greater" means p_t > p_c for
     # all three scipy tests (for Fisher: odds ratio > 1).
+    from scipy import stats  # heavy module: imported on first use
+
     table = np.array([[xt, xc], [nt - xt, nc - xc]])
     if method == "fisher":
         res = stats.fisher_exact(table, alternative=alternative)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from abkit.errors import StatsError
 
@@ -77,7 +77,7 @@ def heterogeneity(estimates: Sequence[float], std_errors: Sequence[float]) -> He
     pooled = float(np.sum(w * d) / np.sum(w))
     q = float(np.sum(w * (d - pooled) ** 2))
     df = k - 1
-    p = float(stats.chi2.sf(q, df))
+    p = float(special.chdtrc(df, q))  # chi-square survival function (scipy.stats.chi2.sf)
     i2 = max(0.0, (q - df) / q) if q > 0 else 0.0
     return HeterogeneityResult(q, df, p, i2, pooled, k)
 
@@ -95,5 +95,10 @@ def segment_mix(table: Sequence[Sequence[int]], *, threshold: float = 0.001) -> 
     if t.shape[0] < 2 or t.shape[1] < 2:
         df = max(t.shape[0] - 1, 0) * max(t.shape[1] - 1, 0) if t.ndim == 2 else 0
         return MixResult(None, df, None, threshold, "needs at least 2 segment values and 2 arms")
-    chi2, p, df, _ = stats.chi2_contingency(t, correction=False)
-    return MixResult(float(chi2), int(df), float(p) if not math.isnan(p) else None, threshold)
+    # Pearson's statistic against the independence table, as scipy.stats.chi2_contingency(t,
+    # correction=False) computes it (tests compare the two); the rows and columns are non-empty
+    expected = np.outer(t.sum(axis=1), t.sum(axis=0)) / t.sum()
+    chi2 = float(np.sum((t - expected) ** 2 / expected))
+    df = (t.shape[0] - 1) * (t.shape[1] - 1)
+    p = float(special.chdtrc(df, chi2))
+    return MixResult(chi2, df, p if not math.isnan(p) else None, threshold)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from abkit.errors import StatsError
 from abkit.stats._common import FloatArray, check_alpha, check_choice, check_finite, norm_quantile
@@ -289,6 +289,8 @@ def group_sequential_boundaries(
         if inc <= 1e-15:
             c = math.inf
         else:
+            from scipy import optimize  # heavy module: imported on first use
+
             c = optimize.brentq(
                 lambda c, inc=inc: exit_prob(c) - inc, 0.0, 40.0, xtol=1e-13, rtol=1e-14
             )

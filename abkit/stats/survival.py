@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from abkit.errors import StatsError
 from abkit.stats._common import check_alpha, check_alternative, crit_z, interval, pvalue_z
@@ -141,7 +141,7 @@ def kaplan_meier(times: Any, events: Any, counts: Any = None, *, alpha: float = 
     surv = np.asarray(sf.surv_prob, dtype=float)
     # Greenwood's variance from the counts (statsmodels' surv_prob_se ignores freq_weights)
     _, d, n = _table(t, e, w)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = float(special.ndtri(1 - alpha / 2))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         green = np.cumsum(np.where(n - d > 0, d / (n * (n - d)), np.inf))
         se = surv * np.sqrt(green)
