@@ -219,6 +219,8 @@ DQ_SUMS = (
     "e_late",
     "e_in_window",
 )
+#: per-unit exposure data-quality columns of :func:`first_exposures` (``quality=True``)
+X_SUMS = ("x_rows", "x_null_ids", "x_null_variants", "x_null_times", "x_after")
 #: status of a row of the analysis query: analysed units, units in several variants, the rest
 STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 
@@ -374,7 +376,7 @@ def build_analysis_query(
     be = backend or backend_name(exposures, events)
     as_lit = ibis.literal(as_of)
     event_metrics = all_event_parts(metrics)
-    first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be)
+    first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
     if events is not None:
         per_unit = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
         pu = per_unit.table
@@ -461,20 +463,14 @@ def build_analysis_query(
         aggs |= {c: u.e_rows.sum(where=u._cat == cat) for c, cat in EV_DQ.items()}
     else:
         aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
+    # exposure data quality rides along in the same pass: every exposure row was grouped by unit
+    # (null ids in one group, units with no valid row with a null t0), so the counts are sums
+    exposed = u.unit_id.notnull()
+    aggs |= {c: u[c].sum() for c in X_SUMS} | {
+        "x_ids": u.count(where=exposed),
+        "x_min": u.x_min.min(),
+    }
     expr = u.group_by(list(group_cols)).aggregate(**aggs)
-    # exposure row counts need no grouping: a scalar aggregate over the (small) exposure log,
-    # attached to every result row
-    t = exposures
-    x_counts = t.aggregate(
-        x_rows=t.count(),
-        x_ids=t.unit_id.nunique(),
-        x_null_ids=t.unit_id.isnull().cast("int64").sum(),
-        x_null_variants=(t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
-        x_null_times=(t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
-        x_after=(t.exposed_at > as_lit).cast("int64").sum(),
-        x_min=t.exposed_at.min(),
-    )
-    expr = expr.cross_join(x_counts)
     return StatsQuery(expr, group_cols)
 
 

@@ -519,10 +519,10 @@ class Experiment:
             complete_stats,
         )
         from abkit.data import FindingsBuilder
-        from abkit.engine import execute, execute_with_sql
+        from abkit.engine import execute_with_sql
 
         notes: list[str] = []
-        con, exp, as_of_dt, query = self._event_query(
+        con, _exp, as_of_dt, query = self._event_query(
             exposures, events, as_of, columns, con, notes=notes
         )
         ev_given = events is not None
@@ -530,15 +530,12 @@ class Experiment:
         for note in notes:
             dq.add("unit_id_types", "info", 0, None, note)
         frame, sql = execute_with_sql(query.expr, con)  # compiled once: run and kept
-        x_cols = [k for k in DQ_SUMS if k.startswith("x_")]
-        if frame.empty:  # no unit and no event row: ask the exposures what is wrong
-            x = execute(exp.aggregate(x_rows=exp.count(), x_min=exp.exposed_at.min()), con)
-            c = {"x_rows": int(x["x_rows"].iloc[0])}
-            first_exp = x["x_min"].iloc[0]
+        if frame.empty:  # no exposure row and no event row
+            c = {"x_rows": 0}
+            first_exp = None
         else:
             c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in DQ_SUMS}
-            c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
-            first_exp = frame["x_min"].iloc[0]
+            first_exp = frame["x_min"].min()
         if c["x_rows"] == 0:
             raise DataError("exposures: the table has no rows")
         if not _isnull(first_exp) and as_of_dt < pd.Timestamp(first_exp):
@@ -546,9 +543,9 @@ class Experiment:
                 f"as_of {pd.Timestamp(as_of_dt).isoformat()} is before the first exposure "
                 f"{pd.Timestamp(first_exp).isoformat()}; nothing can be analysed"
             )
-        if frame.empty:
-            raise DataError("exposures: no row has a unit id, a variant and a time by as_of")
         status = frame["_status"]
+        if not (status != STATUS_OTHER).any():
+            raise DataError("exposures: no row has a unit id, a variant and a time by as_of")
         ok = frame[status == STATUS_OK]
         c["units"] = int(frame.loc[status != STATUS_OTHER, "n_units"].sum())
         c["multi"] = int(frame.loc[status == STATUS_MULTI, "n_units"].sum())
