@@ -534,8 +534,10 @@ class Experiment:
             c = {"x_rows": 0}
             first_exp = None
         else:
+            x_cols = [k for k in DQ_SUMS if k.startswith("x_")]  # the same on every row
             c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in DQ_SUMS}
-            first_exp = frame["x_min"].min()
+            c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
+            first_exp = frame["x_min"].iloc[0]
         if c["x_rows"] == 0:
             raise DataError("exposures: the table has no rows")
         if not _isnull(first_exp) and as_of_dt < pd.Timestamp(first_exp):
