@@ -60,11 +60,9 @@ def first_exposures(
     toward ``t0``. ``n_variants`` is 1 for a unit seen in one variant and 2 for a unit seen in
     several; ``n_rows`` counts its valid exposure rows.
 
-    With ``quality=True`` every exposure row is grouped (units with no valid row get a null
-    ``t0``; null ids form one group) and the per-unit data-quality counts ride along:
-    ``x_rows``, ``x_null_ids``, ``x_null_variants``, ``x_null_times``, ``x_after`` (rows after
-    ``as_of``) and ``x_min`` (earliest exposure time of any row). One pass over exposures then
-    yields both the units and the exposure data-quality report.
+    With ``quality=True`` every exposure row is grouped: units with no valid row get a null
+    ``t0`` and null ids form one group, so the number of non-null ``unit_id`` rows is the number
+    of distinct ids in the log (no ``COUNT(DISTINCT)`` needed).
     """
     import ibis
 
@@ -93,15 +91,6 @@ def first_exposures(
     }
     for c in carry:
         aggs[c] = arg_min(be, t[c], t.exposed_at, where)
-    if quality:
-        aggs |= {
-            "x_rows": t.count(),
-            "x_null_ids": t.unit_id.isnull().cast("int64").sum(),
-            "x_null_variants": (t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
-            "x_null_times": (t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
-            "x_after": (t.exposed_at > as_lit).cast("int64").sum(),
-            "x_min": t.exposed_at.min(),
-        }
     return t.group_by("unit_id").aggregate(**aggs)
 
 
@@ -219,8 +208,6 @@ DQ_SUMS = (
     "e_late",
     "e_in_window",
 )
-#: per-unit exposure data-quality columns of :func:`first_exposures` (``quality=True``)
-X_SUMS = ("x_rows", "x_null_ids", "x_null_variants", "x_null_times", "x_after")
 #: status of a row of the analysis query: analysed units, units in several variants, the rest
 STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 
@@ -376,9 +363,7 @@ def build_analysis_query(
     be = backend or backend_name(exposures, events)
     as_lit = ibis.literal(as_of)
     event_metrics = all_event_parts(metrics)
-    first_all = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
-    # the joins carry only what the statistics need (a narrower hash table at 10M units)
-    first = first_all.drop(*X_SUMS, "x_min")
+    first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
     if events is not None:
         per_unit = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
         pu = per_unit.table
@@ -466,14 +451,19 @@ def build_analysis_query(
     else:
         aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
     expr = u.group_by(list(group_cols)).aggregate(**aggs)
-    # exposure data quality came out of the same grouping of exposures (null ids in one group,
-    # units with no valid row with a null t0): a scalar aggregate over the per-unit table, not a
-    # second pass over the exposure log, attached to every result row
-    x_counts = first_all.aggregate(
-        x_ids=first_all.unit_id.count(),
-        x_min=first_all.x_min.min(),
-        **{c: first_all[c].sum() for c in X_SUMS},
-    )
+    # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no grouping);
+    # the number of distinct ids is the number of non-null ids among the per-unit rows (the
+    # grouping above kept units with no valid row), not a COUNT(DISTINCT), which cost 3 s of 32
+    # at 10M units. Both are attached to every result row.
+    t = exposures
+    x_counts = t.aggregate(
+        x_rows=t.count(),
+        x_null_ids=t.unit_id.isnull().cast("int64").sum(),
+        x_null_variants=(t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
+        x_null_times=(t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
+        x_after=(t.exposed_at > as_lit).cast("int64").sum(),
+        x_min=t.exposed_at.min(),
+    ).cross_join(first.aggregate(x_ids=first.unit_id.count()))
     expr = expr.cross_join(x_counts)
     return StatsQuery(expr, group_cols)
 
