@@ -235,7 +235,9 @@ def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, st
     if con.name == "duckdb":
         try:
             con._run_pre_execute_hooks(expr)  # registers memtables
-            sql = str(con.compile(expr, pretty=True))
+            query = con.compiler.to_sqlglot(expr)
+            _inline_projection_ctes(query)
+            sql = query.sql(dialect=con.dialect, pretty=True, copy=False)
         except Exception:  # an Ibis without these internals: compile twice, as elsewhere
             pass
         else:
@@ -245,6 +247,27 @@ def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, st
         return frame, str(ibis.to_sql(expr, dialect=con.name))
     except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
         return frame, None
+
+
+def _inline_projection_ctes(query: Any) -> None:
+    """Mark the CTEs that only project rows of one table ``NOT MATERIALIZED`` (in place).
+
+    Ibis names every subexpression used twice as a CTE, and DuckDB materialises such CTEs: for
+    the exposure log's column projection, read both by the per-unit grouping and by the row
+    counts, that held the whole projected log in memory (about 0.5 GB at 10M units, and the
+    spilling that follows under a memory limit). Reading the file twice is cheaper. CTEs with
+    an aggregate, a join, a window or a subquery keep DuckDB's choice.
+    """
+    from sqlglot import exp
+
+    for cte in query.find_all(exp.CTE):
+        body = cte.this
+        if (
+            isinstance(body, exp.Select)
+            and not body.args.get("group")
+            and body.find(exp.AggFunc, exp.Window, exp.Join, exp.Subquery) is None
+        ):
+            cte.set("materialized", False)
 
 
 def _duckdb_frame(con: BaseBackend, expr: ir.Table, sql: str) -> pd.DataFrame:

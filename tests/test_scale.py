@@ -195,3 +195,28 @@ def test_duckdb_connection_and_bad_con(small_sim):
     assert np.isfinite(res.to_pandas().pvalue.iloc[0])
     with pytest.raises(ab.SpecError, match="con="):
         exp.analyze(exposures=small_sim.exposures, events=small_sim.events, con="duckdb")
+
+
+def test_projection_ctes_are_not_materialized():
+    import sqlglot
+
+    from abkit.engine import _inline_projection_ctes
+
+    q = sqlglot.parse_one(
+        "WITH p AS (SELECT a, COALESCE(b, 'x') AS b FROM t), "
+        "g AS (SELECT a, MIN(b) AS m FROM p GROUP BY a), "
+        "j AS (SELECT p.a FROM p JOIN g ON p.a = g.a) "
+        "SELECT * FROM g, j, p",
+        read="duckdb",
+    )
+    _inline_projection_ctes(q)
+    sql = q.sql(dialect="duckdb")
+    assert "p AS NOT MATERIALIZED" in sql  # a row-wise projection: read twice, not held
+    assert "g AS (" in sql and "j AS (" in sql  # aggregates and joins keep DuckDB's choice
+
+
+def test_executed_sql_reads_the_exposure_projection_twice(small_sim):
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], segments=["channel"]).analyze(
+        exposures=small_sim.exposures, events=small_sim.events, as_of=AS_OF
+    )
+    assert res.sql is not None and "AS NOT MATERIALIZED" in res.sql
