@@ -8,6 +8,8 @@ Sufficient statistics are additive, so overall and per-segment numbers come from
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -274,6 +276,25 @@ def _per_unit_events(
     # ts >= t0 wherever the day index is used, so truncating division is floor division
     j = j.mutate(_d=nonneg_floordiv(backend, micros_between(backend, j.t0, j.ts), DAY_US))
     j = j.mutate(_day=ibis.ifelse(in_range & (j._d <= max_day), j._d, ibis.null("int64")))
+    day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
+    if zones:
+        j = j.mutate(
+            **{
+                day_col[tz]: ibis.ifelse(
+                    j._day.notnull(), calendar_days(j.t0, j.ts, tz, backend), ibis.null("int64")
+                )
+                for tz in zones
+            }
+        )
+        # _day above is a pre-filter with a day of slack for the calendar windows: a row is in
+        # a window when its own day index (rolling or calendar in that zone) is inside the
+        # longest window of that kind; the rest are late, and their day indexes are dropped
+        ends: dict[str | None, int] = {}
+        for m in event_metrics:
+            ends[m.tz] = max(ends.get(m.tz, 0), m.window[1])
+        inside = [j[day_col[tz]] <= b for tz, b in ends.items()]
+        in_win = j._day.notnull() & functools.reduce(operator.or_, inside).fill_null(False)
+        j = j.mutate(**{c: ibis.ifelse(in_win, j[c], ibis.null("int64")) for c in day_col.values()})
     cat = ibis.cases(
         (j._day.notnull(), EV_IN_WINDOW),
         (j.unit_id.isnull(), EV_NULL_ID),
@@ -287,16 +308,6 @@ def _per_unit_events(
         _eu=ibis.ifelse(j._day.notnull(), j.unit_id, ibis.null(j.unit_id.type())),
         _cat=cat.cast("int8"),
     )
-    day_col = {None: "_day"} | {tz: f"_cday{i}" for i, tz in enumerate(zones)}
-    if zones:
-        j = j.mutate(
-            **{
-                day_col[tz]: ibis.ifelse(
-                    j._day.notnull(), calendar_days(j.t0, j.ts, tz, backend), ibis.null("int64")
-                )
-                for tz in zones
-            }
-        )
     event_col = j.event if "event" in j.columns else None
     value_col = j.value if "value" in j.columns else None
 

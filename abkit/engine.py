@@ -250,23 +250,29 @@ def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, st
 
 
 def _inline_projection_ctes(query: Any) -> None:
-    """Mark the CTEs that only project rows of one table ``NOT MATERIALIZED`` (in place).
+    """Mark the CTEs that only project rows of one stored table ``NOT MATERIALIZED`` (in place).
 
     Ibis names every subexpression used twice as a CTE, and DuckDB materialises such CTEs: for
     the exposure log's column projection, read both by the per-unit grouping and by the row
     counts, that held the whole projected log in memory (about 0.5 GB at 10M units, and the
-    spilling that follows under a memory limit). Reading the file twice is cheaper. CTEs with
-    an aggregate, a join, a window or a subquery keep DuckDB's choice.
+    spilling that follows under a memory limit). Reading the file twice is cheaper, and gives
+    the same rows only when the body is deterministic: a CTE is inlined only if it selects from
+    one stored table (not another CTE or a subquery) with no aggregate, window, join, sample,
+    limit, random or uuid function, or function unknown to sqlglot. Others keep DuckDB's choice.
     """
     from sqlglot import exp
 
+    names = {cte.alias for cte in query.find_all(exp.CTE)}
+    unsafe = (
+        exp.AggFunc, exp.Window, exp.Join, exp.Subquery, exp.Rand, exp.Uuid,
+        exp.TableSample, exp.Limit, exp.Offset, exp.Anonymous,
+    )  # fmt: skip
     for cte in query.find_all(exp.CTE):
         body = cte.this
-        if (
-            isinstance(body, exp.Select)
-            and not body.args.get("group")
-            and body.find(exp.AggFunc, exp.Window, exp.Join, exp.Subquery) is None
-        ):
+        if not isinstance(body, exp.Select) or body.args.get("group") or body.find(*unsafe):
+            continue
+        sources = list(body.find_all(exp.Table))
+        if len(sources) == 1 and sources[0].name not in names:
             cte.set("materialized", False)
 
 

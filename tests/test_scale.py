@@ -213,6 +213,19 @@ def test_projection_ctes_are_not_materialized():
     sql = q.sql(dialect="duckdb")
     assert "p AS NOT MATERIALIZED" in sql  # a row-wise projection: read twice, not held
     assert "g AS (" in sql and "j AS (" in sql  # aggregates and joins keep DuckDB's choice
+    # a body that could give other rows on a second read stays materialised
+    for body in (
+        "SELECT a, RANDOM() AS r FROM t",
+        "SELECT a FROM t USING SAMPLE 10%",
+        "SELECT a FROM t LIMIT 5",
+        "SELECT a, gen_random_uuid() AS u FROM t",
+        "SELECT a FROM p",  # reads another CTE
+    ):
+        q = sqlglot.parse_one(
+            f"WITH p AS (SELECT a FROM s), c AS ({body}) SELECT * FROM c, c AS c2", read="duckdb"
+        )
+        _inline_projection_ctes(q)
+        assert "c AS NOT MATERIALIZED" not in q.sql(dialect="duckdb"), body
 
 
 def test_executed_sql_reads_the_exposure_projection_twice(small_sim):
@@ -220,3 +233,31 @@ def test_executed_sql_reads_the_exposure_projection_twice(small_sim):
         exposures=small_sim.exposures, events=small_sim.events, as_of=AS_OF
     )
     assert res.sql is not None and "AS NOT MATERIALIZED" in res.sql
+
+
+def test_calendar_window_rows_past_the_window_are_late_not_in_analysis():
+    # worked by hand: t0 2024-05-01 10:00 UTC; calendar D1 in UTC is the date 2024-05-02, so
+    # a's event on 05-02 counts; a's and b's events on 05-03 09:00/09:30 (calendar day 2) are
+    # beyond it although their rolling day index (47 h, 47.5 h -> day 1) is inside D1
+    x = pd.DataFrame(
+        {
+            "unit_id": ["a", "b"],
+            "variant": ["control", "treatment"],
+            "exposed_at": [ts("2024-05-01T10:00")] * 2,
+        }
+    )
+    e = pd.DataFrame(
+        {
+            "unit_id": ["a", "a", "b"],
+            "ts": [ts("2024-05-02T11:00"), ts("2024-05-03T09:00"), ts("2024-05-03T09:30")],
+        }
+    )
+    res = ab.Experiment(metrics=[ab.Retention(day=1, tz="UTC")]).analyze(
+        exposures=x, events=e, as_of=AS_OF
+    )
+    c = res.data_quality.counts
+    assert (c["events_in_analysis"], c["events_beyond_windows"]) == (1, 2)
+    assert {a.variant: a.mean for a in res.arms if a.segment is None} == {
+        "control": 1.0,
+        "treatment": 0.0,
+    }

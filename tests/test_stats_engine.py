@@ -292,6 +292,25 @@ def test_direct_paths_equal_statsmodels_on_random_input(method: str) -> None:
         assert list(r.reject) == list(rej)
 
 
+@pytest.mark.parametrize("method", ["holm", "fdr_bh"])
+def test_direct_paths_decide_like_statsmodels_at_the_boundary(method: str) -> None:
+    # p-values on the rejection thresholds themselves (alpha * i / m, alpha / (m - i + 1)), where
+    # comparing a rounded adjusted value with alpha can flip a decision: e.g. BH on
+    # [0.05, 0.05, 0.05] rejects all three in statsmodels 0.14/0.15
+    from statsmodels.stats.multitest import multipletests
+
+    cases = [([0.05, 0.05, 0.05], 0.05), ([0.01, 0.02, 0.03, 0.04, 0.05], 0.05)]
+    for m in (1, 2, 3, 5, 7, 10, 13, 21, 34):
+        for alpha in (0.05, 0.1):
+            cases.append(([alpha * i / m for i in range(1, m + 1)], alpha))
+            cases.append(([alpha / (m - i) for i in range(m)], alpha))
+    for p, alpha in cases:
+        rej, adj, _, _ = multipletests(p, alpha=alpha, method=method)
+        r = adjust_pvalues(p, method=method, alpha=alpha)
+        assert list(r.reject) == list(rej), (p, alpha)
+        assert_allclose(r.adjusted, adj, rtol=1e-15, atol=0)
+
+
 def test_primary_metric_is_left_uncorrected() -> None:
     p = [0.03, 0.01, 0.02, None]
     r = adjust_pvalues(p, method="bonferroni", names=["d7", "d1", "rev", "d30"], primary="d7")

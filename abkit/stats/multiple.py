@@ -36,27 +36,39 @@ class MultipleTestingResult:
     primary: str | None = None
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    # Holm's step-down adjustment, max_{j<=i} min(1, (m - j + 1) p_(j)). Computed directly because
-    # statsmodels 0.15's multipletests(method="holm") takes ~50 ms per call; the result is
-    # identical (tests compare the two).
+def _holm(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    # Holm's step-down procedure, computed directly because statsmodels 0.15's
+    # multipletests(method="holm") takes ~50 ms per call. Adjusted p-values
+    # max_{j<=i} min(1, (m - j + 1) p_(j)); decisions from the raw p-values against alpha / (m - j + 1)
+    # up to the first non-rejection, exactly as statsmodels decides (comparing the adjusted
+    # values with alpha can differ by a rounding unit at the boundary). Tests compare the two.
     order = np.argsort(p, kind="stable")
     m = p.size
-    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = stepped
-    return out
+    ps = p[order]
+    factor = m - np.arange(m)
+    adjusted = np.minimum(1.0, np.maximum.accumulate(factor * ps))
+    fails = np.nonzero(ps > alpha / factor)[0]
+    reject = np.arange(m) < (fails[0] if fails.size else m)
+    return _unsort(order, adjusted), _unsort(order, reject)
 
 
-def _bh(p: np.ndarray) -> np.ndarray:
-    # Benjamini-Hochberg step-up adjustment, min_{j>=i} min(1, m p_(j) / j); the same values as
-    # statsmodels' multipletests(method="fdr_bh") without its import (tests compare the two).
+def _bh(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    # Benjamini-Hochberg step-up procedure, as statsmodels' multipletests(method="fdr_bh")
+    # computes it, without its import: adjusted min_{j>=i} min(1, p_(j) / (j / m)); rejected up
+    # to the largest j with p_(j) <= alpha j / m. Tests compare the two, boundary cases included.
     order = np.argsort(p, kind="stable")
     m = p.size
-    scaled = p[order] * m / np.arange(1, m + 1)
-    stepped = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    out = np.empty(m)
-    out[order] = stepped
+    ps = p[order]
+    ecdf = np.arange(1, m + 1) / m
+    adjusted = np.minimum(1.0, np.minimum.accumulate((ps / ecdf)[::-1])[::-1])
+    passes = np.nonzero(ps <= ecdf * alpha)[0]
+    reject = np.arange(m) <= (passes[-1] if passes.size else -1)
+    return _unsort(order, adjusted), _unsort(order, reject)
+
+
+def _unsort(order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    out[order] = values
     return out
 
 
@@ -124,8 +136,7 @@ def adjust_pvalues(
     if idx:
         values = np.array([raw[i] for i in idx], dtype=float)
         if method in _DIRECT:
-            corrected = _DIRECT[method](values)
-            rejected = corrected <= alpha
+            corrected, rejected = _DIRECT[method](values, alpha)
         else:
             from statsmodels.stats.multitest import multipletests  # ~1 s import: on first use
 
