@@ -354,3 +354,41 @@ def test_untested_guardrail_fails_the_gate(tmp_path):
     assert main(args) == 5
     doc = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert doc["guardrails_untested"] == ["retention_d30"]
+
+
+@pytest.mark.parametrize(
+    ("source", "timeout", "message"),
+    [
+        ("import os\nos._exit(1)", 60, r"could not run: DeadKernelError"),  # the kernel dies
+        ("import time\ntime.sleep(60)", 3, r"could not run: .*(Timeout|timed out)"),
+    ],
+)
+def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, message):
+    import nbformat
+
+    from abkit.report import _execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(source),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, src)
+    with pytest.raises(ReportError, match=message) as info:
+        _execute(
+            src,
+            tmp_path / "out.ipynb",
+            {"x": 2},
+            kernel_name="python3",
+            timeout=timeout,
+            start_timeout=60,
+            keep_failed=tmp_path / "failed.ipynb",
+            cwd=tmp_path,
+        )
+    assert info.value.exit_code == EXIT_FAILED
