@@ -266,6 +266,18 @@ class Retention(EventMetric):
         return self.in_window(day, event).any().cast("int64")
 
 
+def _init_window(m: Any, prefix: str) -> None:
+    """Validate and normalise a ``days=(a, b)`` metric's fields; name it ``<prefix>_d<a>_<b>``."""
+    a, b = (_check_day("days[0]", m.days[0]), _check_day("days[1]", m.days[1]))
+    if a > b:
+        raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
+    object.__setattr__(m, "days", (a, b))
+    object.__setattr__(m, "event", _events_tuple(m.event))
+    _check_tz(m.tz)
+    if not m.name:
+        object.__setattr__(m, "name", f"{prefix}_d{a}_{b}" + ("_cal" if m.tz else ""))
+
+
 @dataclass(frozen=True, slots=True)
 class ActiveDays(EventMetric):
     """Number of distinct active days in the window ``days=(a, b)`` (inclusive) per unit.
@@ -282,14 +294,7 @@ class ActiveDays(EventMetric):
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
-        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
-        if a > b:
-            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
-        object.__setattr__(self, "days", (a, b))
-        object.__setattr__(self, "event", _events_tuple(self.event))
-        _check_tz(self.tz)
-        if not self.name:
-            object.__setattr__(self, "name", f"active_days_d{a}_{b}" + ("_cal" if self.tz else ""))
+        _init_window(self, "active_days")
 
     @property
     def window(self) -> tuple[int, int]:
@@ -326,16 +331,9 @@ class EventCount(EventMetric):
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
-        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
-        if a > b:
-            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
-        object.__setattr__(self, "days", (a, b))
-        object.__setattr__(self, "event", _events_tuple(self.event))
-        _check_tz(self.tz)
         _check_cap(self.cap)
-        if not self.name:
-            ev = "" if self.event is None else "_" + "_".join(self.event)
-            object.__setattr__(self, "name", f"events{ev}_d{a}_{b}" + ("_cal" if self.tz else ""))
+        ev = _events_tuple(self.event)
+        _init_window(self, "events" + ("" if ev is None else "_" + "_".join(ev)))
 
     @property
     def window(self) -> tuple[int, int]:
@@ -372,15 +370,8 @@ class Revenue(EventMetric):
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
-        a, b = (_check_day("days[0]", self.days[0]), _check_day("days[1]", self.days[1]))
-        if a > b:
-            raise SpecError(f"days=({a}, {b}): the first day must not be after the last")
-        object.__setattr__(self, "days", (a, b))
-        object.__setattr__(self, "event", _events_tuple(self.event))
-        _check_tz(self.tz)
         _check_cap(self.cap)
-        if not self.name:
-            object.__setattr__(self, "name", f"value_d{a}_{b}" + ("_cal" if self.tz else ""))
+        _init_window(self, "value")
 
     @property
     def window(self) -> tuple[int, int]:
