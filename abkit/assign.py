@@ -828,6 +828,8 @@ def assign_file(
             "status": pa.array(df["status"].astype(str).to_numpy(), type=pa.string()),
         }
     )
+    from abkit._files import publish
+
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
     os.close(fd)
@@ -839,7 +841,7 @@ def assign_file(
                 pacsv.write_csv(table, stream)
         else:
             pacsv.write_csv(table, tmp)
-        os.replace(tmp, dst)
+        publish(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -435,7 +435,12 @@ def test_assign_file_csv_to_parquet_and_back(tmp_path: Path) -> None:
     src = tmp_path / "units.csv"
     src.write_text("user,country\n007,fr\n,de\nabc,us\n", encoding="utf-8")
     spec = _spec(columns={"unit_id": "user"})
-    assert assign_file(spec, src, tmp_path / "out.parquet") == 3
+    old_mask = os.umask(0o022)
+    try:
+        assert assign_file(spec, src, tmp_path / "out.parquet") == 3
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "out.parquet").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
     out = pq.read_table(tmp_path / "out.parquet").to_pandas()
     assert out.unit_id.tolist()[0] == "007"  # CSV ids are text: leading zeros kept
     assert out.status.tolist()[1] == "null_id"

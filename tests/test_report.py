@@ -392,3 +392,17 @@ def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, messag
             cwd=tmp_path,
         )
     assert info.value.exit_code == EXIT_FAILED
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    # mkstemp makes 0600 files; a published summary must be readable like any other output
+    import os
+
+    from abkit.report import write_json_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "summary.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o644
