@@ -269,9 +269,13 @@ def _per_unit_events(
     f = first.select(_fu=first.unit_id, t0=first.t0)
     j = ev.left_join(f, ev.unit_id == f._fu).drop("_fu")
 
+    # the last window day per kind of day index (None: rolling days; else the calendar zone)
+    ends: dict[str | None, int] = {}
+    for m in event_metrics:
+        ends[m.tz] = max(ends.get(m.tz, 0), m.window[1])
     # a calendar day index can trail the rolling one by 1 (DST fall-back), never by more
-    max_day = max((m.window[1] + (1 if m.tz else 0) for m in event_metrics), default=0)
-    zones = sorted({m.tz for m in event_metrics if m.tz})
+    max_day = max((b + (1 if tz else 0) for tz, b in ends.items()), default=0)
+    zones = sorted(tz for tz in ends if tz)
     in_range = (j.ts >= j.t0) & (j.ts <= as_lit)
     # ts >= t0 wherever the day index is used, so truncating division is floor division
     j = j.mutate(_d=nonneg_floordiv(backend, micros_between(backend, j.t0, j.ts), DAY_US))
@@ -289,9 +293,6 @@ def _per_unit_events(
         # _day above is a pre-filter with a day of slack for the calendar windows: a row is in
         # a window when its own day index (rolling or calendar in that zone) is inside the
         # longest window of that kind; the rest are late, and their day indexes are dropped
-        ends: dict[str | None, int] = {}
-        for m in event_metrics:
-            ends[m.tz] = max(ends.get(m.tz, 0), m.window[1])
         inside = [j[day_col[tz]] <= b for tz, b in ends.items()]
         in_win = j._day.notnull() & functools.reduce(operator.or_, inside).fill_null(False)
         j = j.mutate(**{c: ibis.ifelse(in_win, j[c], ibis.null("int64")) for c in day_col.values()})

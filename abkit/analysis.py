@@ -250,7 +250,7 @@ class Experiment:
         columns = dict(self.columns)
         if unit_id is not None:
             columns["unit_id"] = unit_id
-        backend, _exp, _as_of, query = self._event_query(
+        backend, _as_of, query = self._event_query(
             exposures, events, as_of, columns, con, dialect=dialect
         )
         name = dialect or backend.name
@@ -432,7 +432,7 @@ class Experiment:
         con: Any,
         dialect: str | None = None,
         notes: list[str] | None = None,
-    ) -> tuple[BaseBackend, ir.Table, datetime, StatsQuery]:
+    ) -> tuple[BaseBackend, datetime, StatsQuery]:
         """Load and check both logs; build the analysis query (nothing heavy runs yet).
 
         ``notes`` collects what the data layer changed on the way (recorded as findings).
@@ -499,7 +499,7 @@ class Experiment:
             as_of=as_of_dt,
             backend=dialect or str(con.name),
         )
-        return con, exp, as_of_dt, query
+        return con, as_of_dt, query
 
     def _analyze_events(
         self,
@@ -522,7 +522,7 @@ class Experiment:
         from abkit.engine import execute_with_sql
 
         notes: list[str] = []
-        con, _exp, as_of_dt, query = self._event_query(
+        con, as_of_dt, query = self._event_query(
             exposures, events, as_of, columns, con, notes=notes
         )
         ev_given = events is not None

@@ -24,8 +24,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -828,12 +826,9 @@ def assign_file(
             "status": pa.array(df["status"].astype(str).to_numpy(), type=pa.string()),
         }
     )
-    from abkit._files import publish
+    from abkit._files import atomic_path
 
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dst) as tmp:
         if fmt == "parquet":
             pq.write_table(table, tmp)
         elif dst.name.lower().endswith(".gz"):
@@ -841,10 +836,6 @@ def assign_file(
                 pacsv.write_csv(table, stream)
         else:
             pacsv.write_csv(table, tmp)
-        publish(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return table.num_rows
 
 

@@ -519,17 +519,10 @@ def write_json_atomic(path: Path, doc: Any) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    from abkit._files import publish
+    from abkit._files import atomic_path
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------ runner
