@@ -534,7 +534,8 @@ class Experiment:
             c = {"x_rows": 0}
             first_exp = None
         else:
-            x_cols = [k for k in DQ_SUMS if k.startswith("x_")]  # the same on every row
+            # exposure row counts are the same on every row (x_ids is a sum like the others)
+            x_cols = [k for k in DQ_SUMS if k.startswith("x_") and k != "x_ids"]
             c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in DQ_SUMS}
             c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
             first_exp = frame["x_min"].iloc[0]
