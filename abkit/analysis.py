@@ -130,12 +130,6 @@ class Experiment:
         unknown = [g.metric for g in self.guardrails if g.metric not in names]
         if unknown:
             raise SpecError(f"guardrails name metrics {unknown} that are not in {names}")
-        ratios = [g.metric for g in self.guardrails if self._metric(g.metric).kind == "ratio"]
-        if ratios:
-            raise SpecError(
-                f"guardrails on ratio metrics {ratios} are not supported; guard the numerator "
-                "or the denominator metric instead"
-            )
         self.accept_findings = tuple(accept_findings)
 
     @classmethod
@@ -956,7 +950,12 @@ class Experiment:
     def _guardrails(self, overall: pd.DataFrame, variants: list[str]) -> list[Any]:
         """Non-inferiority tests of the guardrail metrics, every treatment against control."""
         from abkit.results import GuardrailResult
-        from abkit.stats import noninferiority_means, noninferiority_proportions
+        from abkit.stats import (
+            RatioSums,
+            noninferiority_means,
+            noninferiority_proportions,
+            noninferiority_ratios,
+        )
 
         rows = {str(r["variant"]): r for _, r in overall.iterrows()}
         by_name = {m.name: m for m in self.metrics}
@@ -990,7 +989,12 @@ class Experiment:
                         )
                     )
                     continue
-                if m.kind == "proportion":
+                if isinstance(m, Ratio):
+                    assert ctl.ratio is not None and trt.ratio is not None
+                    r = noninferiority_ratios(
+                        RatioSums(*ctl.ratio, n=ctl.n), RatioSums(*trt.ratio, n=trt.n), **kw
+                    )
+                elif m.kind == "proportion":
                     r = noninferiority_proportions(
                         round(ctl.total), ctl.n, round(trt.total), trt.n, **kw
                     )

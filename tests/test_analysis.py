@@ -546,12 +546,30 @@ def test_srm_is_located_in_the_broken_segment():
     assert set(het.segment) == {"channel", "platform"} and het.pvalue.notna().all()
 
 
-def test_guardrails_on_ratio_metrics_are_refused():
-    with pytest.raises(SpecError, match="ratio"):
-        ab.Experiment(
-            metrics=[ab.Ratio(ab.EventCount(), ab.ActiveDays())],
-            guardrails=[{"metric": "events_d0_6_per_active_days_d1_7", "margin": 0.1}],
-        )
+def test_guardrails_on_ratio_metrics_use_the_delta_method(small_sim):
+    from abkit.stats import noninferiority_ratios
+
+    ratio = ab.Ratio(ab.EventCount(days=(1, 7)), ab.ActiveDays(days=(1, 7)))
+    guard = {"metric": ratio.name, "margin": 0.05, "relative": True}
+    # from pre-aggregated sums: the guardrail is exactly the delta-method non-inferiority test
+    sums = {
+        "control": (5860.0, 2938.0, 45644.0, 10670.0, 21290.0, 1000),
+        "treatment": (5995.0, 3064.0, 48298.0, 11560.0, 22824.0, 1000),
+    }
+    cols = ("sum", "sumy", "sumsq", "sumyy", "sumxy", "n")
+    stats = pd.DataFrame(
+        [{"variant": v, **{f"{ratio.name}__{c}": x for c, x in zip(cols, s, strict=True)}}
+         for v, s in sums.items()]
+    )  # fmt: skip
+    exp = ab.Experiment(metrics=[ratio], guardrails=[guard])
+    (g,) = exp.analyze_stats(stats).guardrails
+    ref = noninferiority_ratios(sums["control"], sums["treatment"], margin=0.05, relative=True)
+    assert (g.pvalue, g.passed, g.bound) == (ref.pvalue, ref.passed, ref.bound)
+    assert "ratio" in g.method
+    # and from the logs, end to end
+    res = exp.analyze(exposures=small_sim.exposures, events=small_sim.events)
+    (g,) = res.guardrails
+    assert g.metric == ratio.name and g.pvalue is not None and g.passed is not None
 
 
 def test_analyze_stats_validates_its_input():

@@ -23,6 +23,7 @@ from abkit.stats import (
     cuped,
     group_sequential_boundaries,
     noninferiority_proportions,
+    noninferiority_ratios,
     sample_size_proportions,
 )
 
@@ -183,6 +184,29 @@ def test_noninferiority_at_the_margin_rejects_alpha_share() -> None:
         for a, b in zip(xc, xt, strict=True)
     ]
     assert _in(float(np.mean(passed)), 0.04, 0.06)
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_ratio_noninferiority_at_the_margin_passes_alpha_share(relative: bool) -> None:
+    # revenue per session with the treatment's true ratio exactly at the margin (the H0
+    # boundary): a guardrail must pass in about alpha = 5% of experiments, and far more often
+    # when there is no harm at all
+    rng = np.random.default_rng(1234)
+    n, r0, m = 2000, 2.0, 0.1
+    r1 = r0 * (1 - m) if relative else r0 - m
+    at_margin, no_harm = [], []
+    for _ in range(N_SIM):
+        sums = []
+        for r in (r0, r1, r0):
+            y = 1.0 + rng.poisson(2.0, size=n)
+            x = rng.normal(r * y, np.sqrt(y))
+            sums.append((x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum(), n))
+        at_margin.append(
+            noninferiority_ratios(sums[0], sums[1], margin=m, relative=relative).passed
+        )
+        no_harm.append(noninferiority_ratios(sums[0], sums[2], margin=m, relative=relative).passed)
+    assert _in(float(np.mean(at_margin)), 0.04, 0.06)
+    assert float(np.mean(no_harm)) > 0.5
 
 
 def test_sample_size_gives_the_promised_power() -> None:

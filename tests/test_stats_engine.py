@@ -33,6 +33,7 @@ from abkit.stats import (
     newcombe_interval,
     noninferiority_means,
     noninferiority_proportions,
+    noninferiority_ratios,
     power_means,
     power_proportions,
     ratio_moments,
@@ -405,6 +406,47 @@ def test_noninferiority_means_matches_statsmodels() -> None:
     assert none.passed is None and none.pvalue is None
     with pytest.raises(StatsError, match="margin"):
         noninferiority_proportions(1, 10, 1, 10, margin=-0.1)
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_noninferiority_ratios_matches_the_linearization_from_unit_data(
+    higher_is_better: bool,
+) -> None:
+    # Reference computed independently from unit rows, not from the five sums: the ratio's
+    # variance by linearization, Var(R) ~ Var(x_i - R y_i) / (n ybar^2) (Deng, Knoblich & Lu
+    # 2018, "Applying the Delta Method in Metric Analytics", KDD, section 3), and the one-sided
+    # p-value from scipy.stats.norm.
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    arms = []
+    for r, n in ((2.0, 900), (1.96, 1100)):
+        y = 1.0 + rng.poisson(2.0, size=n)
+        arms.append((rng.normal(r * y, np.sqrt(y)), y))
+
+    def ratio_and_var(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        ratio = x.sum() / y.sum()
+        lin = (x - ratio * y) / y.mean()
+        return ratio, lin.var(ddof=1) / len(x)
+
+    (rc, vc), (rt, vt) = (ratio_and_var(x, y) for x, y in arms)
+    margin = 0.1
+    shift = margin if higher_is_better else -margin
+    z = (rt - rc + shift) / np.sqrt(vc + vt)
+    p = stats.norm.sf(z) if higher_is_better else stats.norm.cdf(z)
+    sums = [
+        (x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum(), len(x)) for x, y in arms
+    ]
+    res = noninferiority_ratios(*sums, margin=margin, higher_is_better=higher_is_better)
+    assert_allclose((res.statistic, res.pvalue), (z, p), rtol=1e-9)
+    assert res.passed == (p < 0.05)
+    assert res.bound is not None
+    inside = res.bound > -margin if higher_is_better else res.bound < margin
+    assert inside == res.passed
+    rel = noninferiority_ratios(*sums, margin=0.05, relative=True)
+    assert rel.relative and rel.pvalue is not None
+    empty = noninferiority_ratios((0, 0, 0, 0, 0, 1), sums[1], margin=0.1)
+    assert empty.passed is None and empty.pvalue is None
 
 
 def test_compare_means_consistent_with_noninferiority_at_zero_margin_limit() -> None:

@@ -17,6 +17,7 @@ from abkit.stats.noninferiority import (
     NonInferiorityResult,
     noninferiority_means,
     noninferiority_proportions,
+    noninferiority_ratios,
 )
 from abkit.stats.power import (
     PowerResult,
@@ -93,6 +94,7 @@ __all__ = [
     "newcombe_interval",
     "noninferiority_means",
     "noninferiority_proportions",
+    "noninferiority_ratios",
     "power_means",
     "power_proportions",
     "prob_beta_greater",

@@ -8,14 +8,16 @@ For a metric where higher is better and margin ``m > 0`` on the absolute scale::
 guardrail passes when the one-sided p-value is below ``alpha`` — equivalently when the
 ``1 - alpha`` one-sided confidence bound stays inside the margin. Proportions use the unpooled
 Wald standard error (``test_proportions_2indep(value=-m, method="wald")``), means use Welch's t
-(``CompareMeans.ttest_ind(value=-m, usevar="unequal")``). With ``relative=True`` the margin is a
-fraction of the control value and the test runs on the relative lift with its delta-method
+(``CompareMeans.ttest_ind(value=-m, usevar="unequal")``), ratio metrics ``Σx/Σy`` the
+delta-method z-test of :func:`~abkit.stats.compare_ratios`. With ``relative=True`` the margin is
+a fraction of the control value and the test runs on the relative lift with its delta-method
 standard error.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from abkit.errors import StatsError
@@ -23,8 +25,14 @@ from abkit.stats._common import check_finite, pvalue_t, pvalue_z
 from abkit.stats._types import Comparison
 from abkit.stats.means import compare_means
 from abkit.stats.proportions import compare_proportions
+from abkit.stats.ratio import RatioSums, compare_ratios
 
-__all__ = ["NonInferiorityResult", "noninferiority_means", "noninferiority_proportions"]
+__all__ = [
+    "NonInferiorityResult",
+    "noninferiority_means",
+    "noninferiority_proportions",
+    "noninferiority_ratios",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +200,53 @@ def noninferiority_means(
     se = math.sqrt(a_c + a_t)
     df = (a_c + a_t) ** 2 / (a_c**2 / (nobs_control - 1) + a_t**2 / (nobs_treatment - 1))
     return _finish(comp, comp.abs_lift, se, df, m, False, higher_is_better, label)
+
+
+def noninferiority_ratios(
+    control: RatioSums | Sequence[float],
+    treatment: RatioSums | Sequence[float],
+    *,
+    margin: float,
+    relative: bool = False,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+) -> NonInferiorityResult:
+    """Non-inferiority (guardrail) test for a ratio metric ``Σx/Σy`` (delta-method z-test).
+
+    The estimate is the difference of the arms' ratios with the delta-method standard error of
+    :func:`~abkit.stats.compare_ratios`; with ``relative=True``, the relative lift with its
+    delta-method standard error.
+
+    Args:
+        control: control :class:`~abkit.stats.RatioSums` or
+            ``(sum_x, sum_y, sum_x2, sum_y2, sum_xy, n)``.
+        treatment: the same for treatment.
+        margin: largest acceptable harm (> 0), absolute or relative to the control ratio.
+        relative: whether ``margin`` is relative.
+        higher_is_better: ``False`` for ratios where an increase is harm (e.g. errors per request).
+        alpha: one-sided significance level.
+
+    Returns:
+        A :class:`NonInferiorityResult`.
+
+    Example:
+        Revenue per session (Σ revenue / Σ sessions) may drop by at most 0.1:
+
+        >>> c = (5860.1, 2938.0, 45644.1, 10670.0, 21290.5, 1000)
+        >>> t = (5995.0, 3064.0, 48298.2, 11560.0, 22824.8, 1000)
+        >>> r = noninferiority_ratios(c, t, margin=0.1)
+        >>> r.passed, round(r.pvalue, 6)
+        (True, 0.010054)
+    """
+    m = _check_margin(margin)
+    alt = "greater" if higher_is_better else "less"
+    comp = compare_ratios(control, treatment, alpha=alpha, alternative=alt)
+    if relative:
+        label = (
+            "non-inferiority z-test on the relative lift of a ratio (delta method), relative margin"
+        )
+        return _finish(comp, *_estimate(comp, True), None, m, True, higher_is_better, label)
+    label = "non-inferiority delta-method z-test for a ratio, absolute margin"
+    if comp.pvalue is None:
+        return _finish(comp, None, None, None, m, False, higher_is_better, label)
+    return _finish(comp, comp.abs_lift, comp.std_error, None, m, False, higher_is_better, label)
