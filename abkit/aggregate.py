@@ -220,6 +220,8 @@ STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 #: time), so they add up to the event rows.
 EV_IN_WINDOW, EV_NULL_ID, EV_NULL_TS, EV_UNEXPOSED = 0, 1, 2, 3
 EV_BEFORE, EV_AFTER, EV_LATE = 4, 5, 6
+#: group column of the analysis query with events: the event category of its rows (see EV_DQ)
+CAT_COL = "_cat"
 #: data-quality sums of the analysis query → the event category each counts
 EV_DQ = {
     "e_in_window": EV_IN_WINDOW,
@@ -334,8 +336,14 @@ def _per_unit_events(
                     assert event_col is not None
                     cond = cond & event_col.isin(m.event)
                 masks[key] = f"_mask{len(masks)}"
-                # the shift only sees days it can take (a day past 62 would overflow it)
-                aggs[masks[key]] = (one << ibis.ifelse(cond, d, ibis.null("int64"))).bit_or()
+                if m.event is None and max_day + 1 <= MASK_MAX_DAY:
+                    # every day index here is null or at most max_day + 1 (a calendar index
+                    # can lead the rolling one by a day): the shift needs no guard
+                    aggs[masks[key]] = (one << d).bit_or()
+                else:
+                    # the shift only sees days it can take (a day past 62 would overflow it)
+                    bit = ibis.ifelse(cond, d, ibis.null("int64"))
+                    aggs[masks[key]] = (one << bit).bit_or()
             a, b = m.window
             value[i] = (masks[key], ((1 << (b + 1)) - 1) ^ ((1 << a) - 1))
         else:
@@ -461,12 +469,16 @@ def build_analysis_query(
             values[m.name] = (raw, None, raw)
     ratio_cols = {k for k in aggs if "__" in k}
     aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
+    keys = list(group_cols)
     if events is not None:
+        # the event category is a grouping key (rows: category 0 or null for units, one per
+        # data-quality category otherwise), cheaper than seven filtered sums over every unit;
+        # collapse_categories folds it away after the query
         aggs |= {"n_rows": u.n_rows.sum(), "e_rows": u.e_rows.sum()}
-        aggs |= {c: u.e_rows.sum(where=u._cat == cat) for c, cat in EV_DQ.items()}
+        keys.append(CAT_COL)
     else:
         aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
-    expr = u.group_by(list(group_cols)).aggregate(**aggs)
+    expr = u.group_by(keys).aggregate(**aggs)
     # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no grouping),
     # attached to every result row
     t = exposures
@@ -480,6 +492,35 @@ def build_analysis_query(
     )
     expr = expr.cross_join(x_counts)
     return StatsQuery(expr, group_cols)
+
+
+def collapse_categories(
+    frame: pd.DataFrame, group_cols: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Fold the event-category key of the analysis query's rows away.
+
+    Returns the frame with one row per ``group_cols`` (sums added, minima and maxima combined,
+    the exposure row counts — the same on every row — kept) and the event rows per category
+    (the ``EV_DQ`` counts).
+    """
+    if CAT_COL not in frame.columns:
+        return frame, {}
+    cat = frame[CAT_COL]
+    counts = {name: int(frame.loc[cat == k, "e_rows"].fillna(0).sum()) for name, k in EV_DQ.items()}
+    frame = frame.drop(columns=CAT_COL)
+    keys = list(group_cols)
+    how = {
+        c: (
+            "min" if c.endswith("__min")
+            else "max" if c.endswith("__max")
+            else "first" if c.startswith("x_") and c != "x_ids"
+            else "sum"
+        )
+        for c in frame.columns
+        if c not in keys
+    }  # fmt: skip
+    frame = frame.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
+    return frame, counts
 
 
 def _is_binary(m: Metric) -> bool:

@@ -510,6 +510,7 @@ class Experiment:
             STATUS_MULTI,
             STATUS_OK,
             STATUS_OTHER,
+            collapse_categories,
             complete_stats,
         )
         from abkit.data import FindingsBuilder
@@ -524,13 +525,16 @@ class Experiment:
         for note in notes:
             dq.add("unit_id_types", "info", 0, None, note)
         frame, sql = execute_with_sql(query.expr, con)  # compiled once: run and kept
+        frame, ev_counts = collapse_categories(frame, query.group_cols)
         if frame.empty:  # no exposure row and no event row
             c = {"x_rows": 0}
             first_exp = None
         else:
             # exposure row counts are the same on every row (x_ids is a sum like the others)
             x_cols = [k for k in DQ_SUMS if k.startswith("x_") and k != "x_ids"]
-            c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in DQ_SUMS}
+            sums = [k for k in DQ_SUMS if k not in ev_counts]
+            c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in sums}
+            c |= ev_counts
             c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
             first_exp = frame["x_min"].iloc[0]
         if c["x_rows"] == 0:
@@ -561,7 +565,8 @@ class Experiment:
                 f"{no_valid:,} units have no exposure row with a variant and a time by as_of; "
                 "they were not analysed",
             )
-        stats = ok.drop(columns=["_status", "x_min", *DQ_SUMS]).reset_index(drop=True)
+        drop = [k for k in ("_status", "x_min", *DQ_SUMS) if k in ok.columns]
+        stats = ok.drop(columns=drop).reset_index(drop=True)
         stats = complete_stats(stats, self.metrics, query.group_cols[1:])
         res = self._finish(stats, dq, as_of=as_of_dt, sql=sql)
         _reconcile(res, c["x_ids"], events_given=ev_given)
