@@ -866,6 +866,32 @@ def run_design(
     return final_html
 
 
+def _ipc_kernel_manager() -> type:
+    """A Jupyter kernel manager that talks to the kernel over Unix sockets, not TCP.
+
+    The report kernel is private to the run: over TCP it listens on localhost ports that any
+    local user could connect to (ipykernel 7 warns about it on every run). The sockets get an
+    absolute path of their own in the temp directory (Jupyter's default is relative to the
+    working directory) and are removed when the kernel shuts down.
+    """
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            name = f"abkit-kernel-{uuid.uuid4().hex}-ipc"
+            return os.path.join(tempfile.gettempdir(), name)
+
+    return IPCKernelManager
+
+
 def _execute(
     source: Path,
     dest: Path,
@@ -881,6 +907,9 @@ def _execute(
     from papermill.exceptions import PapermillExecutionError
 
     params = validate_parameters(parameters)
+    extra: dict[str, Any] = {}
+    if os.name == "posix":  # local Unix sockets: no kernel ports open on the network
+        extra["kernel_manager_class"] = _ipc_kernel_manager()
     try:
         pm.execute_notebook(
             str(source),
@@ -892,6 +921,7 @@ def _execute(
             progress_bar=False,
             log_output=False,
             cwd=str(cwd),
+            **extra,
         )
     except PapermillExecutionError as exc:
         if dest.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -392,6 +393,45 @@ def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, messag
             cwd=tmp_path,
         )
     assert info.value.exit_code == EXIT_FAILED
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
+def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
+    # over TCP the kernel listens on localhost ports (and ipykernel 7 warns on every run)
+    import glob
+    import tempfile
+
+    import nbformat
+
+    from abkit.report import _execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import json, sys\n"
+            "cfg = json.load(open(get_ipython().kernel.config['IPKernelApp']['connection_file']))\n"
+            "print(cfg['transport'])"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(nb, src)
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-kernel-*")))
+    _execute(
+        src, tmp_path / "out.ipynb", {"x": 2}, kernel_name="python3", timeout=60,
+        start_timeout=60, keep_failed=tmp_path / "failed.ipynb", cwd=tmp_path,
+    )  # fmt: skip
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[-1].outputs[0]["text"].strip() == "ipc"
+    assert "without encryption" not in capfd.readouterr().err
+    # the sockets are removed with the kernel, and none is left in the working directory
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-kernel-*"))) == before
+    assert not list(tmp_path.glob("kernel-ipc*"))
 
 
 def test_atomic_writes_get_ordinary_permissions(tmp_path):
