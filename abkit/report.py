@@ -872,7 +872,8 @@ def _ipc_kernel_manager() -> type:
     The report kernel is private to the run: over TCP it listens on localhost ports that any
     local user could connect to (ipykernel 7 warns about it on every run). The sockets get an
     absolute path of their own in the temp directory (Jupyter's default is relative to the
-    working directory) and are removed when the kernel shuts down.
+    working directory), short enough for macOS's 104-byte socket path limit, and are removed
+    when the kernel shuts down.
     """
     import uuid
 
@@ -886,7 +887,7 @@ def _ipc_kernel_manager() -> type:
 
         @default("ip")
         def _default_ip(self) -> str:
-            name = f"abkit-kernel-{uuid.uuid4().hex}-ipc"
+            name = f"abkit-k-{uuid.uuid4().hex[:16]}-ipc"
             return os.path.join(tempfile.gettempdir(), name)
 
     return IPCKernelManager

@@ -421,7 +421,7 @@ def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
     }
     src = tmp_path / "nb.ipynb"
     nbformat.write(nb, src)
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-kernel-*")))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-k-*")))
     _execute(
         src, tmp_path / "out.ipynb", {"x": 2}, kernel_name="python3", timeout=60,
         start_timeout=60, keep_failed=tmp_path / "failed.ipynb", cwd=tmp_path,
@@ -430,7 +430,7 @@ def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
     assert out.cells[-1].outputs[0]["text"].strip() == "ipc"
     assert "without encryption" not in capfd.readouterr().err
     # the sockets are removed with the kernel, and none is left in the working directory
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-kernel-*"))) == before
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-k-*"))) == before
     assert not list(tmp_path.glob("kernel-ipc*"))
 
 
