@@ -210,6 +210,8 @@ DQ_SUMS = (
     "e_late",
     "e_in_window",
 )
+#: exposure row counts of the analysis query: one scalar pass, the same on every result row
+X_COUNTS = ("x_rows", "x_null_ids", "x_null_variants", "x_null_times", "x_after")
 #: status of a row of the analysis query: analysed units, units in several variants, the rest
 STATUS_OK, STATUS_MULTI, STATUS_OTHER = 0, 1, 2
 
@@ -513,7 +515,7 @@ def collapse_categories(
         c: (
             "min" if c.endswith("__min")
             else "max" if c.endswith("__max")
-            else "first" if c.startswith("x_") and c != "x_ids"
+            else "first" if c in (*X_COUNTS, "x_min")
             else "sum"
         )
         for c in frame.columns

@@ -510,6 +510,7 @@ class Experiment:
             STATUS_MULTI,
             STATUS_OK,
             STATUS_OTHER,
+            X_COUNTS,
             collapse_categories,
             complete_stats,
         )
@@ -530,12 +531,10 @@ class Experiment:
             c = {"x_rows": 0}
             first_exp = None
         else:
-            # exposure row counts are the same on every row (x_ids is a sum like the others)
-            x_cols = [k for k in DQ_SUMS if k.startswith("x_") and k != "x_ids"]
-            sums = [k for k in DQ_SUMS if k not in ev_counts]
+            sums = [k for k in DQ_SUMS if k not in ev_counts and k not in X_COUNTS]
             c = {k: int(0 if _isnull(frame[k].sum()) else frame[k].sum()) for k in sums}
             c |= ev_counts
-            c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in x_cols}
+            c |= {k: int(0 if _isnull(frame[k].iloc[0]) else frame[k].iloc[0]) for k in X_COUNTS}
             first_exp = frame["x_min"].iloc[0]
         if c["x_rows"] == 0:
             raise DataError("exposures: the table has no rows")

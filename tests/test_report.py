@@ -357,17 +357,9 @@ def test_untested_guardrail_fails_the_gate(tmp_path):
     assert doc["guardrails_untested"] == ["retention_d30"]
 
 
-@pytest.mark.parametrize(
-    ("source", "timeout", "message"),
-    [
-        ("import os\nos._exit(1)", 60, r"could not run: DeadKernelError"),  # the kernel dies
-        ("import time\ntime.sleep(60)", 3, r"could not run: .*(Timeout|timed out)"),
-    ],
-)
-def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, message):
+def _two_cell_notebook(tmp_path: Path, source: str) -> Path:
+    """A python3 notebook: a parameters cell (x = 1), then ``source``."""
     import nbformat
-
-    from abkit.report import _execute
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -381,6 +373,20 @@ def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, messag
     }
     src = tmp_path / "nb.ipynb"
     nbformat.write(nb, src)
+    return src
+
+
+@pytest.mark.parametrize(
+    ("source", "timeout", "message"),
+    [
+        ("import os\nos._exit(1)", 60, r"could not run: DeadKernelError"),  # the kernel dies
+        ("import time\ntime.sleep(60)", 3, r"could not run: .*(Timeout|timed out)"),
+    ],
+)
+def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, message):
+    from abkit.report import _execute
+
+    src = _two_cell_notebook(tmp_path, source)
     with pytest.raises(ReportError, match=message) as info:
         _execute(
             src,
@@ -405,22 +411,12 @@ def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
 
     from abkit.report import _execute
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(
-            "import json, sys\n"
-            "cfg = json.load(open(get_ipython().kernel.config['IPKernelApp']['connection_file']))\n"
-            "print(cfg['transport'])"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    src = tmp_path / "nb.ipynb"
-    nbformat.write(nb, src)
+    src = _two_cell_notebook(
+        tmp_path,
+        "import json\n"
+        "cfg = json.load(open(get_ipython().kernel.config['IPKernelApp']['connection_file']))\n"
+        "print(cfg['transport'])",
+    )
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-k-*")))
     _execute(
         src, tmp_path / "out.ipynb", {"x": 2}, kernel_name="python3", timeout=60,

@@ -247,6 +247,5 @@ def noninferiority_ratios(
         )
         return _finish(comp, *_estimate(comp, True), None, m, True, higher_is_better, label)
     label = "non-inferiority delta-method z-test for a ratio, absolute margin"
-    if comp.pvalue is None:
-        return _finish(comp, None, None, None, m, False, higher_is_better, label)
+    # no test (std_error None): _finish reports it with compare_ratios' note
     return _finish(comp, comp.abs_lift, comp.std_error, None, m, False, higher_is_better, label)
