@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -138,16 +138,83 @@ def all_event_parts(metrics: Sequence[Metric]) -> list[EventMetric]:
     return out
 
 
-def capped(v: Any, cap: float | None) -> Any:
-    """``min(v, cap)`` per unit (nulls stay null), or ``v`` without a cap."""
+def capped(v: Any, cap: Any) -> Any:
+    """``min(v, cap)`` per unit (nulls stay null), or ``v`` without a cap (``cap`` None).
+
+    ``cap`` is a number or a column (a quantile cap, see :func:`with_quantile_caps`).
+    """
     import ibis
 
-    return v if cap is None else ibis.ifelse(v > cap, ibis.literal(float(cap)), v)
+    if cap is None:
+        return v
+    if isinstance(cap, int | float):
+        cap = ibis.literal(float(cap))
+    return ibis.ifelse(v > cap, cap, v)
 
 
-def column_value(t: ir.Table, m: Metric) -> Any:
+def cap_column(m: Metric) -> str:
+    """The column holding the value of ``m``'s quantile cap (same on every row)."""
+    return f"{m.name}__cap"
+
+
+def cap_of(t: ir.Table, m: Metric) -> Any:
+    """``m``'s per-unit cap on table ``t``: its fixed ``cap``, its quantile-cap column, or None."""
+    if getattr(m, "cap_quantile", None) is None:
+        return getattr(m, "cap", None)
+    if cap_column(m) not in t.columns:  # a query path that forgot with_quantile_caps
+        raise AssertionError(f"metric {m.name!r}: quantile cap not computed")
+    return t[cap_column(m)]
+
+
+def quantile_capped(metrics: Sequence[Metric]) -> list[Metric]:
+    """The metrics and ratio parts with ``cap_quantile`` (one per name)."""
+    out: dict[str, Metric] = {}
+    for m in metrics:
+        for p in m.parts if isinstance(m, Ratio) else (m,):
+            if getattr(p, "cap_quantile", None) is not None:
+                out.setdefault(p.name, p)
+    return list(out.values())
+
+
+def with_quantile_caps(
+    t: ir.Table,
+    metrics: Sequence[Metric],
+    value: Callable[[Metric], Any],
+    population: Callable[[Metric], Any],
+) -> ir.Table:
+    """``t`` with a :func:`cap_column` per quantile-capped metric (see :func:`quantile_capped`).
+
+    The cap is the ``cap_quantile`` quantile (linear interpolation between order statistics,
+    like ``numpy.quantile``'s default) of the uncapped per-unit ``value(m)`` over the rows where
+    ``population(m)`` holds — the units the metric analyses, both arms pooled, so both arms are
+    capped at the same value. One scalar aggregate over ``t``, attached to every row.
+    """
+    capped_metrics = quantile_capped(metrics)
+    if not capped_metrics:
+        return t
+    caps = t.aggregate(
+        **{
+            cap_column(m): value(m).quantile(m.cap_quantile, where=population(m))  # type: ignore[attr-defined]
+            for m in capped_metrics
+        }
+    )
+    return t.cross_join(caps)
+
+
+def column_value(t: ir.Table, m: Metric, *, cap: bool = True) -> Any:
     """A column metric's per-unit value as float64, capped when the metric has a cap."""
-    return capped(t[m.column].cast("float64"), getattr(m, "cap", None))  # type: ignore[attr-defined]
+    v = t[m.column].cast("float64")  # type: ignore[attr-defined]
+    return capped(v, cap_of(t, m)) if cap else v
+
+
+def combine(col: str) -> str:
+    """How a statistics column combines over rows: ``min``, ``max`` or ``sum``.
+
+    Quantile caps (``__cap``) are the same on every row that has one: their maximum.
+    """
+    if col.endswith("__min"):
+        return "min"
+    return "max" if col.endswith(("__max", "__cap")) else "sum"
 
 
 def ratio_aggregates(m: Metric, x: Any, y: Any, where: Any) -> dict[str, Any]:
@@ -424,7 +491,7 @@ def build_analysis_query(
         u = u.mutate(_age=ibis.least(age, ibis.literal(cap, "int64")))
         group_cols = (*group_cols, AGE_COL)
 
-    def event_value(m: EventMetric, *, plain: bool = False) -> Any:
+    def event_value(m: EventMetric, *, plain: bool = False, cap: bool = True) -> Any:
         """A unit's value of event metric ``m`` (``plain``: as 0/1 integers, null for none)."""
         src = per_unit.value[event_metrics.index(m)]
         if isinstance(src, tuple):
@@ -435,7 +502,25 @@ def build_analysis_query(
         else:
             v = u[src]
         v = v.cast("float64").fill_null(m.empty_value)
-        return capped(v, getattr(m, "cap", None))
+        return capped(v, cap_of(u, m)) if cap else v
+
+    def mature(m: EventMetric) -> Any:
+        """Whether a unit's window of event metric ``m`` has ended by ``as_of``."""
+        if m.tz:
+            return calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
+        return u[AGE_COL] >= m.mature_after_days
+
+    # quantile caps: over the analysed units (status ok) whose window of the metric has ended
+    u = with_quantile_caps(
+        u,
+        metrics,
+        lambda m: (
+            event_value(m, cap=False)
+            if isinstance(m, EventMetric)
+            else column_value(u, m, cap=False)
+        ),
+        lambda m: (u._status == STATUS_OK) & (mature(m) if isinstance(m, EventMetric) else True),
+    )
 
     for m in metrics:
         if isinstance(m, Ratio):
@@ -454,23 +539,24 @@ def build_analysis_query(
             aggs |= ratio_aggregates(m, x, y, both)
             continue
         if isinstance(m, EventMetric):
-            v = event_value(m, plain=_is_binary(m) and getattr(m, "cap", None) is None)
-            mature = None
+            v = event_value(m, plain=_is_binary(m) and cap_of(u, m) is None)
+            where = None
             if m.tz:
-                mature = calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
-                aggs[stat_col(m, "n")] = u.count(where=mature)
+                where = mature(m)
+                aggs[stat_col(m, "n")] = u.count(where=where)
             # immature and missing follow from n_units and n (see complete_stats); a 0/1
             # metric's sum of squares, min and max follow from n and sum
-            aggs[stat_col(m, "sum")] = v.sum(where=mature)
+            aggs[stat_col(m, "sum")] = v.sum(where=where)
             if not _is_binary(m):
-                aggs[stat_col(m, "sumsq")] = (v * v).sum(where=mature)
-                aggs[stat_col(m, "min")] = v.min(where=mature)
-                aggs[stat_col(m, "max")] = v.max(where=mature)
+                aggs[stat_col(m, "sumsq")] = (v * v).sum(where=where)
+                aggs[stat_col(m, "min")] = v.min(where=where)
+                aggs[stat_col(m, "max")] = v.max(where=where)
         else:
             raw = column_value(u, m)
             values[m.name] = (raw, None, raw)
     ratio_cols = {k for k in aggs if "__" in k}
     aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
+    aggs |= {cap_column(m): u[cap_column(m)].max() for m in quantile_capped(metrics)}
     keys = list(group_cols)
     if events is not None:
         # the event category is a grouping key (rows: category 0 or null for units, one per
@@ -512,15 +598,10 @@ def collapse_categories(
     frame = frame.drop(columns=CAT_COL)
     keys = list(group_cols)
     how = {
-        c: (
-            "min" if c.endswith("__min")
-            else "max" if c.endswith("__max")
-            else "first" if c in (*X_COUNTS, "x_min")
-            else "sum"
-        )
+        c: "first" if c in (*X_COUNTS, "x_min") else combine(c)
         for c in frame.columns
         if c not in keys
-    }  # fmt: skip
+    }
     frame = frame.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
     return frame, counts
 
@@ -575,11 +656,7 @@ def complete_stats(
             axis=1,
         )
         keys = [c for c in group_cols if c != AGE_COL]
-        how = {
-            c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum")
-            for c in frame.columns
-            if c not in keys
-        }
+        how = {c: combine(c) for c in frame.columns if c not in keys}
         frame = frame.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
 
     cols = {}
@@ -608,6 +685,13 @@ def build_unit_stats(
     units: ir.Table, metrics: Sequence[Metric], *, segments: Sequence[str]
 ) -> StatsQuery:
     """The aggregation query for a per-unit table (column metrics only)."""
+    # quantile caps over the units with a variant (both arms pooled)
+    units = with_quantile_caps(
+        units,
+        metrics,
+        lambda m: column_value(units, m, cap=False),
+        lambda m: units.variant.notnull(),
+    )
     values: dict[str, tuple[Any, Any, Any]] = {}
     extra: dict[str, Any] = {}
     for m in metrics:
@@ -623,5 +707,6 @@ def build_unit_stats(
         values[m.name] = (raw, None, raw)
     group_cols = ("variant", *segments)
     aggs = _group_aggregates(units, values) | extra
+    aggs |= {cap_column(m): units[cap_column(m)].max() for m in quantile_capped(metrics)}
     expr = units.group_by(list(group_cols)).aggregate(**aggs)
     return StatsQuery(expr, group_cols)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from abkit.aggregate import StatsQuery
     from abkit.data import FindingsBuilder, Severity
-    from abkit.results import ExperimentResult
+    from abkit.results import ExperimentResult, MetricInfo
     from abkit.spec import ExperimentSpec
     from abkit.stats import Comparison
 
@@ -277,8 +277,16 @@ class Experiment:
         import numpy as np
         import pandas as pd
 
+        from abkit.aggregate import quantile_capped
         from abkit.data import FindingsBuilder
 
+        capped = [m.name for m in quantile_capped(self.metrics)]
+        if capped:
+            raise SpecError(
+                f"metrics {capped} have cap_quantile, which needs per-unit values; sufficient "
+                "statistics are sums already. Cap the values before summing them and drop "
+                "cap_quantile (or use cap= with the value you capped at)"
+            )
         if not isinstance(stats, pd.DataFrame):
             stats = pd.DataFrame(stats)
         df = stats.copy()
@@ -715,7 +723,8 @@ class Experiment:
                     "set tz= on the Experiment"
                 )
             ts = ts.tz_localize(self.tz)
-        ts = ts.tz_convert("UTC")
+        # the engines keep microseconds; a pandas Timestamp may carry nanoseconds
+        ts = ts.tz_convert("UTC").floor("us")
         if not check_first_exposure:
             return ts.to_pydatetime().astimezone(UTC)
         first_exp = exp.exposed_at.min().execute()
@@ -749,7 +758,7 @@ class Experiment:
         as_of: datetime | None,
         sql: str | None,
     ) -> ExperimentResult:
-        from abkit.results import ExperimentResult, MetricInfo
+        from abkit.results import ExperimentResult
 
         stats = stats.copy()
         stats["variant"] = stats["variant"].astype(str)
@@ -847,7 +856,7 @@ class Experiment:
             as_of=as_of,
             alpha=self.alpha,
             alternative=self.alternative,
-            metrics=tuple(MetricInfo(m.name, m.label, m.kind, m.definition) for m in order),
+            metrics=tuple(_metric_info(m, stats) for m in order),
             comparisons=tuple(comps),
             segment_comparisons=tuple(seg_comps),
             arms=tuple(arms),
@@ -1232,12 +1241,30 @@ def _align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
     )
 
 
+def _metric_info(m: Metric, stats: pd.DataFrame) -> MetricInfo:
+    """``m``'s :class:`MetricInfo`, with the values its quantile caps came to in ``stats``."""
+    from abkit.aggregate import cap_column, quantile_capped
+    from abkit.results import MetricInfo
+
+    cap = getattr(m, "cap", None)
+    used = []
+    for p in quantile_capped([m]):
+        col = cap_column(p)
+        found = stats[col].dropna() if col in stats.columns else None
+        value = float(found.max()) if found is not None and len(found) else None
+        used.append(f"{p.name} = {value:.6g}" if value is not None else f"{p.name}: no unit")
+        if p is m:
+            cap = value
+    definition = m.definition + (f"; cap used: {', '.join(used)}" if used else "")
+    return MetricInfo(m.name, m.label, m.kind, definition, None if cap is None else float(cap))
+
+
 def _marginal(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sum sufficient statistics over every group column not in ``by`` (min/max combine as such)."""
+    from abkit.aggregate import combine
+
     cols = [c for c in stats.columns if "__" in c or c == "n_units"]
-    agg = {
-        c: ("min" if c.endswith("__min") else "max" if c.endswith("__max") else "sum") for c in cols
-    }
+    agg = {c: combine(c) for c in cols}
     return stats.groupby(by, dropna=False, sort=True).agg(agg).reset_index()
 
 

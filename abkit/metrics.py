@@ -69,7 +69,7 @@ def _check_tz(tz: str | None) -> None:
         ) from None
 
 
-def _check_cap(cap: float | None) -> None:
+def _check_cap(cap: float | None, cap_quantile: float | None = None) -> None:
     import math
 
     if cap is not None and (
@@ -78,9 +78,30 @@ def _check_cap(cap: float | None) -> None:
         raise SpecError(
             f"cap must be a finite number (the per-unit value is capped at it), got {cap!r}"
         )
+    if cap_quantile is None:
+        return
+    if (
+        isinstance(cap_quantile, bool)
+        or not isinstance(cap_quantile, int | float)
+        or not 0 < cap_quantile < 1
+    ):
+        raise SpecError(
+            "cap_quantile must be a number between 0 and 1 (e.g. 0.99: each unit's value is "
+            f"capped at the 99th percentile of all analysed units' values), got {cap_quantile!r}"
+        )
+    if cap is not None:
+        raise SpecError(
+            f"give cap (a fixed value, here {cap!r}) or cap_quantile (a percentile of the "
+            f"experiment's own values, here {cap_quantile!r}), not both"
+        )
 
 
-def _cap_text(cap: float | None) -> str:
+def _cap_text(cap: float | None, cap_quantile: float | None = None) -> str:
+    if cap_quantile is not None:
+        return (
+            f"; per-unit value capped at the {cap_quantile:g} quantile of the analysed units' "
+            "values (both arms pooled, linear interpolation)"
+        )
     return "" if cap is None else f"; per-unit value capped at {cap:g}"
 
 
@@ -318,6 +339,9 @@ class ActiveDays(EventMetric):
 class EventCount(EventMetric):
     """Number of events per unit in the window ``days=(a, b)``.
 
+    ``cap`` / ``cap_quantile`` cap each unit's count at a fixed value or at a percentile of the
+    analysed units' counts (see :class:`Mean`).
+
     Example:
         >>> EventCount(days=(0, 6), event="purchase").name
         'events_purchase_d0_6'
@@ -327,11 +351,12 @@ class EventCount(EventMetric):
     event: str | Sequence[str] | None = None
     tz: str | None = None
     cap: float | None = None
+    cap_quantile: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
-        _check_cap(self.cap)
+        _check_cap(self.cap, self.cap_quantile)
         ev = _events_tuple(self.event)
         _init_window(self, "events" + ("" if ev is None else "_" + "_".join(ev)))
 
@@ -345,7 +370,7 @@ class EventCount(EventMetric):
 
     @property
     def definition(self) -> str:
-        return "number of events on " + self._window_text() + _cap_text(self.cap)
+        return "number of events on " + self._window_text() + _cap_text(self.cap, self.cap_quantile)
 
     def unit_aggregate(
         self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
@@ -357,6 +382,9 @@ class EventCount(EventMetric):
 class Revenue(EventMetric):
     """Sum of the events' ``value`` column per unit in the window ``days=(a, b)`` (e.g. revenue).
 
+    ``cap`` / ``cap_quantile`` cap each unit's sum at a fixed value or at a percentile of the
+    analysed units' sums (see :class:`Mean`).
+
     Example:
         >>> Revenue(days=(0, 29)).name
         'value_d0_29'
@@ -366,11 +394,12 @@ class Revenue(EventMetric):
     event: str | Sequence[str] | None = None
     tz: str | None = None
     cap: float | None = None
+    cap_quantile: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
-        _check_cap(self.cap)
+        _check_cap(self.cap, self.cap_quantile)
         _init_window(self, "value")
 
     @property
@@ -384,7 +413,9 @@ class Revenue(EventMetric):
     @property
     def definition(self) -> str:
         return (
-            "sum of event value (nulls count as 0) on " + self._window_text() + _cap_text(self.cap)
+            "sum of event value (nulls count as 0) on "
+            + self._window_text()
+            + _cap_text(self.cap, self.cap_quantile)
         )
 
     def unit_aggregate(
@@ -443,25 +474,32 @@ class Mean(_ColumnMetric):
     """Mean of a numeric per-unit column (compared with Welch's t-test).
 
     ``cap`` caps each unit's value (winsorisation at a fixed value, e.g. a pre-period p99) so a
-    few whales do not swamp the variance.
+    few whales do not swamp the variance; ``cap_quantile=0.99`` caps it at the 99th percentile of
+    the experiment's own values instead (computed in the engine over all analysed units, both
+    arms pooled, so both arms are capped alike; the value used is printed in the result).
 
     Example:
         >>> Mean("sum_game_rounds").kind
         'mean'
         >>> Mean("revenue", cap=500).definition
         "mean of the per-unit numeric column 'revenue'; per-unit value capped at 500"
+        >>> Mean("revenue", cap_quantile=0.99).cap_quantile
+        0.99
     """
 
     cap: float | None = None
+    cap_quantile: float | None = None
     kind: ClassVar[Kind] = "mean"
 
     def __post_init__(self) -> None:
         _ColumnMetric.__post_init__(self)
-        _check_cap(self.cap)
+        _check_cap(self.cap, self.cap_quantile)
 
     @property
     def definition(self) -> str:
-        return f"mean of the per-unit numeric column {self.column!r}" + _cap_text(self.cap)
+        return f"mean of the per-unit numeric column {self.column!r}" + _cap_text(
+            self.cap, self.cap_quantile
+        )
 
 
 @dataclass(frozen=True, slots=True)

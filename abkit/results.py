@@ -47,12 +47,17 @@ COMPARISON_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class MetricInfo:
-    """What a metric is: its key, title, kind and the exact definition behind its numbers."""
+    """What a metric is: its key, title, kind and the exact definition behind its numbers.
+
+    ``cap``: the value each unit's value was capped at (a fixed ``cap``, or the value a
+    ``cap_quantile`` came to in this analysis); None without a cap.
+    """
 
     name: str
     label: str
     kind: str
     definition: str
+    cap: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +285,13 @@ class ExperimentResult:
             "alternative": self.alternative,
             "primary_metric": self.primary_metric,
             "metrics": [
-                {"name": m.name, "label": m.label, "kind": m.kind, "definition": m.definition}
+                {
+                    "name": m.name,
+                    "label": m.label,
+                    "kind": m.kind,
+                    "definition": m.definition,
+                    "cap": m.cap,
+                }
                 for m in self.metrics
             ],
             "srm": {

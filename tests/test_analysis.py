@@ -526,6 +526,116 @@ def test_caps_apply_per_unit():
         ab.Ratio(ab.Retention(day=1, tz="UTC"), ab.ActiveDays())
 
 
+def test_quantile_cap_on_a_unit_table_matches_numpy_and_statsmodels(cookie_cats):
+    # Reference: numpy.quantile's default (linear interpolation between order statistics,
+    # Hyndman & Fan type 7) over all 90,189 players, both versions pooled; Welch's test on the
+    # capped values by statsmodels. One player has 49,854 rounds: the cap matters.
+    rounds = cookie_cats.sum_game_rounds.to_numpy(float)
+    q = float(np.quantile(rounds, 0.99))
+    assert q < rounds.max() / 100
+    res = ab.Experiment(
+        metrics=[ab.Mean("sum_game_rounds", cap_quantile=0.99)],
+        variant="version",
+        control="gate_30",
+    ).analyze(units=cookie_cats, unit_id="userid")
+    info = res.metrics[0]
+    assert info.cap == pytest.approx(q, rel=1e-12)
+    assert "0.99 quantile" in info.definition
+    assert f"cap used: sum_game_rounds = {q:.6g}" in info.definition
+    capped = np.minimum(rounds, q)
+    x1 = capped[(cookie_cats.version == "gate_40").to_numpy()]
+    x0 = capped[(cookie_cats.version == "gate_30").to_numpy()]
+    cm = CompareMeans(DescrStatsW(x1), DescrStatsW(x0))
+    _stat, p, _ = cm.ttest_ind(usevar="unequal")
+    row = res.to_pandas().iloc[0]
+    assert_allclose([row.control_value, row.treatment_value], [x0.mean(), x1.mean()], rtol=1e-12)
+    assert_allclose(row.pvalue, p, rtol=1e-9)
+    assert res.to_dict()["metrics"][0]["cap"] == info.cap
+
+
+def test_quantile_cap_on_event_metric_pools_mature_analysed_units(small_sim):
+    # Reference by hand in pandas: per-unit event counts on days 0-6 (0 without events) of the
+    # units whose window has ended by as_of, both arms pooled, numpy.quantile's default.
+    m = ab.EventCount(days=(0, 6), cap_quantile=0.9)
+    exp = small_sim.exposures.sort_values("exposed_at").drop_duplicates("unit_id")
+    as_of = exp.exposed_at.median() + pd.Timedelta(days=7)  # about half the units are mature
+    res = ab.Experiment(metrics=[m], segments=["channel"]).analyze(
+        exposures=small_sim.exposures, events=small_sim.events, as_of=as_of
+    )
+    exp = exp[exp.exposed_at <= as_of]
+    ev = small_sim.events.merge(exp[["unit_id", "exposed_at"]], on="unit_id")
+    ev = ev[(ev.ts >= ev.exposed_at) & (ev.ts <= as_of)]
+    day = (ev.ts - ev.exposed_at) // pd.Timedelta(days=1)
+    counts = ev[day <= 6].groupby("unit_id").size()
+    mature = exp[exp.exposed_at + pd.Timedelta(days=7) <= as_of].set_index("unit_id")
+    assert 0 < len(mature) < len(exp)  # some units are immature: they must not move the cap
+    x = counts.reindex(mature.index, fill_value=0).astype(float)
+    q = float(np.quantile(x.to_numpy(), 0.9))
+    assert x.max() > q
+    assert res.metrics[0].cap == pytest.approx(q, rel=1e-12)
+    capped = np.minimum(x, q)
+    row = res.to_pandas().iloc[0]
+    means = capped.groupby(mature.variant).mean()
+    assert_allclose(
+        [row.control_value, row.treatment_value], [means["control"], means["treatment"]], rtol=1e-12
+    )
+    # segment breakdowns use the same cap: their arms add up to the overall arm
+    arms = res.arms_to_pandas()
+    arms = arms[arms.segment == "channel"]
+    assert arms.segment_value.nunique() > 1
+    for variant, g in arms.groupby("variant"):
+        total = (g["mean"] * g["n"]).sum()
+        assert total == pytest.approx(capped[mature.variant == variant].sum(), rel=1e-12)
+
+
+def test_quantile_cap_arguments():
+    with pytest.raises(SpecError, match="between 0 and 1"):
+        ab.Mean("x", cap_quantile=99)
+    with pytest.raises(SpecError, match="between 0 and 1"):
+        ab.EventCount(cap_quantile=True)
+    with pytest.raises(SpecError, match="not both"):
+        ab.Revenue(cap=100, cap_quantile=0.99)
+    assert (
+        ab.metrics.metric_from_spec({"mean": {"column": "x", "cap_quantile": 0.95}}).cap_quantile
+        == 0.95
+    )
+    stats = pd.DataFrame(
+        {
+            "variant": ["control", "treatment"],
+            "x__n": [10, 10],
+            "x__sum": [5.0, 6],
+            "x__sumsq": [9.0, 9],
+        }
+    )
+    with pytest.raises(SpecError, match=r"cap_quantile.*per-unit values"):
+        ab.Experiment(metrics=[ab.Mean("x", cap_quantile=0.99)]).analyze_stats(stats)
+
+
+def test_ratio_and_capped_metrics_validate_against_the_summary_schema(small_sim):
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads(
+        (Path(ab.__file__).parent / "schemas" / "summary-v1.json").read_text(encoding="utf-8")
+    )
+    results = {"$defs": schema["$defs"], **schema["properties"]["results"]}
+    metrics = [
+        ab.Ratio(ab.EventCount(days=(0, 6), cap_quantile=0.95), ab.ActiveDays(days=(0, 6))),
+        ab.Revenue(days=(0, 6), cap=50.0),
+    ]
+    events = small_sim.events.assign(value=1.0)
+    res = ab.Experiment(metrics=metrics).analyze(exposures=small_sim.exposures, events=events)
+    doc = json.loads(json.dumps(res.to_dict()))
+    jsonschema.validate(doc, results)
+    kinds = {m["name"]: (m["kind"], m["cap"]) for m in doc["metrics"]}
+    assert kinds["value_d0_6"] == ("mean", 50.0)
+    ratio = res.metrics[0]
+    assert ratio.kind == "ratio" and ratio.cap is None
+    assert "cap used: events_d0_6 = " in ratio.definition
+
+
 def test_srm_is_located_in_the_broken_segment():
     sim = ab.simulate.retention_experiment(n_units=20_000, seed=5)
     exp = sim.exposures

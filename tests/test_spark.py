@@ -90,6 +90,8 @@ METRICS = [
     ab.ActiveDays(days=(1, 7)),
     ab.EventCount(days=(0, 6)),
     ab.Revenue(days=(0, 13)),
+    # a quantile cap: DuckDB's quantile_cont and Spark's percentile both interpolate linearly
+    ab.EventCount(days=(0, 6), cap_quantile=0.8, name="events_d0_6_p80"),
 ]
 AS_OF = "2024-04-05T00:00:00Z"
 
@@ -125,6 +127,7 @@ def _assert_same(duck, spark_res):
     pd.testing.assert_frame_equal(duck.to_pandas(), spark_res.to_pandas(), rtol=1e-10)
     assert dict(duck.data_quality.counts) == dict(spark_res.data_quality.counts)
     assert duck.as_of == spark_res.as_of
+    assert [m.cap for m in duck.metrics] == [m.cap for m in spark_res.metrics]
 
 
 def test_spark_dataframes_give_the_duckdb_result(spark, messy_logs):
@@ -135,6 +138,7 @@ def test_spark_dataframes_give_the_duckdb_result(spark, messy_logs):
         exposures=spark.createDataFrame(exp), events=spark.createDataFrame(ev), as_of=AS_OF
     )
     _assert_same(duck, s_res)
+    assert duck.metric("events_d0_6_p80").cap is not None
     c = duck.data_quality.counts
     assert c["exposure_null_ids"] == 1 and c["units_multiple_variants"] == 1
     assert c["event_null_ids"] == 1 and c["events_unexposed_units"] >= 1
@@ -153,7 +157,11 @@ def test_spark_session_as_con_with_pandas_input_and_default_as_of(spark, small_s
 
 def test_spark_per_unit_table(spark, cookie_cats):
     experiment = ab.Experiment(
-        metrics=[ab.Proportion("retention_7"), ab.Mean("sum_game_rounds")],
+        metrics=[
+            ab.Proportion("retention_7"),
+            ab.Mean("sum_game_rounds"),
+            ab.Mean("sum_game_rounds", cap_quantile=0.99, name="rounds_p99"),
+        ],
         variant="version",
         control="gate_30",
     )
@@ -161,3 +169,4 @@ def test_spark_per_unit_table(spark, cookie_cats):
     duck = experiment.analyze(units=units, unit_id="userid")
     s_res = experiment.analyze(units=spark.createDataFrame(units), unit_id="userid")
     _assert_same(duck, s_res)
+    assert duck.metric("rounds_p99").cap is not None
