@@ -1,7 +1,7 @@
-"""The ``abkit`` command: demo, simulate, report, design, assign.
+"""The ``abkit`` command: demo, simulate, analyze, report, design (alias power), assign.
 
-Exit codes: 0 ok; 2 bad input (spec, data, arguments); 3 a report notebook failed; 4 a report was
-written but has blocking trust findings; 5 (with --fail-on guardrail) a guardrail is breached.
+Exit codes: 0 ok; 2 bad input (spec, data, arguments); 3 a report notebook failed; 4 an analysis
+or report has blocking trust findings; 5 (with --fail-on guardrail) a guardrail is breached.
 """
 
 from __future__ import annotations
@@ -89,6 +89,39 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from abkit.analysis import Experiment
+    from abkit.report import build_summary, resolve_inputs, summary_exit_code, write_json_atomic
+
+    spec, exposures, events, units = resolve_inputs(
+        args.spec, args.exposures, args.events, args.units
+    )
+    exp = Experiment.from_spec(spec)
+    if units is not None:
+        res = exp.analyze(units=units)
+    else:
+        res = exp.analyze(exposures=exposures, events=events, as_of=args.as_of)
+    summary = build_summary(res)
+    if args.format == "json":
+        print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
+    elif args.format == "csv":
+        print(res.to_pandas().to_csv(index=False), end="")
+    else:
+        print(res)
+    if args.json:
+        write_json_atomic(Path(args.json), summary)
+        print(f"summary: {Path(args.json).resolve()}", file=sys.stderr)
+    code = summary_exit_code(summary, tuple(args.fail_on or ()))
+    if summary["status"] == "blocked":
+        print(
+            f"status: BLOCKED — blocking trust findings: {', '.join(summary['blocking_findings'])}",
+            file=sys.stderr,
+        )
+    return code
+
+
 def _cmd_design(args: argparse.Namespace) -> int:
     from abkit.report import run_design
 
@@ -165,7 +198,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_cmd_report)
 
-    g = sub.add_parser("design", help="power / sample size / duration for a retention test")
+    n = sub.add_parser(
+        "analyze",
+        help="analyse one experiment and print the results (no notebook)",
+        description="Run the analysis of an experiment spec and print the verdicts (text), the "
+        "comparison table (csv) or the summary document (json; the schema of the report's "
+        "summary.json). Exit 4 on blocking trust findings.",
+    )
+    n.add_argument("spec", help="experiment spec (YAML)")
+    n.add_argument("--exposures", help="exposure log (Parquet or CSV)")
+    n.add_argument("--events", help="activity log (Parquet or CSV)")
+    n.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
+    n.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
+    n.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    n.add_argument("--json", help="also write the summary document (summary.json) here")
+    n.add_argument(
+        "--fail-on",
+        action="append",
+        choices=["guardrail"],
+        help="exit 5 when a guardrail metric is breached or untested",
+    )
+    n.set_defaults(func=_cmd_analyze)
+
+    g = sub.add_parser(
+        "design",
+        aliases=["power"],
+        help="power / sample size / duration for a retention test",
+    )
     g.add_argument("--baseline", type=float, required=True, help="control retention, e.g. 0.2")
     g.add_argument("--mde", type=float, required=True, help="effect to detect (relative)")
     g.add_argument("--absolute", action="store_true", help="--mde is absolute, not relative")

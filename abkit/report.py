@@ -556,6 +556,50 @@ def _data_arg(value: Any, role: str) -> str | None:
     )
 
 
+def resolve_inputs(
+    spec: ExperimentSpec | Mapping[str, Any] | str | Path,
+    exposures: str | Path | None,
+    events: str | Path | None,
+    units: str | Path | None,
+) -> tuple[ExperimentSpec, str | Path | None, str | Path | None, str | Path | None]:
+    """The loaded spec and the data to analyse: the given files, else the spec's ``data``.
+
+    Paths in a spec file's ``data`` are relative to the spec file.
+
+    Raises:
+        ReportError: (exit code 2) the spec is invalid or names no data.
+    """
+    from abkit.spec import load_spec
+
+    try:
+        spec_obj = load_spec(spec)
+    except AbkitError as exc:
+        raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
+    if units is None and exposures is None and spec_obj.data is not None:
+        base = Path(spec).parent if isinstance(spec, str | Path) else Path.cwd()
+        d = spec_obj.data
+        exposures, events, units = (
+            None if x is None else base / x for x in (d.exposures, d.events, d.units)
+        )
+    if units is None and exposures is None:
+        raise ReportError(
+            "no data: give exposures (and events) or units, or a data: section in the spec",
+            exit_code=EXIT_INPUT,
+        )
+    return spec_obj, exposures, events, units
+
+
+def summary_exit_code(summary: Mapping[str, Any], fail_on: Sequence[str] = ()) -> int:
+    """The exit code a summary.json document calls for: 4 blocking trust findings; 5 a breached
+    or untested guardrail when ``fail_on`` has ``"guardrail"``; else 0."""
+    if summary["status"] == "blocked":
+        return EXIT_BLOCKED
+    # an untested guardrail cannot vouch for the treatment: under --fail-on it fails too
+    if "guardrail" in fail_on and (summary["guardrails_breached"] or summary["guardrails_untested"]):
+        return EXIT_GUARDRAIL
+    return EXIT_OK
+
+
 def run_report(
     spec: ExperimentSpec | Mapping[str, Any] | str | Path,
     *,
@@ -591,20 +635,7 @@ def run_report(
         ReportError: with ``exit_code`` 2 (bad input) or 3 (the notebook failed; the executed
             notebook is kept as ``failed.ipynb`` in ``out``).
     """
-    from abkit.spec import load_spec
-
-    try:
-        spec_obj = load_spec(spec)
-    except AbkitError as exc:
-        raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
-    if units is None and exposures is None and spec_obj.data is not None:
-        base = Path(spec).parent if isinstance(spec, str | Path) else Path.cwd()
-        d = spec_obj.data
-        exposures, events, units = (
-            None if x is None else base / x for x in (d.exposures, d.events, d.units)
-        )
-    if units is None and exposures is None:
-        raise ReportError("a report needs exposures= (and events=) or units=", exit_code=EXIT_INPUT)
+    spec_obj, exposures, events, units = resolve_inputs(spec, exposures, events, units)
     out_dir = Path(out).resolve()
     final = {n: out_dir / n for n in ("report.ipynb", "report.html", "summary.json")}
     if not force and any(p.exists() for p in final.values()):
@@ -657,19 +688,14 @@ def run_report(
         (out_dir / "failed.ipynb").unlink(missing_ok=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    status = summary["status"]
-    # an untested guardrail cannot vouch for the treatment: under --fail-on it fails too
     breached = tuple(summary["guardrails_breached"]) + tuple(summary["guardrails_untested"])
-    code = EXIT_BLOCKED if status == "blocked" else EXIT_OK
-    if code == EXIT_OK and breached and "guardrail" in fail_on:
-        code = EXIT_GUARDRAIL
     return ReportOutcome(
         out_dir,
         final["report.ipynb"],
         final["report.html"],
         final["summary.json"],
-        status,
-        code,
+        summary["status"],
+        summary_exit_code(summary, fail_on),
         breached,
     )
 
