@@ -163,6 +163,20 @@ def _print_outcome(outcome: object) -> None:
         print(f"guardrails breached: {', '.join(outcome.guardrails_breached)}", file=sys.stderr)
 
 
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    """The data and outcome options of ``report`` and ``analyze`` (default: the spec's data)."""
+    p.add_argument("--exposures", help="exposure log (Parquet or CSV)")
+    p.add_argument("--events", help="activity log (Parquet or CSV)")
+    p.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
+    p.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
+    p.add_argument(
+        "--fail-on",
+        action="append",
+        choices=["guardrail"],
+        help="exit 5 when a guardrail metric is breached or untested",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="abkit", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=_version())
@@ -183,19 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="run the report notebook for one experiment spec")
     r.add_argument("spec", help="experiment spec (YAML), or a folder of specs with --all")
     r.add_argument("--all", action="store_true", help="run every spec in the folder SPEC")
-    r.add_argument("--exposures", help="exposure log (Parquet or CSV)")
-    r.add_argument("--events", help="activity log (Parquet or CSV)")
-    r.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
+    _data_arguments(r)
     r.add_argument("--out", required=True, help="output folder")
-    r.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
     r.add_argument("--force", action="store_true", help="overwrite an existing report")
     r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
-    r.add_argument(
-        "--fail-on",
-        action="append",
-        choices=["guardrail"],
-        help="exit 5 when a guardrail metric is breached",
-    )
     r.set_defaults(func=_cmd_report)
 
     n = sub.add_parser(
@@ -206,18 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
         "summary.json). Exit 4 on blocking trust findings.",
     )
     n.add_argument("spec", help="experiment spec (YAML)")
-    n.add_argument("--exposures", help="exposure log (Parquet or CSV)")
-    n.add_argument("--events", help="activity log (Parquet or CSV)")
-    n.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
-    n.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
+    _data_arguments(n)
     n.add_argument("--format", choices=["text", "csv", "json"], default="text")
     n.add_argument("--json", help="also write the summary document (summary.json) here")
-    n.add_argument(
-        "--fail-on",
-        action="append",
-        choices=["guardrail"],
-        help="exit 5 when a guardrail metric is breached or untested",
-    )
     n.set_defaults(func=_cmd_analyze)
 
     g = sub.add_parser(
