@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ __all__ = [
 DAY_US = 86_400_000_000
 #: suffixes of the per-metric columns in the sufficient-statistics frame
 STAT_FIELDS = ("n", "sum", "sumsq", "min", "max", "immature", "missing")
+#: CUPED's covariate sums per metric: Σx, Σx², Σxy (x: the pre-exposure covariate)
+CUPED_FIELDS = ("cx", "cxx", "cxy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +312,9 @@ class _PerUnit:
     table: ir.Table
     #: metric index → its aggregate column ``_m_<i>``, or (bit-mask column, bits of its window)
     value: dict[int, str | tuple[str, int]]
+    #: metric index → its pre-exposure covariate: an aggregate column, or (bit mask of the
+    #: lookback days, number of days) whose set bits are counted (CUPED; empty without)
+    covariate: dict[int, str | tuple[str, int]] = field(default_factory=dict)
 
 
 def _per_unit_events(
@@ -319,6 +324,7 @@ def _per_unit_events(
     *,
     as_of: datetime,
     backend: str,
+    lookback: int | None = None,
 ) -> _PerUnit:
     """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
 
@@ -367,8 +373,23 @@ def _per_unit_events(
         inside = [j[day_col[tz]] <= b for tz, b in ends.items()]
         in_win = j._day.notnull() & functools.reduce(operator.or_, inside).fill_null(False)
         j = j.mutate(**{c: ibis.ifelse(in_win, j[c], ibis.null("int64")) for c in day_col.values()})
+    if lookback:
+        # CUPED covariates: days before exposure, j = ceil((t0 - ts) / 24h) in 1..lookback
+        # (t0 - lookback·24h <= ts < t0); those rows are grouped with the unit, and still
+        # counted as events before exposure
+        back = micros_between(backend, j.ts, j.t0)
+        j = j.mutate(
+            _pj=ibis.ifelse(
+                (j.ts < j.t0) & (back <= lookback * DAY_US),
+                nonneg_floordiv(backend, back - 1, DAY_US) + 1,
+                ibis.null("int64"),
+            )
+        )
+        keep = j._day.notnull() | j._pj.notnull()
+    else:
+        keep = j._day.notnull()
     cat = ibis.cases(
-        (j._day.notnull(), EV_IN_WINDOW),
+        (keep, EV_IN_WINDOW),
         (j.unit_id.isnull(), EV_NULL_ID),
         (j.ts.isnull(), EV_NULL_TS),
         (j.t0.isnull(), EV_UNEXPOSED),
@@ -377,7 +398,7 @@ def _per_unit_events(
         else_=EV_LATE,
     )
     j = j.mutate(
-        _eu=ibis.ifelse(j._day.notnull(), j.unit_id, ibis.null(j.unit_id.type())),
+        _eu=ibis.ifelse(keep, j.unit_id, ibis.null(j.unit_id.type())),
         _cat=cat.cast("int8"),
     )
     event_col = j.event if "event" in j.columns else None
@@ -418,8 +439,60 @@ def _per_unit_events(
         else:
             aggs[f"_m_{i}"] = m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
             value[i] = f"_m_{i}"
+    covariate: dict[int, str | tuple[str, int]] = {}
+    if lookback:
+        aggs["_pre_rows"] = j._pj.notnull().cast("int64").sum()
+        cov_cols: dict[tuple[str, Any], str | tuple[str, int]] = {}
+        for i, m in enumerate(event_metrics):
+            kind = covariate_kind(m)
+            if kind is None:
+                continue
+            ckey = (kind, m.event)
+            if ckey not in cov_cols:
+                name = f"_cov{len(cov_cols)}"
+                cond = j._pj.notnull()
+                if m.event is not None:
+                    if event_col is None:
+                        m.in_window(j._pj, None)  # raises the SpecError that names the fix
+                    assert event_col is not None
+                    cond = cond & event_col.isin(m.event)
+                if kind == "days" and backend in MASK_BACKENDS and lookback <= MASK_MAX_DAY:
+                    bit = ibis.ifelse(cond, j._pj - 1, ibis.null("int64"))
+                    aggs[name] = (one << bit).bit_or()
+                    cov_cols[ckey] = (name, lookback)
+                else:
+                    if kind == "days":
+                        aggs[name] = j._pj.nunique(where=cond)
+                    elif kind == "count":
+                        aggs[name] = cond.cast("int64").sum()
+                    else:
+                        v = _required(value_col).cast("float64").fill_null(0.0)
+                        aggs[name] = ibis.ifelse(cond, v, 0.0).sum()
+                    cov_cols[ckey] = name
+            covariate[i] = cov_cols[ckey]
     pu = j.group_by(["_eu", "_cat"]).aggregate(**aggs)
-    return _PerUnit(pu, value)
+    return _PerUnit(pu, value, covariate)
+
+
+def _required(col: Any) -> Any:
+    assert col is not None  # Revenue checked the value column when its own aggregate was built
+    return col
+
+
+def covariate_kind(m: Metric) -> str | None:
+    """The pre-exposure covariate CUPED uses for event metric ``m``.
+
+    ``"days"``: active days in the lookback (Retention, ActiveDays); ``"count"``: events
+    (EventCount); ``"value"``: sum of ``value`` (Revenue); None for other metrics. The event
+    filter is the metric's own.
+    """
+    from abkit.metrics import ActiveDays, EventCount, Retention, Revenue
+
+    if isinstance(m, Retention | ActiveDays):
+        return "days"
+    if isinstance(m, EventCount):
+        return "count"
+    return "value" if isinstance(m, Revenue) else None
 
 
 def build_analysis_query(
@@ -431,6 +504,7 @@ def build_analysis_query(
     carry: Sequence[str],
     as_of: datetime,
     backend: str | None = None,
+    cuped: int | None = None,
 ) -> StatsQuery:
     """The one query of an exposures (+ events) analysis: statistics and data quality together.
 
@@ -454,7 +528,9 @@ def build_analysis_query(
     event_metrics = all_event_parts(metrics)
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
     if events is not None:
-        per_unit = _per_unit_events(events, first, event_metrics, as_of=as_of, backend=be)
+        per_unit = _per_unit_events(
+            events, first, event_metrics, as_of=as_of, backend=be, lookback=cuped
+        )
         pu = per_unit.table
         # units with no event in a window find no row; category rows find no unit
         u = first.outer_join(pu, first.unit_id == pu._eu)
@@ -504,6 +580,16 @@ def build_analysis_query(
         v = v.cast("float64").fill_null(m.empty_value)
         return capped(v, cap_of(u, m)) if cap else v
 
+    def covariate_value(src: str | tuple[str, int]) -> Any:
+        """A unit's pre-exposure covariate (0 without events in the lookback)."""
+        if isinstance(src, tuple):
+            mask, days = src
+            bits = [((u[mask] >> k) & 1) for k in range(days)]
+            x = functools.reduce(operator.add, bits).fill_null(0)
+        else:
+            x = u[src]
+        return x.cast("float64").fill_null(0.0)
+
     def mature(m: EventMetric) -> Any:
         """Whether a unit's window of event metric ``m`` has ended by ``as_of``."""
         if m.tz:
@@ -551,6 +637,14 @@ def build_analysis_query(
                 aggs[stat_col(m, "sumsq")] = (v * v).sum(where=where)
                 aggs[stat_col(m, "min")] = v.min(where=where)
                 aggs[stat_col(m, "max")] = v.max(where=where)
+            i = event_metrics.index(m)
+            if i in per_unit.covariate:
+                # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy
+                x = covariate_value(per_unit.covariate[i])
+                y = event_value(m)
+                aggs[stat_col(m, "cx")] = x.sum(where=where)
+                aggs[stat_col(m, "cxx")] = (x * x).sum(where=where)
+                aggs[stat_col(m, "cxy")] = (x * y).sum(where=where)
         else:
             raw = column_value(u, m)
             values[m.name] = (raw, None, raw)
@@ -563,6 +657,8 @@ def build_analysis_query(
         # data-quality category otherwise), cheaper than seven filtered sums over every unit;
         # collapse_categories folds it away after the query
         aggs |= {"n_rows": u.n_rows.sum(), "e_rows": u.e_rows.sum()}
+        if cuped:
+            aggs["_pre_rows"] = u._pre_rows.sum()
         keys.append(CAT_COL)
     else:
         aggs |= {c: u[c].sum() for c in DQ_SUMS if not c.startswith("x_")}
@@ -595,6 +691,13 @@ def collapse_categories(
         return frame, {}
     cat = frame[CAT_COL]
     counts = {name: int(frame.loc[cat == k, "e_rows"].fillna(0).sum()) for name, k in EV_DQ.items()}
+    if "_pre_rows" in frame.columns:
+        # CUPED: events in the lookback were grouped with their units; they are events before
+        # exposure all the same
+        pre = int(frame["_pre_rows"].fillna(0).sum())
+        counts["e_in_window"] -= pre
+        counts["e_before"] += pre
+        frame = frame.drop(columns="_pre_rows")
     frame = frame.drop(columns=CAT_COL)
     keys = list(group_cols)
     how = {
@@ -642,11 +745,11 @@ def complete_stats(
                 continue
             mature = age >= m.mature_after_days
             cols[stat_col(m, "n")] = np.where(mature, n_units, 0)
-            for f in ("sum", "sumsq", "min", "max", "sumy", "sumyy", "sumxy"):
+            for f in ("sum", "sumsq", "min", "max", "sumy", "sumyy", "sumxy", *CUPED_FIELDS):
                 if stat_col(m, f) in frame.columns:
                     x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
                     cols[stat_col(m, f)] = np.where(
-                        mature, x, 0.0 if f.startswith("sum") else np.nan
+                        mature, x, np.nan if f in ("min", "max") else 0.0
                     )
         frame = pd.concat(
             [
@@ -668,8 +771,8 @@ def complete_stats(
         cols[stat_col(m, "sum")] = s
         cols[stat_col(m, "immature")] = n_units - n
         cols[stat_col(m, "missing")] = np.zeros(len(frame), dtype="int64")
-        for f in ("sumsq", "sumy", "sumyy", "sumxy"):
-            if isinstance(m, Ratio) and stat_col(m, f) in frame.columns:
+        for f in ("sumsq", "sumy", "sumyy", "sumxy", *CUPED_FIELDS):
+            if (isinstance(m, Ratio) or f in CUPED_FIELDS) and stat_col(m, f) in frame.columns:
                 cols[stat_col(m, f)] = np.nan_to_num(
                     frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=0.0), nan=0.0
                 )

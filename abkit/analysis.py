@@ -63,6 +63,10 @@ class Experiment:
         columns: mapping of abkit column names (``unit_id``, ``variant``, ``exposed_at``, ``ts``,
             ``event``, ``value``) to yours.
         tz: IANA zone in which timezone-naive timestamps were written (they are rejected otherwise).
+        cuped: CUPED variance reduction with a lookback of this many days (e.g. 14): each event
+            metric is adjusted for the same activity in the ``cuped`` days before the unit's
+            first exposure (active days for retention and active days, events for event counts,
+            value for revenue), computed in the same pass over the events. None: off.
 
     Example:
         >>> from abkit import Retention
@@ -87,6 +91,7 @@ class Experiment:
         tz: str | None = None,
         guardrails: Sequence[Any] = (),
         accept_findings: Sequence[str] = (),
+        cuped: int | None = None,
     ) -> None:
         self.metrics: tuple[Metric, ...] = tuple(metric_from_spec(m) for m in metrics)
         if not self.metrics:
@@ -131,6 +136,13 @@ class Experiment:
         if unknown:
             raise SpecError(f"guardrails name metrics {unknown} that are not in {names}")
         self.accept_findings = tuple(accept_findings)
+        if cuped is not None and (
+            isinstance(cuped, bool) or not isinstance(cuped, int) or not 1 <= cuped <= 365
+        ):
+            raise SpecError(
+                f"cuped must be a lookback in whole days between 1 and 365 (e.g. 14), got {cuped!r}"
+            )
+        self.cuped = cuped
 
     @classmethod
     def from_spec(cls, spec: ExperimentSpec | Mapping[str, Any] | str) -> Experiment:
@@ -154,6 +166,7 @@ class Experiment:
             tz=s.tz,
             guardrails=s.guardrails,
             accept_findings=s.accept_findings,
+            cuped=s.cuped,
         )
 
     def _metric(self, name: str) -> Metric:
@@ -353,6 +366,11 @@ class Experiment:
         )
         from abkit.engine import connect, execute, resolve_backend
 
+        if self.cuped is not None:
+            raise SpecError(
+                "cuped= adjusts event metrics for activity before exposure; it needs exposure "
+                "and event logs (exposures=, events=), not a per-unit table"
+            )
         event_metrics = [m.name for m in self.metrics if event_parts(m)]
         if event_metrics:
             raise SpecError(
@@ -500,6 +518,7 @@ class Experiment:
             carry=carry,
             as_of=as_of_dt,
             backend=dialect or str(con.name),
+            cuped=self.cuped,
         )
         return con, as_of_dt, query
 
@@ -856,7 +875,7 @@ class Experiment:
             as_of=as_of,
             alpha=self.alpha,
             alternative=self.alternative,
-            metrics=tuple(_metric_info(m, stats) for m in order),
+            metrics=tuple(_metric_info(m, stats, self.cuped) for m in order),
             comparisons=tuple(comps),
             segment_comparisons=tuple(seg_comps),
             arms=tuple(arms),
@@ -1073,6 +1092,26 @@ class Experiment:
                 alpha=self.alpha,
                 alternative=self.alternative,
             )
+        if ctl.covariate is not None and trt.covariate is not None:
+            from dataclasses import replace
+
+            from abkit.stats import CovariateSums, cuped
+
+            r = cuped(
+                CovariateSums(ctl.n, ctl.total, *ctl.covariate),
+                CovariateSums(trt.n, trt.total, *trt.covariate),
+                alpha=self.alpha,
+                alternative=self.alternative,
+            )
+            notes = [n for n in (r.comparison.note, r.note) if n]
+            if r.variance_reduction is not None:
+                notes.append(f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
+            if r.imbalanced:
+                notes.append(
+                    f"the arms differed before exposure (p = {r.pre_imbalance.pvalue:.2g}): "
+                    "check the assignment"
+                )
+            return replace(r.comparison, note="; ".join(notes) or None)
         if m.kind == "proportion":
             return compare_proportions(
                 round(ctl.total),
@@ -1102,6 +1141,12 @@ class _Arm(NamedTuple):
     immature: int
     missing: int
     ratio: tuple[float, float, float, float, float] | None = None  # Σx, Σy, Σx², Σy², Σxy
+    #: CUPED: (Σy², Σx, Σx², Σxy) with x the pre-exposure covariate; None without
+    covariate: tuple[float, float, float, float] | None = None
+
+
+#: suffixes of CUPED's covariate sums in the statistics frame (see abkit.aggregate.CUPED_FIELDS)
+CUPED = ("cx", "cxx", "cxy")
 
 
 def _arm_summary(row: Any, name: str, *, ratio: bool = False) -> _Arm:
@@ -1137,7 +1182,21 @@ def _arm_summary(row: Any, name: str, *, ratio: bool = False) -> _Arm:
         mean, var = moments_from_sums(total, total_sq, n)
         if var is not None and math.isnan(var):
             var = None
-    return _Arm(n, total, mean, var, int(row[f"{name}__immature"]), int(row[f"{name}__missing"]))
+    cov = None
+    if f"{name}__cxy" in row.index:
+        cx, cxx, cxy = (
+            0.0 if _isnull(row[f"{name}__{f}"]) else float(row[f"{name}__{f}"]) for f in CUPED
+        )
+        cov = (total_sq, cx, cxx, cxy)
+    return _Arm(
+        n,
+        total,
+        mean,
+        var,
+        int(row[f"{name}__immature"]),
+        int(row[f"{name}__missing"]),
+        covariate=cov,
+    )
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -1241,9 +1300,10 @@ def _align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
     )
 
 
-def _metric_info(m: Metric, stats: pd.DataFrame) -> MetricInfo:
-    """``m``'s :class:`MetricInfo`, with the values its quantile caps came to in ``stats``."""
-    from abkit.aggregate import cap_column, quantile_capped
+def _metric_info(m: Metric, stats: pd.DataFrame, cuped: int | None = None) -> MetricInfo:
+    """``m``'s :class:`MetricInfo`, with the values its quantile caps came to in ``stats`` and
+    the CUPED covariate it was adjusted for."""
+    from abkit.aggregate import cap_column, covariate_kind, quantile_capped
     from abkit.results import MetricInfo
 
     cap = getattr(m, "cap", None)
@@ -1256,6 +1316,19 @@ def _metric_info(m: Metric, stats: pd.DataFrame) -> MetricInfo:
         if p is m:
             cap = value
     definition = m.definition + (f"; cap used: {', '.join(used)}" if used else "")
+    kind = covariate_kind(m)
+    if f"{m.name}__cxy" in stats.columns:
+        if cuped and kind:
+            what = {"days": "active days", "count": "events", "value": "sum of value"}[kind]
+            definition += (
+                f"; lift adjusted by CUPED for the unit's {what} (same event filter) in the "
+                f"{cuped} days before first exposure"
+            )
+        else:
+            definition += (
+                f"; lift adjusted by CUPED for the covariate whose sums were given "
+                f"({m.name}__cx, __cxx, __cxy)"
+            )
     return MetricInfo(m.name, m.label, m.kind, definition, None if cap is None else float(cap))
 
 

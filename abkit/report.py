@@ -595,7 +595,9 @@ def summary_exit_code(summary: Mapping[str, Any], fail_on: Sequence[str] = ()) -
     if summary["status"] == "blocked":
         return EXIT_BLOCKED
     # an untested guardrail cannot vouch for the treatment: under --fail-on it fails too
-    if "guardrail" in fail_on and (summary["guardrails_breached"] or summary["guardrails_untested"]):
+    if "guardrail" in fail_on and (
+        summary["guardrails_breached"] or summary["guardrails_untested"]
+    ):
         return EXIT_GUARDRAIL
     return EXIT_OK
 

@@ -386,7 +386,6 @@ class ExperimentResult:
                 row.update(ci_lower=None, ci_upper=None, pvalue=None, decision="no test")
             else:
                 se = c.std_error if c.std_error is not None else (hi - lo) / (2 * z)
-                se = c.std_error if c.std_error is not None else (hi - lo) / (2 * z)
                 r = always_valid_test(c.abs_lift, se, row["n"], alpha=self.alpha, tuning=tuning)
                 decision = (
                     "keep running"

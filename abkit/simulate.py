@@ -68,6 +68,35 @@ def _daily_probability(day: np.ndarray, base: float, decay: float) -> np.ndarray
     return np.where(day >= 1, base * np.maximum(day, 1).astype(float) ** (-decay), 1.0)
 
 
+def _pre_exposure_events(
+    rng: np.random.Generator,
+    pre_days: int,
+    p: np.ndarray,
+    t0_us: np.ndarray,
+    unit_ids: np.ndarray,
+) -> pd.DataFrame:
+    """Events on the ``pre_days`` days before each unit's exposure (day -j: ``t0 - j·24h`` to
+    ``t0 - (j-1)·24h``), each day active with the unit's probability ``p``."""
+    import pandas as pd
+
+    active = rng.random((p.size, pre_days)) < p[:, None]
+    unit_of, j = np.nonzero(active)
+    n_ev = 1 + rng.poisson(1.0, size=unit_of.size)
+    ev_unit = np.repeat(unit_of, n_ev)
+    start = t0_us[ev_unit] - (np.repeat(j, n_ev) + 1) * _US_PER_DAY
+    ev_ts = start + rng.integers(0, _US_PER_DAY, size=ev_unit.size)
+    purchase = rng.random(ev_unit.size) < 0.05
+    value = np.where(purchase, np.round(rng.lognormal(1.0, 1.0, size=ev_unit.size), 2), np.nan)
+    return pd.DataFrame(
+        {
+            "unit_id": unit_ids[ev_unit],
+            "ts": pd.to_datetime(ev_ts, unit="us", utc=True),
+            "event": np.where(purchase, "purchase", "session"),
+            "value": value,
+        }
+    )
+
+
 def retention_experiment(
     n_units: int = 20_000,
     *,
@@ -82,6 +111,7 @@ def retention_experiment(
     days: int = 40,
     repeat_exposure_rate: float = 0.1,
     channels: Mapping[str, tuple[float, float]] | None = None,
+    pre_days: int = 0,
 ) -> SimulatedExperiment:
     """Simulate an experiment's exposure and activity logs with known true retention.
 
@@ -99,6 +129,11 @@ def retention_experiment(
         days: the log ends ``days`` after ``start``: later units are immature for long windows.
         repeat_exposure_rate: share of units logged with a second exposure (same variant, later).
         channels: channel → (share, multiplier); default ``CHANNELS``.
+        pre_days: returning users: each unit is also active on each of the ``pre_days`` days
+            before its exposure with probability ``base · channel multiplier · z`` (its own
+            engagement ``z``, no treatment effect), so pre-exposure activity predicts retention
+            (what CUPED uses). 0: new users, no activity before exposure. Drawn after everything
+            else: the other data are the same for any ``pre_days``.
 
     Returns:
         A :class:`SimulatedExperiment` (``exposures``, ``events``, ``truth``, ``params``).
@@ -195,6 +230,11 @@ def retention_experiment(
         again = again[again["exposed_at"] < pd.Timestamp(end_us * 1000, tz="UTC")]
         exposures = pd.concat([exposures, again], ignore_index=True)
     exposures = exposures.sort_values("exposed_at", kind="stable").reset_index(drop=True)
+    if pre_days > 0:
+        p_pre = base * ch_mult[channel_idx] * z
+        pre = _pre_exposure_events(rng, pre_days, p_pre, t0_us, unit_ids)
+        events = pd.concat([pre, events], ignore_index=True)
+        events = events.sort_values("ts", kind="stable").reset_index(drop=True)
 
     mix = float(ch_share @ ch_mult)
     truth = pd.DataFrame(

@@ -18,7 +18,8 @@ windows), ``columns`` (mapping of abkit column names to yours), ``primary_metric
 ``relative``, ``higher_is_better``), ``accept_findings`` (codes of blocking data-quality findings
 the team has investigated and accepts, e.g. ``[srm]``; they are shown as warnings),
 ``report`` (report sections, see :class:`ReportOptions`), ``data`` (paths of the data relative
-to the spec file: ``exposures``, ``events`` or ``units``; used by ``abkit report``).
+to the spec file: ``exposures``, ``events`` or ``units``; used by ``abkit report``), ``cuped``
+(lookback in days of the pre-exposure covariate that event metrics are adjusted for, e.g. 14).
 
 Example:
     >>> spec = ExperimentSpec.model_validate(
@@ -120,6 +121,7 @@ class ExperimentSpec(BaseModel):
     data: DataSources | None = None
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     accept_findings: list[str] = Field(default_factory=list)
+    cuped: int | None = Field(default=None, ge=1, le=365)
 
     @field_validator("variants")
     @classmethod

@@ -636,6 +636,107 @@ def test_ratio_and_capped_metrics_validate_against_the_summary_schema(small_sim)
     assert "cap used: events_d0_6 = " in ratio.definition
 
 
+@pytest.fixture(scope="module")
+def returning_sim():
+    # returning users: active before exposure with their own engagement, which CUPED uses
+    return ab.simulate.retention_experiment(n_units=6000, seed=11, pre_days=14)
+
+
+def _cuped_reference(sim, lookback, day_range):
+    """Per mature unit, by hand in pandas: variant, y = active days in day_range after first
+    exposure, x = active days in the lookback before it (day index floor((ts - t0) / 24h))."""
+    exp = sim.exposures.sort_values("exposed_at").drop_duplicates("unit_id").set_index("unit_id")
+    as_of = sim.events.ts.max()
+    ev = sim.events.join(exp[["exposed_at"]], on="unit_id", how="inner")
+    delta = ev.ts - ev.exposed_at
+    ev = ev.assign(day=delta // pd.Timedelta(days=1))
+    a, b = day_range
+    post = ev[(delta >= pd.Timedelta(0)) & (ev.ts <= as_of) & ev.day.between(a, b)]
+    pre = ev[(delta < pd.Timedelta(0)) & (delta >= -pd.Timedelta(days=lookback))]
+    mature = exp[exp.exposed_at + pd.Timedelta(days=b + 1) <= as_of]
+    y = post.groupby("unit_id").day.nunique().reindex(mature.index, fill_value=0)
+    x = pre.groupby("unit_id").day.nunique().reindex(mature.index, fill_value=0)
+    return mature.variant, y.astype(float), x.astype(float)
+
+
+@pytest.mark.parametrize(
+    ("metric", "day_range"),
+    [(ab.ActiveDays(days=(1, 7)), (1, 7)), (ab.Retention(day=1), (1, 1))],
+)
+def test_cuped_from_logs_matches_ols_and_welch_on_adjusted_values(returning_sim, metric, day_range):
+    # References: statsmodels OLS y ~ 1 + treatment + x (the CUPED lift is its treatment
+    # coefficient; the pooled within-arm slope is its x coefficient) and scipy's Welch test on
+    # y - θx, from per-unit values computed by hand from the logs.
+    import statsmodels.api as sm
+    from scipy import stats
+
+    variant, y, x = _cuped_reference(returning_sim, 14, day_range)
+    if metric.kind == "proportion":
+        y = (y > 0).astype(float)
+    t = (variant == "treatment").astype(float).to_numpy()
+    ols = sm.OLS(y.to_numpy(), np.column_stack([np.ones_like(t), t, x.to_numpy()])).fit()
+    theta = ols.params[2]
+    adj = y - theta * x
+    welch = stats.ttest_ind(adj[t == 1], adj[t == 0], equal_var=False)
+    res = ab.Experiment(metrics=[metric], cuped=14).analyze(
+        exposures=returning_sim.exposures, events=returning_sim.events
+    )
+    row = res.to_pandas().iloc[0]
+    assert row.n_control + row.n_treatment == len(y)
+    assert_allclose(row.abs_lift, ols.params[1], rtol=1e-9)
+    assert_allclose(row.pvalue, welch.pvalue, rtol=1e-7)
+    assert "CUPED" in row.method and "variance of the lift" in row.note
+    assert "CUPED" in res.metrics[0].definition and "14 days before" in res.metrics[0].definition
+    plain = ab.Experiment(metrics=[metric]).analyze(
+        exposures=returning_sim.exposures, events=returning_sim.events
+    )
+    p = plain.to_pandas().iloc[0]
+    # the pre-period predicts the outcome: the interval narrows
+    assert row.abs_lift_ci_upper - row.abs_lift_ci_lower < p.abs_lift_ci_upper - p.abs_lift_ci_lower
+    # pre-exposure events are still reported as such; nothing else changes in the accounting
+    assert res.data_quality.counts == plain.data_quality.counts
+    assert res.data_quality.counts["events_before_exposure"] > 0
+    # the same adjustment from pre-aggregated sums
+    units = pd.DataFrame({"variant": variant, "y": y, "x": x})
+    g = units.assign(yy=y * y, xx=x * x, xy=x * y).groupby("variant")
+    name = metric.name
+    stats_in = pd.DataFrame(
+        {
+            "variant": g.size().index,
+            f"{name}__n": g.size().to_numpy(),
+            f"{name}__sum": g.y.sum().to_numpy(),
+            f"{name}__sumsq": g.yy.sum().to_numpy(),
+            f"{name}__cx": g.x.sum().to_numpy(),
+            f"{name}__cxx": g.xx.sum().to_numpy(),
+            f"{name}__cxy": g.xy.sum().to_numpy(),
+        }
+    )
+    pre = ab.Experiment(metrics=[metric]).analyze_stats(stats_in).to_pandas().iloc[0]
+    assert_allclose([pre.abs_lift, pre.pvalue], [row.abs_lift, row.pvalue], rtol=1e-9)
+    assert pre.method == row.method
+
+
+def test_cuped_covariates_without_bit_masks_agree(returning_sim):
+    # a lookback over 62 days is computed with COUNT(DISTINCT) instead of a bit mask; the logs
+    # hold 14 days of pre-exposure activity, so both lookbacks see the same covariate
+    metrics = [ab.Retention(day=7), ab.EventCount(days=(0, 6)), ab.Revenue(days=(0, 13))]
+    kw = {"exposures": returning_sim.exposures, "events": returning_sim.events}
+    a = ab.Experiment(metrics=metrics, cuped=14).analyze(**kw).to_pandas()
+    b = ab.Experiment(metrics=metrics, cuped=90).analyze(**kw).to_pandas()
+    cols = ["abs_lift", "abs_lift_ci_lower", "abs_lift_ci_upper", "pvalue"]
+    assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-10)
+    assert a.note.str.contains("CUPED").all()
+
+
+def test_cuped_arguments(cookie_cats):
+    for bad in (0, True, 14.5, 400):
+        with pytest.raises(SpecError, match="cuped"):
+            ab.Experiment(metrics=[ab.Retention(day=1)], cuped=bad)
+    exp = ab.Experiment(metrics=[ab.Proportion("retention_7")], variant="version", cuped=7)
+    with pytest.raises(SpecError, match="exposure and event logs"):
+        exp.analyze(units=cookie_cats.head(100), unit_id="userid")
+
+
 def test_srm_is_located_in_the_broken_segment():
     sim = ab.simulate.retention_experiment(n_units=20_000, seed=5)
     exp = sim.exposures
