@@ -623,6 +623,13 @@ class ExperimentResult:
                 f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
             )
         parts.append("</tbody></table>")
+        notes = [
+            f"<li>{e(kinds[mc.metric].label)}, {e(mc.variant)}: {e(mc.comparison.note)}</li>"
+            for mc in self.comparisons
+            if mc.comparison.note
+        ]
+        if notes:
+            parts.append(f"<ul class='abkit-notes'><small>{''.join(notes)}</small></ul>")
         parts.append(
             f"<p><small>{int(100 * (1 - self.alpha))}% intervals, {e(self.alternative)}; bold rows "
             "are significant; hover a metric for its exact definition.</small></p></div>"
