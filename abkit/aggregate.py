@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,10 +40,25 @@ CUPED_FIELDS = ("cx", "cxx", "cxy")
 
 @dataclass(frozen=True, slots=True)
 class StatsQuery:
-    """The aggregation query and the names of its group columns."""
+    """The aggregation query and the names of its group columns.
+
+    ``copies``: statistics columns the query computes once for several metrics (column →
+    the query's column holding its values); :meth:`expand` adds them to a result frame.
+    """
 
     expr: ir.Table
     group_cols: tuple[str, ...]
+    copies: Mapping[str, str] = field(default_factory=dict)
+
+    def expand(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the :attr:`copies` columns added and their shared sources dropped."""
+        if not self.copies:
+            return frame
+        import pandas as pd
+
+        added = pd.DataFrame({c: frame[src] for c, src in self.copies.items()}, index=frame.index)
+        shared = sorted(set(self.copies.values()))
+        return pd.concat([frame.drop(columns=shared), added], axis=1)
 
 
 def stat_col(metric: Metric, stat: str) -> str:
@@ -312,9 +327,9 @@ class _PerUnit:
     table: ir.Table
     #: metric index → its aggregate column ``_m_<i>``, or (bit-mask column, bits of its window)
     value: dict[int, str | tuple[str, int]]
-    #: metric index → its pre-exposure covariate: an aggregate column, or (bit mask of the
-    #: lookback days, number of days) whose set bits are counted (CUPED; empty without)
-    covariate: dict[int, str | tuple[str, int]] = field(default_factory=dict)
+    #: metric index → its pre-exposure covariate: an aggregate column, or (bit mask, number of
+    #: lookback days, bit of day -1) whose set bits are counted (CUPED; empty without)
+    covariate: dict[int, str | tuple[str, int, int]] = field(default_factory=dict)
 
 
 def _per_unit_events(
@@ -408,6 +423,11 @@ def _per_unit_events(
     one = ibis.literal(1).cast("int64")
     masks: dict[tuple[Any, Any], str] = {}
     value: dict[int, str | tuple[str, int]] = {}
+    # CUPED's lookback days ride in the high bits of a rolling mask when they fit: pre-exposure
+    # day j is bit max_day + 1 + j (one aggregate instead of two)
+    pre_offset = max_day + 2
+    merge_pre = bool(lookback) and pre_offset + (lookback or 0) - 1 <= MASK_MAX_DAY
+    merged: dict[Any, tuple[str, int, int]] = {}  # event filter → (mask, lookback, first bit)
     for i, m in enumerate(event_metrics):
         if (
             backend in MASK_BACKENDS
@@ -429,20 +449,27 @@ def _per_unit_events(
                 if m.event is None and max_day + 1 <= MASK_MAX_DAY:
                     # every day index here is null or at most max_day + 1 (a calendar index
                     # can lead the rolling one by a day): the shift needs no guard
-                    aggs[masks[key]] = (one << d).bit_or()
+                    bit = d
                 else:
                     # the shift only sees days it can take (a day past 62 would overflow it)
                     bit = ibis.ifelse(cond, d, ibis.null("int64"))
-                    aggs[masks[key]] = (one << bit).bit_or()
+                if merge_pre and m.tz is None:
+                    pre = j._pj.notnull()
+                    if m.event is not None:
+                        pre = pre & _required(event_col).isin(m.event)
+                    pre_bit = ibis.ifelse(pre, j._pj + (pre_offset - 1), ibis.null("int64"))
+                    bit = bit.coalesce(pre_bit)
+                    merged[m.event] = (masks[key], lookback or 0, pre_offset)
+                aggs[masks[key]] = (one << bit).bit_or()
             a, b = m.window
             value[i] = (masks[key], ((1 << (b + 1)) - 1) ^ ((1 << a) - 1))
         else:
             aggs[f"_m_{i}"] = m.unit_aggregate(j[day_col[m.tz]], event_col, value_col)
             value[i] = f"_m_{i}"
-    covariate: dict[int, str | tuple[str, int]] = {}
+    covariate: dict[int, str | tuple[str, int, int]] = {}
     if lookback:
         aggs["_pre_rows"] = j._pj.notnull().cast("int64").sum()
-        cov_cols: dict[tuple[str, Any], str | tuple[str, int]] = {}
+        cov_cols: dict[tuple[str, Any], str | tuple[str, int, int]] = {}
         for i, m in enumerate(event_metrics):
             kind = covariate_kind(m)
             if kind is None:
@@ -456,10 +483,12 @@ def _per_unit_events(
                         m.in_window(j._pj, None)  # raises the SpecError that names the fix
                     assert event_col is not None
                     cond = cond & event_col.isin(m.event)
-                if kind == "days" and backend in MASK_BACKENDS and lookback <= MASK_MAX_DAY:
+                if kind == "days" and m.event in merged:
+                    cov_cols[ckey] = merged[m.event]
+                elif kind == "days" and backend in MASK_BACKENDS and lookback <= MASK_MAX_DAY:
                     bit = ibis.ifelse(cond, j._pj - 1, ibis.null("int64"))
                     aggs[name] = (one << bit).bit_or()
-                    cov_cols[ckey] = (name, lookback)
+                    cov_cols[ckey] = (name, lookback, 0)
                 else:
                     if kind == "days":
                         aggs[name] = j._pj.nunique(where=cond)
@@ -551,6 +580,7 @@ def build_analysis_query(
     )
 
     values: dict[str, tuple[Any, Any, Any]] = {}
+    copies: dict[str, str] = {}
     # x_ids: the number of distinct ids in the exposure log is the number of non-null ids among
     # the per-unit rows (the grouping kept units with no valid row), summed over the result rows;
     # a COUNT(DISTINCT) cost 3 s of 32 at 10M units, and a separate count over the per-unit
@@ -580,11 +610,11 @@ def build_analysis_query(
         v = v.cast("float64").fill_null(m.empty_value)
         return capped(v, cap_of(u, m)) if cap else v
 
-    def covariate_value(src: str | tuple[str, int]) -> Any:
+    def covariate_value(src: str | tuple[str, int, int]) -> Any:
         """A unit's pre-exposure covariate (0 without events in the lookback)."""
         if isinstance(src, tuple):
-            mask, days = src
-            bits = [((u[mask] >> k) & 1) for k in range(days)]
+            mask, days, first = src
+            bits = [((u[mask] >> (first + k)) & 1) for k in range(days)]
             x = functools.reduce(operator.add, bits).fill_null(0)
         else:
             x = u[src]
@@ -595,6 +625,11 @@ def build_analysis_query(
         if m.tz:
             return calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
         return u[AGE_COL] >= m.mature_after_days
+
+    if events is not None and per_unit.covariate:
+        # each CUPED covariate once per unit, as a column the metrics' sums read
+        sources = {(s[0] if isinstance(s, tuple) else s): s for s in per_unit.covariate.values()}
+        u = u.mutate(**{f"{base}_x": covariate_value(src) for base, src in sources.items()})
 
     # quantile caps: over the analysed units (status ok) whose window of the metric has ended
     u = with_quantile_caps(
@@ -639,12 +674,21 @@ def build_analysis_query(
                 aggs[stat_col(m, "max")] = v.max(where=where)
             i = event_metrics.index(m)
             if i in per_unit.covariate:
-                # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy
-                x = covariate_value(per_unit.covariate[i])
-                y = event_value(m)
-                aggs[stat_col(m, "cx")] = x.sum(where=where)
-                aggs[stat_col(m, "cxx")] = (x * x).sum(where=where)
-                aggs[stat_col(m, "cxy")] = (x * y).sum(where=where)
+                # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy. Σx and Σx² of
+                # rolling metrics (maturity applied later, by age bucket) depend only on the
+                # covariate: computed once per covariate and copied to each metric after the query
+                src = per_unit.covariate[i]
+                base = src[0] if isinstance(src, tuple) else src
+                x = u[f"{base}_x"]
+                aggs[stat_col(m, "cxy")] = (x * event_value(m)).sum(where=where)
+                if where is None:
+                    aggs[f"{base}__cx"] = x.sum()
+                    aggs[f"{base}__cxx"] = (x * x).sum()
+                    copies[stat_col(m, "cx")] = f"{base}__cx"
+                    copies[stat_col(m, "cxx")] = f"{base}__cxx"
+                else:
+                    aggs[stat_col(m, "cx")] = x.sum(where=where)
+                    aggs[stat_col(m, "cxx")] = (x * x).sum(where=where)
         else:
             raw = column_value(u, m)
             values[m.name] = (raw, None, raw)
@@ -675,7 +719,7 @@ def build_analysis_query(
         x_min=t.exposed_at.min(),
     )
     expr = expr.cross_join(x_counts)
-    return StatsQuery(expr, group_cols)
+    return StatsQuery(expr, group_cols, copies)
 
 
 def collapse_categories(

@@ -553,7 +553,7 @@ class Experiment:
         for note in notes:
             dq.add("unit_id_types", "info", 0, None, note)
         frame, sql = execute_with_sql(query.expr, con)  # compiled once: run and kept
-        frame, ev_counts = collapse_categories(frame, query.group_cols)
+        frame, ev_counts = collapse_categories(query.expand(frame), query.group_cols)
         if frame.empty:  # no exposure row and no event row
             c = {"x_rows": 0}
             first_exp = None
@@ -1103,14 +1103,10 @@ class Experiment:
                 alpha=self.alpha,
                 alternative=self.alternative,
             )
+            # cuped() notes a missing adjustment or a pre-period imbalance
             notes = [n for n in (r.comparison.note, r.note) if n]
             if r.variance_reduction is not None:
                 notes.append(f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
-            if r.imbalanced:
-                notes.append(
-                    f"the arms differed before exposure (p = {r.pre_imbalance.pvalue:.2g}): "
-                    "check the assignment"
-                )
             return replace(r.comparison, note="; ".join(notes) or None)
         if m.kind == "proportion":
             return compare_proportions(
