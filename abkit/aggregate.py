@@ -193,11 +193,21 @@ def quantile_capped(metrics: Sequence[Metric]) -> list[Metric]:
     return list(out.values())
 
 
+#: backends whose quantile aggregate (through Ibis) is exact with linear interpolation
+#: (``numpy.quantile``'s default): DuckDB ``quantile_cont``, Spark / Databricks ``percentile``,
+#: ``PERCENTILE_CONT`` elsewhere. ClickHouse's ``quantile`` samples; others have none.
+EXACT_QUANTILE_BACKENDS = (
+    "duckdb", "pyspark", "databricks", "snowflake", "postgres", "oracle", "risingwave", "exasol",
+)  # fmt: skip
+
+
 def with_quantile_caps(
     t: ir.Table,
     metrics: Sequence[Metric],
     value: Callable[[Metric], Any],
     population: Callable[[Metric], Any],
+    *,
+    backend: str,
 ) -> ir.Table:
     """``t`` with a :func:`cap_column` per quantile-capped metric (see :func:`quantile_capped`).
 
@@ -205,10 +215,21 @@ def with_quantile_caps(
     like ``numpy.quantile``'s default) of the uncapped per-unit ``value(m)`` over the rows where
     ``population(m)`` holds — the units the metric analyses, both arms pooled, so both arms are
     capped at the same value. One scalar aggregate over ``t``, attached to every row.
+
+    Raises:
+        SpecError: ``backend`` has no exact quantile (see :data:`EXACT_QUANTILE_BACKENDS`).
     """
     capped_metrics = quantile_capped(metrics)
     if not capped_metrics:
         return t
+    if backend not in EXACT_QUANTILE_BACKENDS:
+        from abkit.errors import SpecError
+
+        raise SpecError(
+            f"cap_quantile (metrics {[m.name for m in capped_metrics]}) needs an exact quantile, "
+            f"which abkit uses on {', '.join(EXACT_QUANTILE_BACKENDS)}; on {backend} give a "
+            "fixed cap= instead (e.g. the percentile from a previous analysis)"
+        )
     caps = t.aggregate(
         **{
             cap_column(m): value(m).quantile(m.cap_quantile, where=population(m))  # type: ignore[attr-defined]
@@ -340,6 +361,7 @@ def _per_unit_events(
     as_of: datetime,
     backend: str,
     lookback: int | None = None,
+    adjusted: Sequence[Metric] = (),
 ) -> _PerUnit:
     """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
 
@@ -472,7 +494,7 @@ def _per_unit_events(
         cov_cols: dict[tuple[str, Any], str | tuple[str, int, int]] = {}
         for i, m in enumerate(event_metrics):
             kind = covariate_kind(m)
-            if kind is None:
+            if kind is None or m not in adjusted:
                 continue
             ckey = (kind, m.event)
             if ckey not in cov_cols:
@@ -534,8 +556,12 @@ def build_analysis_query(
     as_of: datetime,
     backend: str | None = None,
     cuped: int | None = None,
+    variants: Sequence[str] | None = None,
 ) -> StatsQuery:
     """The one query of an exposures (+ events) analysis: statistics and data quality together.
+
+    ``variants``: the expected variant labels (None: any); units in others are not analysed
+    and do not count toward quantile caps. ``cuped``: CUPED lookback in days (None: off).
 
     Plan (one scan of each input):
 
@@ -558,7 +584,14 @@ def build_analysis_query(
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
     if events is not None:
         per_unit = _per_unit_events(
-            events, first, event_metrics, as_of=as_of, backend=be, lookback=cuped
+            events,
+            first,
+            event_metrics,
+            as_of=as_of,
+            backend=be,
+            lookback=cuped,
+            # CUPED adjusts event metrics; ratios and their parts are not adjusted
+            adjusted=[m for m in metrics if isinstance(m, EventMetric)],
         )
         pu = per_unit.table
         # units with no event in a window find no row; category rows find no unit
@@ -631,7 +664,8 @@ def build_analysis_query(
         sources = {(s[0] if isinstance(s, tuple) else s): s for s in per_unit.covariate.values()}
         u = u.mutate(**{f"{base}_x": covariate_value(src) for base, src in sources.items()})
 
-    # quantile caps: over the analysed units (status ok) whose window of the metric has ended
+    # quantile caps: over the analysed units (status ok, an expected variant) whose window of
+    # the metric has ended
     u = with_quantile_caps(
         u,
         metrics,
@@ -640,7 +674,12 @@ def build_analysis_query(
             if isinstance(m, EventMetric)
             else column_value(u, m, cap=False)
         ),
-        lambda m: (u._status == STATUS_OK) & (mature(m) if isinstance(m, EventMetric) else True),
+        lambda m: (
+            (u._status == STATUS_OK)
+            & (u.variant.isin(variants) if variants is not None else True)
+            & (mature(m) if isinstance(m, EventMetric) else True)
+        ),
+        backend=be,
     )
 
     for m in metrics:
@@ -829,15 +868,24 @@ def complete_stats(
 
 
 def build_unit_stats(
-    units: ir.Table, metrics: Sequence[Metric], *, segments: Sequence[str]
+    units: ir.Table,
+    metrics: Sequence[Metric],
+    *,
+    segments: Sequence[str],
+    variants: Sequence[str] | None = None,
 ) -> StatsQuery:
-    """The aggregation query for a per-unit table (column metrics only)."""
-    # quantile caps over the units with a variant (both arms pooled)
+    """The aggregation query for a per-unit table (column metrics only).
+
+    ``variants``: the expected variant labels (None: any non-null); units in others are not
+    analysed and do not count toward quantile caps.
+    """
+    # quantile caps over the analysed units (both arms pooled)
     units = with_quantile_caps(
         units,
         metrics,
         lambda m: column_value(units, m, cap=False),
-        lambda m: units.variant.notnull(),
+        lambda m: units.variant.isin(variants) if variants is not None else units.variant.notnull(),
+        backend=backend_name(units),
     )
     values: dict[str, tuple[Any, Any, Any]] = {}
     extra: dict[str, Any] = {}

@@ -314,6 +314,15 @@ class Experiment:
                 f"stats: column(s) {missing} are missing; per metric give <name>__n, <name>__sum "
                 f"and (for means) <name>__sumsq. Available: {list(df.columns)}"
             )
+        for m in self.metrics:
+            given = [f"{m.name}__{f}" for f in CUPED if f"{m.name}__{f}" in df.columns]
+            if given and len(given) < len(CUPED):
+                raise DataError(
+                    f"stats: CUPED needs all of {[f'{m.name}__{f}' for f in CUPED]} (Σx, Σx², Σxy "
+                    f"of the covariate) and {m.name}__sumsq; only {given} were given"
+                )
+            if given and f"{m.name}__sumsq" not in df.columns:
+                raise DataError(f"stats: CUPED needs {m.name}__sumsq (Σy²) next to {given}")
         n_cols = [f"{m.name}__n" for m in self.metrics]
         num_cols = [c for c in df.columns if "__" in c or c == "n_units"]
         for c in num_cols:
@@ -436,7 +445,9 @@ class Experiment:
                 "table must have one row per unit",
             )
             valid = valid.anti_join(dup_ids, "unit_id")
-        query = build_unit_stats(valid, self.metrics, segments=self.segments)
+        query = build_unit_stats(
+            valid, self.metrics, segments=self.segments, variants=self.variants
+        )
         stats = execute(query.expr, con)
         sql = _try_sql(query.expr, con)
         return self._finish(stats, dq, as_of=None, sql=sql)
@@ -519,6 +530,7 @@ class Experiment:
             as_of=as_of_dt,
             backend=dialect or str(con.name),
             cuped=self.cuped,
+            variants=self.variants,
         )
         return con, as_of_dt, query
 
@@ -974,6 +986,8 @@ class Experiment:
             for v in variants[1:]:
                 trt = summary[v]
                 cmp = self._comparison(m, ctl, trt, v)
+                if self.cuped and (ctl.covariate is None or trt.covariate is None):
+                    cmp = _with_note(cmp, f"not CUPED-adjusted: {_no_cuped_reason(m)}")
                 comps.append(
                     MetricComparison(m.name, v, cmp, ctl.immature, trt.immature, seg, segval)
                 )
@@ -1139,6 +1153,21 @@ class _Arm(NamedTuple):
     ratio: tuple[float, float, float, float, float] | None = None  # Σx, Σy, Σx², Σy², Σxy
     #: CUPED: (Σy², Σx, Σx², Σxy) with x the pre-exposure covariate; None without
     covariate: tuple[float, float, float, float] | None = None
+
+
+def _with_note(c: Comparison, note: str) -> Comparison:
+    from dataclasses import replace
+
+    return replace(c, note=f"{c.note}; {note}" if c.note else note)
+
+
+def _no_cuped_reason(m: Metric) -> str:
+    if isinstance(m, Ratio):
+        return "ratio metrics are compared by the delta method without a covariate"
+    return (
+        "no covariate for this metric (a per-unit column has no pre-exposure activity; "
+        f"pre-aggregated statistics need {m.name}__cx, __cxx and __cxy)"
+    )
 
 
 #: suffixes of CUPED's covariate sums in the statistics frame (see abkit.aggregate.CUPED_FIELDS)

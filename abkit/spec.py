@@ -121,7 +121,7 @@ class ExperimentSpec(BaseModel):
     data: DataSources | None = None
     guardrails: list[GuardrailSpec] = Field(default_factory=list)
     accept_findings: list[str] = Field(default_factory=list)
-    cuped: int | None = Field(default=None, ge=1, le=365)
+    cuped: int | None = Field(default=None, ge=1, le=365, strict=True)
 
     @field_validator("variants")
     @classmethod

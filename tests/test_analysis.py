@@ -642,11 +642,11 @@ def returning_sim():
     return ab.simulate.retention_experiment(n_units=6000, seed=11, pre_days=14)
 
 
-def _cuped_reference(sim, lookback, day_range):
+def _cuped_reference(sim, lookback, day_range, as_of):
     """Per mature unit, by hand in pandas: variant, y = active days in day_range after first
     exposure, x = active days in the lookback before it (day index floor((ts - t0) / 24h))."""
     exp = sim.exposures.sort_values("exposed_at").drop_duplicates("unit_id").set_index("unit_id")
-    as_of = sim.events.ts.max()
+    exp = exp[exp.exposed_at <= as_of]
     ev = sim.events.join(exp[["exposed_at"]], on="unit_id", how="inner")
     delta = ev.ts - ev.exposed_at
     ev = ev.assign(day=delta // pd.Timedelta(days=1))
@@ -660,17 +660,27 @@ def _cuped_reference(sim, lookback, day_range):
 
 
 @pytest.mark.parametrize(
-    ("metric", "day_range"),
-    [(ab.ActiveDays(days=(1, 7)), (1, 7)), (ab.Retention(day=1), (1, 1))],
+    ("metric", "day_range", "early"),
+    [
+        (ab.ActiveDays(days=(1, 7)), (1, 7), False),
+        (ab.Retention(day=1), (1, 1), False),
+        # as_of mid-experiment: many units immature for days 1-7, excluded from every sum
+        (ab.ActiveDays(days=(1, 7)), (1, 7), True),
+    ],
 )
-def test_cuped_from_logs_matches_ols_and_welch_on_adjusted_values(returning_sim, metric, day_range):
+def test_cuped_from_logs_matches_ols_and_welch_on_adjusted_values(
+    returning_sim, metric, day_range, early
+):
     # References: statsmodels OLS y ~ 1 + treatment + x (the CUPED lift is its treatment
     # coefficient; the pooled within-arm slope is its x coefficient) and scipy's Welch test on
     # y - θx, from per-unit values computed by hand from the logs.
     import statsmodels.api as sm
     from scipy import stats
 
-    variant, y, x = _cuped_reference(returning_sim, 14, day_range)
+    as_of = returning_sim.events.ts.max()
+    if early:
+        as_of = returning_sim.exposures.exposed_at.min() + pd.Timedelta(days=14)
+    variant, y, x = _cuped_reference(returning_sim, 14, day_range, as_of)
     if metric.kind == "proportion":
         y = (y > 0).astype(float)
     t = (variant == "treatment").astype(float).to_numpy()
@@ -678,18 +688,16 @@ def test_cuped_from_logs_matches_ols_and_welch_on_adjusted_values(returning_sim,
     theta = ols.params[2]
     adj = y - theta * x
     welch = stats.ttest_ind(adj[t == 1], adj[t == 0], equal_var=False)
-    res = ab.Experiment(metrics=[metric], cuped=14).analyze(
-        exposures=returning_sim.exposures, events=returning_sim.events
-    )
+    kw = {"exposures": returning_sim.exposures, "events": returning_sim.events, "as_of": as_of}
+    res = ab.Experiment(metrics=[metric], cuped=14).analyze(**kw)
     row = res.to_pandas().iloc[0]
     assert row.n_control + row.n_treatment == len(y)
+    assert (row.immature_control + row.immature_treatment > 1000) == early
     assert_allclose(row.abs_lift, ols.params[1], rtol=1e-9)
     assert_allclose(row.pvalue, welch.pvalue, rtol=1e-7)
     assert "CUPED" in row.method and "variance of the lift" in row.note
     assert "CUPED" in res.metrics[0].definition and "14 days before" in res.metrics[0].definition
-    plain = ab.Experiment(metrics=[metric]).analyze(
-        exposures=returning_sim.exposures, events=returning_sim.events
-    )
+    plain = ab.Experiment(metrics=[metric]).analyze(**kw)
     p = plain.to_pandas().iloc[0]
     # the pre-period predicts the outcome: the interval narrows
     assert row.abs_lift_ci_upper - row.abs_lift_ci_lower < p.abs_lift_ci_upper - p.abs_lift_ci_lower
@@ -735,6 +743,85 @@ def test_cuped_arguments(cookie_cats):
     exp = ab.Experiment(metrics=[ab.Proportion("retention_7")], variant="version", cuped=7)
     with pytest.raises(SpecError, match="exposure and event logs"):
         exp.analyze(units=cookie_cats.head(100), unit_id="userid")
+
+
+def test_quantile_cap_ignores_units_of_unexpected_variants(small_sim):
+    # 9 units of a variant the experiment does not analyse, with huge values, must not set the
+    # cap (reference: numpy.quantile over the analysed units only)
+    rng = np.random.default_rng(3)
+    units = pd.DataFrame(
+        {
+            "unit_id": range(1009),
+            "variant": ["control", "treatment"] * 500 + ["holdout"] * 9,
+            "rev": np.r_[rng.exponential(10, 1000), np.full(9, 1e6)],
+        }
+    )
+    exp = ab.Experiment(
+        metrics=[ab.Mean("rev", cap_quantile=0.995)], variants=["control", "treatment"]
+    )
+    res = exp.analyze(units=units)
+    assert res.metrics[0].cap == pytest.approx(np.quantile(units.rev[:1000], 0.995), rel=1e-12)
+    # the same through the logs: units relabelled to another variant with many events
+    ex = small_sim.exposures.copy()
+    moved = ex.unit_id.drop_duplicates().iloc[:15]
+    ex.loc[ex.unit_id.isin(moved), "variant"] = "holdout"
+    extra = pd.DataFrame(
+        {"unit_id": np.repeat(moved.to_numpy(), 500), "event": "session", "value": np.nan}
+    )
+    t0 = ex.groupby("unit_id").exposed_at.min()
+    extra["ts"] = extra.unit_id.map(t0) + pd.Timedelta(hours=1)
+    ev = pd.concat([small_sim.events, extra], ignore_index=True)
+    m = ab.EventCount(days=(0, 6), cap_quantile=0.995)
+    capped = ab.Experiment(metrics=[m], variants=["control", "treatment"]).analyze(
+        exposures=ex, events=ev
+    )
+    clean = ab.Experiment(metrics=[m]).analyze(
+        exposures=small_sim.exposures[~small_sim.exposures.unit_id.isin(moved)],
+        events=small_sim.events,
+    )
+    assert capped.metrics[0].cap == clean.metrics[0].cap < 100
+
+
+def test_quantile_cap_refused_where_the_quantile_is_not_exact(small_sim):
+    exp = ab.Experiment(metrics=[ab.EventCount(days=(0, 6), cap_quantile=0.99)])
+    kw = {
+        "exposures": small_sim.exposures,
+        "events": small_sim.events,
+        "as_of": "2024-04-01T00:00Z",
+    }
+    for dialect in ("bigquery", "trino", "clickhouse"):
+        with pytest.raises(SpecError, match=r"exact quantile.*fixed cap"):
+            exp.to_sql(dialect=dialect, **kw)
+    assert "PERCENTILE_CONT" in exp.to_sql(dialect="snowflake", **kw)
+
+
+def test_cuped_says_which_metrics_it_did_not_adjust(returning_sim):
+    metrics = [
+        ab.Ratio(ab.EventCount(days=(0, 6)), ab.ActiveDays(days=(0, 6))),
+        ab.Retention(day=1),
+        ab.Mean("score"),
+    ]
+    exposures = returning_sim.exposures.assign(score=1.0)
+    exposures["score"] += np.arange(len(exposures)) % 7
+    res = ab.Experiment(metrics=metrics, cuped=14).analyze(
+        exposures=exposures, events=returning_sim.events
+    )
+    notes = res.to_pandas().set_index("metric").note
+    assert "not CUPED-adjusted: ratio metrics" in notes.iloc[0]
+    assert notes["retention_d1"].startswith("CUPED: variance")
+    assert "not CUPED-adjusted: no covariate for this metric" in notes["score"]
+    stats = pd.DataFrame(
+        {"variant": ["control", "treatment"], "x__n": [10, 10], "x__sum": [5.0, 6]}
+        | {"x__sumsq": [9.0, 9], "x__cxy": [3.0, 4]}
+    )
+    with pytest.raises(DataError, match=r"x__cx"):
+        ab.Experiment(metrics=[ab.Mean("x")]).analyze_stats(stats)
+    plain = ab.Experiment(metrics=[ab.Mean("x")], cuped=14).analyze_stats(
+        stats.drop(columns="x__cxy")
+    )
+    assert "x__cx, __cxx and __cxy" in plain.to_pandas().note.iloc[0]
+    with pytest.raises(SpecError, match="cuped"):
+        ab.load_spec({"name": "e", "control": "control", "cuped": True})
 
 
 def test_srm_is_located_in_the_broken_segment():
