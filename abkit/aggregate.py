@@ -245,6 +245,21 @@ def column_value(t: ir.Table, m: Metric, *, cap: bool = True) -> Any:
     return capped(v, cap_of(t, m)) if cap else v
 
 
+def column_covariate_sums(t: ir.Table, m: Metric, y: Any) -> dict[str, Any]:
+    """CUPED sums Σx, Σx², Σxy of a column metric with a ``covariate`` column (else none), over
+    the units whose value ``y`` is not null; a null covariate counts as 0."""
+    col = getattr(m, "covariate", None)
+    if col is None:
+        return {}
+    x = t[col].cast("float64").fill_null(0.0)
+    has = y.notnull()
+    return {
+        stat_col(m, "cx"): x.sum(where=has),
+        stat_col(m, "cxx"): (x * x).sum(where=has),
+        stat_col(m, "cxy"): (x * y).sum(where=has),
+    }
+
+
 def combine(col: str) -> str:
     """How a statistics column combines over rows: ``min``, ``max`` or ``sum``.
 
@@ -731,6 +746,7 @@ def build_analysis_query(
         else:
             raw = column_value(u, m)
             values[m.name] = (raw, None, raw)
+            aggs |= column_covariate_sums(u, m, raw)
     ratio_cols = {k for k in aggs if "__" in k}
     aggs |= {k: v for k, v in _group_aggregates(u, values).items() if k not in ratio_cols}
     aggs |= {cap_column(m): u[cap_column(m)].max() for m in quantile_capped(metrics)}
@@ -900,6 +916,7 @@ def build_unit_stats(
             continue
         raw = column_value(units, m)
         values[m.name] = (raw, None, raw)
+        extra |= column_covariate_sums(units, m, raw)
     group_cols = ("variant", *segments)
     aggs = _group_aggregates(units, values) | extra
     aggs |= {cap_column(m): units[cap_column(m)].max() for m in quantile_capped(metrics)}

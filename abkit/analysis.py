@@ -1165,7 +1165,7 @@ def _no_cuped_reason(m: Metric) -> str:
     if isinstance(m, Ratio):
         return "ratio metrics are compared by the delta method without a covariate"
     return (
-        "no covariate for this metric (a per-unit column has no pre-exposure activity; "
+        "no covariate for this metric (give a column metric covariate='<pre-period column>'; "
         f"pre-aggregated statistics need {m.name}__cx, __cxx and __cxy)"
     )
 
@@ -1348,6 +1348,11 @@ def _metric_info(m: Metric, stats: pd.DataFrame, cuped: int | None = None) -> Me
             definition += (
                 f"; lift adjusted by CUPED for the unit's {what} (same event filter) in the "
                 f"{cuped} days before first exposure"
+            )
+        elif getattr(m, "covariate", None):
+            definition += (
+                f"; lift adjusted by CUPED for the per-unit column {m.covariate!r} "  # type: ignore[attr-defined]
+                "(nulls count as 0)"
             )
         else:
             definition += (

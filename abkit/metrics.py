@@ -440,11 +440,18 @@ class Revenue(EventMetric):
 class _ColumnMetric(Metric):
     column: str
     name: str = ""
+    #: a per-unit pre-period column (e.g. the same measure before the experiment): the lift is
+    #: CUPED-adjusted for it (nulls count as 0)
+    covariate: str | None = None
     source: ClassVar[Literal["events", "column"]] = "column"
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
             raise SpecError(f"column must be a non-empty column name, got {self.column!r}")
+        if self.covariate is not None and (
+            not isinstance(self.covariate, str) or not self.covariate
+        ):
+            raise SpecError(f"covariate must be a column name, got {self.covariate!r}")
         if not self.name:
             object.__setattr__(self, "name", self.column)
 
@@ -485,6 +492,8 @@ class Mean(_ColumnMetric):
         "mean of the per-unit numeric column 'revenue'; per-unit value capped at 500"
         >>> Mean("revenue", cap_quantile=0.99).cap_quantile
         0.99
+        >>> Mean("revenue", covariate="revenue_before").covariate  # CUPED on this column
+        'revenue_before'
     """
 
     cap: float | None = None
@@ -575,7 +584,9 @@ def column_parts(m: Metric) -> tuple[str, ...]:
     """The per-unit columns a metric reads (a column metric's column, or a ratio's)."""
     if isinstance(m, Ratio):
         return tuple(p.column for p in m.parts if isinstance(p, _ColumnMetric))
-    return (m.column,) if isinstance(m, _ColumnMetric) else ()
+    if isinstance(m, _ColumnMetric):
+        return (m.column,) if m.covariate is None else (m.column, m.covariate)
+    return ()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -724,6 +724,39 @@ def test_cuped_from_logs_matches_ols_and_welch_on_adjusted_values(
     assert pre.method == row.method
 
 
+def test_cuped_with_a_covariate_column_matches_ols():
+    # a per-unit table with a pre-period column; reference: statsmodels OLS y ~ 1 + T + x and
+    # scipy's Welch test on y - θx (null covariates count as 0)
+    import statsmodels.api as sm
+    from scipy import stats
+
+    rng = np.random.default_rng(8)
+    n = 4000
+    pre = rng.gamma(2.0, 5.0, n)
+    t = rng.random(n) < 0.5
+    y = 3 + 0.8 * pre + 1.5 * t + rng.normal(0, 4, n)
+    units = pd.DataFrame(
+        {"unit_id": range(n), "variant": np.where(t, "treatment", "control"), "y": y}
+    )
+    units["y_pre"] = pre
+    units.loc[::50, "y_pre"] = np.nan
+    x = units.y_pre.fillna(0.0).to_numpy()
+    ols = sm.OLS(y, np.column_stack([np.ones(n), t.astype(float), x])).fit()
+    adj = y - ols.params[2] * x
+    welch = stats.ttest_ind(adj[t], adj[~t], equal_var=False)
+    res = ab.Experiment(metrics=[ab.Mean("y", covariate="y_pre")]).analyze(units=units)
+    row = res.to_pandas().iloc[0]
+    assert_allclose(row.abs_lift, ols.params[1], rtol=1e-9)
+    assert_allclose(row.pvalue, welch.pvalue, rtol=1e-7)
+    assert row.method.startswith("CUPED") and "'y_pre'" in res.metrics[0].definition
+    # the variance falls by about the share of y's variance the pre-period explains
+    assert float(row.note.split("lift ")[1].rstrip("%")) < -50
+    # the same column read from an exposure log (the unit's first exposure row)
+    exposures = units.assign(exposed_at=pd.Timestamp("2024-03-01", tz="UTC"))
+    via_log = ab.Experiment(metrics=[ab.Mean("y", covariate="y_pre")]).analyze(exposures=exposures)
+    assert_allclose(via_log.to_pandas().iloc[0].abs_lift, ols.params[1], rtol=1e-9)
+
+
 def test_cuped_covariates_without_bit_masks_agree(returning_sim):
     # a lookback over 62 days is computed with COUNT(DISTINCT) instead of a bit mask; the logs
     # hold 14 days of pre-exposure activity, so both lookbacks see the same covariate
