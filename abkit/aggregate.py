@@ -477,11 +477,7 @@ def _per_unit_events(
             if key not in masks:
                 d = j[day_col[m.tz]]
                 cond = d.notnull() & (d <= MASK_MAX_DAY)
-                if m.event is not None:
-                    if event_col is None:
-                        m.in_window(d, None)  # raises the SpecError that names the fix
-                    assert event_col is not None
-                    cond = cond & event_col.isin(m.event)
+                cond = _of_event(cond, m, event_col)
                 masks[key] = f"_mask{len(masks)}"
                 if m.event is None and max_day + 1 <= MASK_MAX_DAY:
                     # every day index here is null or at most max_day + 1 (a calendar index
@@ -491,9 +487,7 @@ def _per_unit_events(
                     # the shift only sees days it can take (a day past 62 would overflow it)
                     bit = ibis.ifelse(cond, d, ibis.null("int64"))
                 if merge_pre and m.tz is None:
-                    pre = j._pj.notnull()
-                    if m.event is not None:
-                        pre = pre & _required(event_col).isin(m.event)
+                    pre = _of_event(j._pj.notnull(), m, event_col)
                     pre_bit = ibis.ifelse(pre, j._pj + (pre_offset - 1), ibis.null("int64"))
                     bit = bit.coalesce(pre_bit)
                     merged[m.event] = (masks[key], lookback or 0, pre_offset)
@@ -514,12 +508,7 @@ def _per_unit_events(
             ckey = (kind, m.event)
             if ckey not in cov_cols:
                 name = f"_cov{len(cov_cols)}"
-                cond = j._pj.notnull()
-                if m.event is not None:
-                    if event_col is None:
-                        m.in_window(j._pj, None)  # raises the SpecError that names the fix
-                    assert event_col is not None
-                    cond = cond & event_col.isin(m.event)
+                cond = _of_event(j._pj.notnull(), m, event_col)
                 if kind == "days" and m.event in merged:
                     cov_cols[ckey] = merged[m.event]
                 elif kind == "days" and backend in MASK_BACKENDS and lookback <= MASK_MAX_DAY:
@@ -538,6 +527,15 @@ def _per_unit_events(
             covariate[i] = cov_cols[ckey]
     pu = j.group_by(["_eu", "_cat"]).aggregate(**aggs)
     return _PerUnit(pu, value, covariate)
+
+
+def _of_event(cond: Any, m: EventMetric, event_col: Any) -> Any:
+    """``cond`` restricted to the events ``m`` counts (its ``event=`` filter, if any)."""
+    if m.event is None:
+        return cond
+    if event_col is None:
+        m.in_window(cond, None)  # raises the SpecError that names the fix
+    return cond & _required(event_col).isin(m.event)
 
 
 def _required(col: Any) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from abkit.aggregate import CUPED_FIELDS
 from abkit.errors import AbkitError, DataError, SpecError
 from abkit.metrics import (
     EventMetric,
@@ -315,10 +316,10 @@ class Experiment:
                 f"and (for means) <name>__sumsq. Available: {list(df.columns)}"
             )
         for m in self.metrics:
-            given = [f"{m.name}__{f}" for f in CUPED if f"{m.name}__{f}" in df.columns]
-            if given and len(given) < len(CUPED):
+            given = [f"{m.name}__{f}" for f in CUPED_FIELDS if f"{m.name}__{f}" in df.columns]
+            if given and len(given) < len(CUPED_FIELDS):
                 raise DataError(
-                    f"stats: CUPED needs all of {[f'{m.name}__{f}' for f in CUPED]} (Σx, Σx², Σxy "
+                    f"stats: CUPED needs all of {[f'{m.name}__{f}' for f in CUPED_FIELDS]} (Σx, Σx², Σxy "
                     f"of the covariate) and {m.name}__sumsq; only {given} were given"
                 )
             if given and f"{m.name}__sumsq" not in df.columns:
@@ -1107,8 +1108,6 @@ class Experiment:
                 alternative=self.alternative,
             )
         if ctl.covariate is not None and trt.covariate is not None:
-            from dataclasses import replace
-
             from abkit.stats import CovariateSums, cuped
 
             r = cuped(
@@ -1118,10 +1117,10 @@ class Experiment:
                 alternative=self.alternative,
             )
             # cuped() notes a missing adjustment or a pre-period imbalance
-            notes = [n for n in (r.comparison.note, r.note) if n]
+            c = _with_note(r.comparison, r.note) if r.note else r.comparison
             if r.variance_reduction is not None:
-                notes.append(f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
-            return replace(r.comparison, note="; ".join(notes) or None)
+                c = _with_note(c, f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
+            return c
         if m.kind == "proportion":
             return compare_proportions(
                 round(ctl.total),
@@ -1170,10 +1169,6 @@ def _no_cuped_reason(m: Metric) -> str:
     )
 
 
-#: suffixes of CUPED's covariate sums in the statistics frame (see abkit.aggregate.CUPED_FIELDS)
-CUPED = ("cx", "cxx", "cxy")
-
-
 def _arm_summary(row: Any, name: str, *, ratio: bool = False) -> _Arm:
     """One arm's sufficient statistics for metric ``name`` → n, sum, mean, variance (ddof=1).
 
@@ -1210,7 +1205,8 @@ def _arm_summary(row: Any, name: str, *, ratio: bool = False) -> _Arm:
     cov = None
     if f"{name}__cxy" in row.index:
         cx, cxx, cxy = (
-            0.0 if _isnull(row[f"{name}__{f}"]) else float(row[f"{name}__{f}"]) for f in CUPED
+            0.0 if _isnull(row[f"{name}__{f}"]) else float(row[f"{name}__{f}"])
+            for f in CUPED_FIELDS
         )
         cov = (total_sq, cx, cxx, cxy)
     return _Arm(
