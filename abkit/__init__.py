@@ -17,10 +17,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from abkit.errors import AbkitError, DataError, ReportError, SpecError, StatsError
+from abkit._version import __version__
+from abkit.errors import (
+    AbkitError,
+    ConsistencyError,
+    DataError,
+    ReportError,
+    SpecError,
+    StatsError,
+)
 from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Ratio, Retention, Revenue
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from abkit import assign, retention, simulate, stats
@@ -37,6 +43,9 @@ _LAZY = {
     "run_report": ("abkit.report", "run_report"),
 }
 _SUBMODULES = {
+    "design",
+    "engine",
+    "spec",
     "assign",
     "simulate",
     "stats",
@@ -51,6 +60,7 @@ _SUBMODULES = {
 __all__ = [
     "AbkitError",
     "ActiveDays",
+    "ConsistencyError",
     "DataError",
     "EventCount",
     "Experiment",

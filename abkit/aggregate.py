@@ -115,7 +115,7 @@ def first_exposures(
 
 def backend_name(*tables: Any) -> str:
     """Name of the Ibis backend that runs ``tables`` (``"duckdb"`` for unbound memtables)."""
-    from abkit.data import backend_of
+    from abkit.engine import backend_of
 
     con = backend_of(*tables)
     return "duckdb" if con is None else str(con.name)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
     from abkit.aggregate import StatsQuery
-    from abkit.data import FindingsBuilder, Severity
+    from abkit.quality import FindingsBuilder, Severity
     from abkit.results import ExperimentResult, MetricInfo
     from abkit.spec import ExperimentSpec
     from abkit.stats import Comparison
@@ -222,10 +222,10 @@ class Experiment:
         except AbkitError:
             raise
         except Exception as exc:  # an engine error we did not foresee: say where, not a deep trace
-            from abkit.data import _first_line
+            from abkit.errors import first_line
 
             raise DataError(
-                f"the engine could not run the analysis: {type(exc).__name__}: {_first_line(exc)}"
+                f"the engine could not run the analysis: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
 
     def to_sql(
@@ -292,7 +292,7 @@ class Experiment:
         import pandas as pd
 
         from abkit.aggregate import quantile_capped
-        from abkit.data import FindingsBuilder
+        from abkit.quality import FindingsBuilder
 
         capped = [m.name for m in quantile_capped(self.metrics)]
         if capped:
@@ -554,8 +554,8 @@ class Experiment:
             collapse_categories,
             complete_stats,
         )
-        from abkit.data import FindingsBuilder
         from abkit.engine import execute_with_sql
+        from abkit.quality import FindingsBuilder
 
         notes: list[str] = []
         con, as_of_dt, query = self._event_query(

@@ -16,128 +16,22 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from abkit.errors import DataError
+from abkit.engine import backend_of, is_spark_frame, quiet_known_warnings
+from abkit.errors import DataError, first_line
+from abkit.quality import DataQuality, Finding
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
 
-__all__ = ["DataQuality", "Finding", "connect", "load_table"]
-
-Severity = Literal["info", "warning", "blocking"]
-
-
-# --------------------------------------------------------------------------------------------------
-# data-quality findings
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One data-quality observation: what was seen, how much, how bad, and what to do."""
-
-    code: str
-    severity: Severity
-    count: int
-    share: float | None
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class DataQuality:
-    """Counts of what the analysis saw, dropped and excluded, with findings ordered by severity.
-
-    ``counts`` keys (all integers): ``exposure_rows``, ``exposure_null_ids``,
-    ``exposure_null_variants``, ``exposures_after_as_of``, ``units_exposed`` (distinct ids),
-    ``units_multiple_variants`` (excluded), ``duplicate_exposures`` (extra rows collapsed to the first),
-    ``units_unknown_variant`` (variant not in the spec; excluded), ``units_analyzed``,
-    ``event_rows``, ``event_null_ids``, ``event_null_times``, ``events_unexposed_units``,
-    ``events_before_exposure``, ``events_after_as_of``, ``events_beyond_windows`` (later than the
-    longest metric window), ``events_in_analysis``, ``units_without_valid_exposure``. Each event
-    row is in exactly one of the ``event_*``/``events_*`` categories (first reason wins), so they
-    add up to ``event_rows``.
-    """
-
-    counts: Mapping[str, int]
-    findings: tuple[Finding, ...] = ()
-
-    @property
-    def blocking(self) -> tuple[Finding, ...]:
-        """Findings that make the comparison untrustworthy until fixed."""
-        return tuple(f for f in self.findings if f.severity == "blocking")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "counts": {k: int(v) for k, v in sorted(self.counts.items())},
-            "findings": [
-                {
-                    "code": f.code,
-                    "severity": f.severity,
-                    "count": int(f.count),
-                    "share": None if f.share is None else float(f.share),
-                    "message": f.message,
-                }
-                for f in self.findings
-            ],
-        }
-
-    def to_pandas(self) -> Any:
-        import pandas as pd
-
-        return pd.DataFrame(
-            [(f.severity, f.code, f.count, f.share, f.message) for f in self.findings],
-            columns=["severity", "code", "count", "share", "message"],
-        )
-
-
-@dataclass
-class FindingsBuilder:
-    """Collects findings while the data layer runs (mutable; frozen into :class:`DataQuality`)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    def add(
-        self, code: str, severity: Severity, count: int, total: int | None, message: str
-    ) -> None:
-        share = (count / total) if total else None
-        self.findings.append(Finding(code, severity, int(count), share, message))
-
-    def freeze(self, accept: Sequence[str] = ()) -> DataQuality:
-        """Freeze; blocking findings whose code is in ``accept`` become warnings, saying so."""
-        order = {"blocking": 0, "warning": 1, "info": 2}
-        found = [
-            Finding(
-                f.code,
-                "warning",
-                f.count,
-                f.share,
-                f.message + " [blocking finding accepted explicitly by the user]",
-            )
-            if f.severity == "blocking" and f.code in accept
-            else f
-            for f in self.findings
-        ]
-        found.sort(key=lambda f: (order[f.severity], f.code))
-        return DataQuality(dict(self.counts), tuple(found))
-
+# DataQuality, Finding (now in abkit.quality) and backend_of (abkit.engine) stay importable here
+__all__ = ["DataQuality", "Finding", "backend_of", "connect", "load_table"]
 
 # --------------------------------------------------------------------------------------------------
 # sources
-
-
-def quiet_known_warnings() -> None:
-    """Silence third-party warnings that are known to be harmless for abkit's use.
-
-    Ibis 12 reads pandas' deprecated ``future.infer_string`` option on every pandas conversion,
-    which pandas 3 answers with a ``Pandas4Warning``; it would print on every analysis.
-    """
-    import warnings
-
-    warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
 
 
 def connect(**config: Any) -> BaseBackend:
@@ -150,28 +44,6 @@ def connect(**config: Any) -> BaseBackend:
     from abkit.engine import connect as _connect
 
     return _connect(**config)
-
-
-def _is_spark_frame(obj: Any) -> bool:
-    mod = type(obj).__module__
-    return mod.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
-
-
-def backend_of(*tables: Any) -> BaseBackend | None:
-    """The backend of the first Ibis table among ``tables`` that is bound to one, else None."""
-    import ibis.expr.types as ir
-
-    for t in tables:
-        if _is_spark_frame(t):
-            from abkit.engine import spark_backend
-
-            return spark_backend(t.sparkSession)
-        if isinstance(t, ir.Table):
-            try:
-                return t._find_backend(use_default=False)
-            except Exception:  # an unbound table (memtable): any backend can run it
-                continue
-    return None
 
 
 def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
@@ -192,7 +64,7 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
     quiet_known_warnings()
     if isinstance(source, ir.Table):
         return source
-    if _is_spark_frame(source):
+    if is_spark_frame(source):
         if con.name != "pyspark":
             raise DataError(
                 f"{role}: a Spark DataFrame needs the Spark backend; pass con=spark (your "
@@ -229,7 +101,7 @@ def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"{role}: could not read {path}: {_first_line(exc)}") from None
+            raise DataError(f"{role}: could not read {path}: {first_line(exc)}") from None
         raise DataError(
             f"{role}: cannot tell the format of {path} (suffix {suffix!r}); use .parquet or .csv"
         )
@@ -262,11 +134,6 @@ def _prepare_pandas(df: Any, role: str) -> Any:
     if dupes:
         raise DataError(f"{role}: duplicate column names {dupes}; rename them before analysing")
     return df
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 #: common names for abkit's columns, used to suggest a ``columns=`` mapping

@@ -161,8 +161,6 @@ def connect(**overrides: Any) -> BaseBackend:
     """
     import ibis
 
-    from abkit.data import quiet_known_warnings
-
     quiet_known_warnings()
     cfg = get_config()
     settings = {**cfg.duckdb_settings(), **overrides}
@@ -217,6 +215,37 @@ def spark_backend(session: Any) -> BaseBackend:
     if key not in _SPARK:
         _SPARK[key] = ibis.pyspark.connect(session)
     return _SPARK[key]
+
+
+def quiet_known_warnings() -> None:
+    """Silence third-party warnings that are known to be harmless for abkit's use.
+
+    Ibis 12 reads pandas' deprecated ``future.infer_string`` option on every pandas conversion,
+    which pandas 3 answers with a ``Pandas4Warning``; it would print on every analysis.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
+
+
+def is_spark_frame(obj: Any) -> bool:
+    mod = type(obj).__module__
+    return mod.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
+
+
+def backend_of(*tables: Any) -> BaseBackend | None:
+    """The backend of the first Ibis table among ``tables`` that is bound to one, else None."""
+    import ibis.expr.types as ir
+
+    for t in tables:
+        if is_spark_frame(t):
+            return spark_backend(t.sparkSession)
+        if isinstance(t, ir.Table):
+            try:
+                return t._find_backend(use_default=False)
+            except Exception:  # an unbound table (memtable): any backend can run it
+                continue
+    return None
 
 
 def execute(expr: ir.Table, con: BaseBackend) -> pd.DataFrame:

@@ -55,4 +55,10 @@ class ConsistencyError(AbkitError, RuntimeError):
     """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
 __all__ = ["AbkitError", "ConsistencyError", "DataError", "ReportError", "SpecError", "StatsError"]
