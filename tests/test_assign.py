@@ -34,6 +34,11 @@ from abkit.assign import (
     srm_diagnosis,
     unit_id_to_str,
 )
+from abkit.assign import _hashing as _h
+from abkit.assign import audit as _audit
+from abkit.assign import files as _files
+from abkit.assign import growthbook as _growthbook
+from abkit.assign import vectorized as _vectorized
 from abkit.errors import DataError, SpecError
 
 gb_core = pytest.importorskip("growthbook.core")
@@ -208,7 +213,7 @@ def test_known_values() -> None:
     assert hash_unit("", "a", 1) == 0.22
     assert hash_unit("seed", "a", 2) == 0.0505
     assert hash_unit("exp", "😀", 2) == gb_core.gbhash("exp", "😀", 2)
-    assert A._h.fnv1a32("a") == 0xE40C292C
+    assert _h.fnv1a32("a") == 0xE40C292C
 
 
 # --------------------------------------------------------------------------- determinism
@@ -554,6 +559,6 @@ def test_audit_exposures() -> None:
 
 
 def test_doctests() -> None:
-    for module in (A, A._h):
+    for module in (A, _h, _growthbook, _vectorized, _files, _audit):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__

@@ -305,7 +305,7 @@ def second_round(h1: U32) -> U32:
     high_tab, small_tab, digits = _decimal_tables()
     hi = h1 // np.uint32(10_000)
     lo = h1 - hi * np.uint32(10_000)
-    h = high_tab[hi]
+    h: U32 = high_tab[hi]  # numpy types an index by an array as Any
     for k in range(4):
         np.bitwise_xor(h, digits[k][lo], out=h)
         np.multiply(h, _P, out=h)
