@@ -384,7 +384,7 @@ def _two_cell_notebook(tmp_path: Path, source: str) -> Path:
     ],
 )
 def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, message):
-    from abkit.report import _execute
+    from abkit.report.notebook import _execute
 
     src = _two_cell_notebook(tmp_path, source)
     with pytest.raises(ReportError, match=message) as info:
@@ -409,7 +409,7 @@ def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
 
     import nbformat
 
-    from abkit.report import _execute
+    from abkit.report.notebook import _execute
 
     src = _two_cell_notebook(
         tmp_path,

@@ -64,7 +64,7 @@ def test_conservation_holds_on_messy_data(sim):
 
 
 def test_interrupted_report_leaves_nothing_behind(sim, tmp_path, monkeypatch):
-    import abkit.report as report
+    import abkit.report.run as report
 
     sim.exposures.to_parquet(tmp_path / "e.parquet")
     sim.events.to_parquet(tmp_path / "v.parquet")

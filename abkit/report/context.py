@@ -1,0 +1,369 @@
+"""What the report notebook works with: :class:`ReportContext` and the HTML it displays."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
+from abkit._version import __version__
+from abkit.report.summary import build_summary, write_json_atomic
+from abkit.retention import churn_survival, cohort_table, retention_curve
+
+if TYPE_CHECKING:
+    from abkit.results import ExperimentResult
+    from abkit.spec import ExperimentSpec
+
+__all__ = ["ReportContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """What the report notebook works with: the spec, the result, and how to present them.
+
+    The notebook calls ``ReportContext.load(config_path)`` and only displays what this returns.
+    """
+
+    config: Mapping[str, Any]
+    spec: ExperimentSpec
+    result: ExperimentResult
+    #: views computed once per report (the cohort table feeds the trust panel and its section)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def has_events(self) -> bool:
+        """Whether the report was given exposure and event logs (not a per-unit table)."""
+        return bool(self.config["inputs"].get("events"))
+
+    def _view_args(self) -> dict[str, Any]:
+        inputs = self.config["inputs"]
+        s = self.spec
+        return {
+            "exposures": inputs["exposures"],
+            "events": inputs["events"],
+            "as_of": self.result.as_of,
+            "columns": s.columns or None,
+            "tz": s.tz,
+        }
+
+    def curve(self) -> Any:
+        """Retention curve D0..D``report.curve_days`` (None when skipped or without events)."""
+        days = self.spec.report.curve_days
+        if not self.has_events or days == 0:
+            return None
+        return retention_curve(
+            max_day=days,
+            control=self.spec.control,
+            alpha=self.spec.alpha,
+            variants=self.spec.variant_names,
+            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
+            name=self.spec.name,
+            **self._view_args(),
+        )
+
+    def cohorts(self) -> Any:
+        """Cohort triangle (None when skipped or without events); computed once."""
+        days = self.spec.report.cohort_days
+        if not self.has_events or not days:
+            return None
+        if "cohorts" in self.cache:
+            return self.cache["cohorts"]
+        self.cache["cohorts"] = cohort_table(
+            days=days,
+            period=self.spec.report.cohort_period,
+            control=self.spec.control,
+            variants=self.spec.variant_names,
+            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
+            name=self.spec.name,
+            **self._view_args(),
+        )
+        return self.cache["cohorts"]
+
+    def churn(self) -> Any:
+        """Time to churn (None when skipped or without events)."""
+        k = self.spec.report.churn_inactive_days
+        if not self.has_events or k == 0:
+            return None
+        args = self._view_args()
+        return churn_survival(
+            args["exposures"],
+            args["events"],
+            inactive_days=k,
+            tau=self.spec.report.churn_tau,
+            control=self.spec.control,
+            alpha=self.spec.alpha,
+            as_of=args["as_of"],
+            columns=args["columns"],
+            tz=args["tz"],
+        )
+
+    def churn_html(self, churn: Any) -> str:
+        e = html.escape
+
+        def num(x: float | None, fmt: str = "+.3g") -> str:
+            return "–" if x is None else format(x, fmt)
+
+        rows = "".join(
+            f"<tr><td>{e(r.variant)}</td><td>{num(r.rmst_control, '.3g')}</td>"
+            f"<td>{num(r.rmst_treatment, '.3g')}</td><td>{num(r.extra_days)}</td>"
+            f"<td>[{num(r.ci_lower)}, {num(r.ci_upper)}]</td><td>{fmt_p(r.pvalue)}</td>"
+            f"<td>{fmt_p(r.logrank_pvalue)}</td></tr>"
+            for r in churn.summary()
+            .astype(object)
+            .where(churn.summary().notna(), None)
+            .itertuples()
+        )
+        level = round(100 * (1 - self.spec.alpha))
+        return (
+            f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
+            "<th>days retained (control)</th><th>days retained (treatment)</th>"
+            f"<th>extra days</th><th>{level}% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+    def sequential_html(self) -> str:
+        """Always-valid status per comparison: safe to read every day."""
+        tuning = self.spec.report.sequential_tuning
+        if tuning is None:
+            return "<p>Sequential monitoring is switched off in the spec.</p>"
+        e = html.escape
+        res = self.result
+        kinds = {m.name: m for m in res.metrics}
+        table = res.sequential(tuning=tuning)
+        rows = "".join(
+            f"<tr><td>{e(kinds[r.metric].label)}</td><td>{e(r.variant)}</td>"
+            f"<td>{fmt_abs(r.abs_lift, kinds[r.metric].kind)}</td>"
+            f"<td>[{fmt_abs(r.ci_lower, kinds[r.metric].kind)}, "
+            f"{fmt_abs(r.ci_upper, kinds[r.metric].kind)}]</td><td>{fmt_p(r.pvalue)}</td>"
+            f"<td>{e(r.decision)}</td></tr>"
+            for r in table.itertuples()
+        )
+        return (
+            f"<p>Always-valid confidence sequences (normal mixture, N* = {tuning:g}): unlike the "
+            "fixed-horizon p-values above, these stay valid however often the report is read. "
+            "Immature units are not counted, so D-N metrics gain information N days late.</p>"
+            "<table><thead><tr><th>metric</th><th>variant</th><th>lift</th>"
+            "<th>always-valid CI</th><th>always-valid p</th><th>status</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+    @classmethod
+    def load(cls, config_path: str) -> ReportContext:
+        from abkit.analysis import Experiment
+        from abkit.spec import load_spec
+
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        spec = load_spec(config["spec"])
+        exp = Experiment.from_spec(spec)
+        inputs = config["inputs"]
+        if inputs.get("units"):
+            res = exp.analyze(units=inputs["units"])
+        else:
+            res = exp.analyze(
+                exposures=inputs["exposures"],
+                events=inputs.get("events"),
+                as_of=config.get("as_of"),
+            )
+        return cls(config, spec, res)
+
+    # ---- presentation helpers (HTML strings; every user string escaped)
+
+    def header_html(self) -> str:
+        e = html.escape
+        res = self.result
+        rows = [
+            ("Experiment", e(res.name)),
+            ("Description", e(self.spec.description or "")),
+            ("Variants", ", ".join(e(v) for v in res.variants) + f" (control: {e(res.control)})"),
+            ("Planned weights", ", ".join(f"{w:.3g}" for w in res.srm.weights)),
+            ("As of", e(res.as_of.isoformat()) if res.as_of else "per-unit table"),
+            ("Significance", f"alpha = {res.alpha:g}, {e(res.alternative)}"),
+            ("abkit", e(__version__)),
+        ]
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        return f"<table class='abkit-header'>{body}</table>"
+
+    def trust_html(self) -> str:
+        """The trust panel: SRM and every data-quality finding, blocking ones marked."""
+        e = html.escape
+        res = self.result
+        srm = res.srm
+        obs = ", ".join(
+            f"{e(v)}: {o:,} (expected {x:,.0f})"
+            for v, o, x in zip(srm.variants, srm.observed, srm.expected, strict=True)
+        )
+        p = "–" if srm.pvalue is None else f"{srm.pvalue:.3g}"
+        verdict = "SAMPLE RATIO MISMATCH" if srm.flagged else "No sample ratio mismatch"
+        cls = "abkit-blocking" if srm.flagged else "abkit-ok"
+        parts = [
+            f"<p class='{cls}'><b>{verdict}</b> — chi-square p = {p} "
+            f"(flagged below {srm.threshold:g}). {obs}</p>"
+        ]
+        blocking = res.data_quality.blocking
+        if blocking:
+            parts.append(
+                f"<p class='abkit-blocking'><b>{len(blocking)} blocking finding(s)</b>: the lifts "
+                "below are not trustworthy until they are fixed.</p>"
+            )
+        parts.append(self._srm_breakdown_html())
+        findings = res.data_quality.findings
+        if findings:
+            parts.append(
+                "<table class='abkit-trust'><thead><tr><th>severity</th><th>finding</th>"
+                "<th>count</th><th>share</th></tr></thead><tbody>"
+            )
+            for f in findings:
+                share = "" if f.share is None else f"{f.share:.2%}"
+                parts.append(
+                    f"<tr class='abkit-{e(f.severity)}'><td>{e(f.severity)}</td>"
+                    f"<td>{e(f.message)}</td><td>{f.count:,}</td><td>{share}</td></tr>"
+                )
+            parts.append("</tbody></table>")
+        else:
+            parts.append("<p>No data-quality findings.</p>")
+        return "".join(parts)
+
+    def _srm_breakdown_html(self) -> str:
+        """Where a mismatch comes from: SRM per segment value and per exposure day."""
+        e = html.escape
+        res = self.result
+        tables = []
+        by_seg = res.srm_by_segment()
+        cohorts = self.cohorts()
+        if cohorts is not None:
+            by_day = cohorts.result.srm_by_segment()
+            if not by_day.empty:
+                by_day["segment"] = "exposure day"
+                tables.append(by_day)
+        if not by_seg.empty:
+            tables.insert(0, by_seg)
+        if not tables:
+            return ""
+        import pandas as pd
+
+        df = pd.concat(tables, ignore_index=True)
+        flagged = df[df.flagged]
+        mix = res.segment_mix()
+        mix_flag = mix[mix.flagged] if not mix.empty else mix
+        note = (
+            "<p class='abkit-blocking'>Sample ratio mismatch located in: "
+            + ", ".join(f"{e(str(r.segment))} = {e(str(r.value))}" for r in flagged.itertuples())
+            + "</p>"
+            if not flagged.empty
+            else "<p class='abkit-ok'>No segment value or exposure day shows a sample ratio "
+            f"mismatch ({len(df)} checked, Holm-corrected within each dimension).</p>"
+        )
+        if not mix_flag.empty:
+            note += (
+                "<p class='abkit-blocking'>The segment mix differs between arms for: "
+                + ", ".join(e(str(s)) for s in mix_flag.segment)
+                + " (chi-square p < 0.001).</p>"
+            )
+        worst = df.sort_values("pvalue_adjusted", na_position="last").head(5)
+        rows = "".join(
+            f"<tr{' class=abkit-blocking' if r.flagged else ''}><td>{e(str(r.segment))}</td>"
+            f"<td>{e(str(r.value))}</td>"
+            + f"<td>{fmt_p(r.pvalue)}</td><td>{fmt_p(r.pvalue_adjusted)}</td></tr>"
+            for r in worst.itertuples()
+        )
+        return (
+            note + "<table class='abkit-srm'><thead><tr><th>where</th><th>value</th><th>p</th>"
+            f"<th>p (Holm)</th></tr></thead><tbody>{rows}</tbody></table>"
+            "<p><small>The five smallest p-values are shown.</small></p>"
+        )
+
+    def guardrails_html(self) -> str:
+        """Guardrail metrics: passed / breached, with the one-sided bound against the margin."""
+        res = self.result
+        if not res.guardrails:
+            return "<p>No guardrails in the spec.</p>"
+        e = html.escape
+        labels = {m.name: m.label for m in res.metrics}
+        rows = []
+        for g in res.guardrails:
+            state = {True: "passed", False: "BREACHED", None: "no test"}[g.passed]
+            cls = {True: "abkit-ok", False: "abkit-blocking", None: ""}[g.passed]
+            unit = " (relative)" if g.relative else ""
+            direction = "higher is better" if g.higher_is_better else "lower is better"
+            est = "–" if g.estimate is None else f"{g.estimate:+.3g}"
+            bound = "–" if g.bound is None else f"{g.bound:+.3g}"
+            rows.append(
+                f"<tr><td>{e(labels.get(g.metric, g.metric))}</td><td>{e(g.variant)}</td>"
+                f"<td>{g.margin:g}{unit}, {direction}</td><td>{est}</td><td>{bound}</td>"
+                f"<td>{fmt_p(g.pvalue)}</td><td class='{cls}'>{state}"
+                f"{' — ' + e(g.note) if g.note else ''}</td></tr>"
+            )
+        return (
+            "<p>Non-inferiority tests: a guardrail passes when the one-sided "
+            f"{round(100 * (1 - res.alpha))}% bound of the lift stays within the margin.</p>"
+            "<table><thead><tr><th>metric</th><th>variant</th><th>margin</th><th>lift</th>"
+            "<th>bound</th><th>p</th><th>status</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+
+    def definitions_html(self) -> str:
+        e = html.escape
+        items = "".join(
+            f"<li><b>{e(m.label)}</b> (<code>{e(m.name)}</code>, {e(m.kind)}): {e(m.definition)}</li>"
+            for m in self.result.metrics
+        )
+        return f"<ul>{items}</ul>"
+
+    def verdicts_html(self) -> str:
+        method = self.spec.report.multiple_testing
+        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts(method))
+        note = ""
+        if method != "none":
+            note = (
+                f"<p><small>Significance after the {html.escape(method)} correction across "
+                f"{len(self.result.comparisons)} comparisons (metrics × treatments)"
+                + (", primary metric uncorrected" if self.result.primary_metric else "")
+                + ".</small></p>"
+            )
+        if self.result.data_quality.blocking:
+            return (
+                "<p class='abkit-blocking'><b>No verdict</b>: blocking trust findings (see "
+                "Trust checks). The numbers are shown for diagnosis only.</p>"
+                f"<ul>{items}</ul>{note}"
+            )
+        return f"<ul>{items}</ul>{note}"
+
+    def segments_html(self) -> str:
+        """Per-segment lifts with Benjamini–Hochberg adjusted p-values."""
+        e = html.escape
+        res = self.result
+        if not res.segment_comparisons:
+            return "<p>No segments in the spec.</p>"
+        kinds = {m.name: m for m in res.metrics}
+        head = (
+            "<table class='abkit-segments'><thead><tr><th>segment</th><th>value</th>"
+            "<th>metric</th><th>variant</th><th>control</th><th>treatment</th><th>abs. lift</th>"
+            "<th>rel. lift</th><th>p</th><th>p (BH)</th><th>n (c / t)</th></tr></thead><tbody>"
+        )
+        rows = []
+        for mc in res.segment_comparisons:
+            c, info = mc.comparison, kinds[mc.metric]
+            sig = mc.pvalue_adjusted is not None and mc.pvalue_adjusted < res.alpha
+            rows.append(
+                f"<tr{' class=abkit-sig' if sig else ''}><td>{e(mc.segment or '')}</td>"
+                f"<td>{e(mc.segment_value or '')}</td><td>{e(info.label)}</td>"
+                f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, info.kind)}</td>"
+                f"<td>{fmt_value(c.treatment_value, info.kind)}</td>"
+                f"<td>{fmt_abs(c.abs_lift, info.kind)}</td><td>{fmt_rel(c.rel_lift)}</td>"
+                f"<td>{fmt_p(c.pvalue)}</td><td>{fmt_p(mc.pvalue_adjusted)}</td>"
+                f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
+            )
+        return head + "".join(rows) + "</tbody></table>"
+
+    def summary(self) -> dict[str, Any]:
+        return build_summary(self.result)
+
+    def write_summary(self) -> str:
+        path = Path(self.config["summary_path"])
+        write_json_atomic(path, self.summary())
+        return str(path)

@@ -1,0 +1,217 @@
+"""Notebooks: parameter checks, where the bundled notebooks live, papermill execution, and the
+conversion of an executed notebook to one sanitized HTML page."""
+
+from __future__ import annotations
+
+import html
+import keyword
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from abkit.errors import ReportError
+from abkit.report.exit_codes import EXIT_FAILED, EXIT_INPUT
+from abkit.report.html import _DROP_ELEMENTS, _PAGE, ALLOWED_ATTRIBUTES, ALLOWED_TAGS
+
+__all__ = [
+    "DESIGN_NOTEBOOK",
+    "REPORT_NOTEBOOK",
+    "notebook_path",
+    "notebook_to_html",
+    "validate_parameters",
+]
+
+REPORT_NOTEBOOK = "experiment_report.ipynb"
+DESIGN_NOTEBOOK = "experiment_design.ipynb"
+
+# ------------------------------------------------------------------------------------ parameters
+
+
+def _is_json_primitive(value: Any, depth: int = 0) -> bool:
+    if depth > 10:
+        return False
+    if value is None or type(value) in (str, bool, int):
+        return True
+    if type(value) is float:
+        return math.isfinite(value)
+    if type(value) is list:
+        return all(_is_json_primitive(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _is_json_primitive(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def validate_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check notebook parameters before papermill writes them into Python source.
+
+    Names must be Python identifiers (not keywords, not dunder); values must be JSON primitives
+    (str, int, float, bool, None, and lists / dicts of those) — exact types, so a ``Path``, a numpy
+    scalar, a date or a ``str`` subclass (whose ``repr`` papermill would trust) is rejected.
+
+    Raises:
+        ReportError: naming the offending parameter.
+
+    Example:
+        >>> validate_parameters({"config_path": "/tmp/config.json"})
+        {'config_path': '/tmp/config.json'}
+    """
+    out = {}
+    for name, value in parameters.items():
+        if (
+            type(name) is not str
+            or not name.isidentifier()
+            or keyword.iskeyword(name)
+            or name.startswith("__")
+        ):
+            raise ReportError(
+                f"notebook parameter name {name!r} is not a plain Python identifier; it would be "
+                "written into the notebook's source",
+                exit_code=EXIT_INPUT,
+            )
+        if not _is_json_primitive(value):
+            raise ReportError(
+                f"notebook parameter {name!r} has a value of type {type(value).__name__}; only JSON "
+                "primitives (str, int, float, bool, None, lists and dicts of those) are passed to "
+                "notebooks — convert it (e.g. str(path))",
+                exit_code=EXIT_INPUT,
+            )
+        out[name] = value
+    return out
+
+
+# ------------------------------------------------------------------------------------ notebooks
+
+
+def notebook_path(name: str = REPORT_NOTEBOOK) -> Path:
+    """Where a bundled notebook lives (installed package, or the source checkout)."""
+    package = Path(__file__).resolve().parents[1]  # abkit/ (this file is abkit/report/notebook.py)
+    for candidate in (package / "_notebooks" / name, package.parent / "notebooks" / name):
+        if candidate.is_file():
+            return candidate
+    raise ReportError(f"notebook {name} is not installed with abkit", exit_code=EXIT_FAILED)
+
+
+def _ipc_kernel_manager() -> type:
+    """A Jupyter kernel manager that talks to the kernel over Unix sockets, not TCP.
+
+    The report kernel is private to the run: over TCP it listens on localhost ports that any
+    local user could connect to (ipykernel 7 warns about it on every run). The sockets get an
+    absolute path of their own in the temp directory (Jupyter's default is relative to the
+    working directory), short enough for macOS's 104-byte socket path limit, and are removed
+    when the kernel shuts down.
+    """
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class IPCKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self) -> str:
+            name = f"abkit-k-{uuid.uuid4().hex[:16]}-ipc"
+            return os.path.join(tempfile.gettempdir(), name)
+
+    return IPCKernelManager
+
+
+def _execute(
+    source: Path,
+    dest: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str,
+    timeout: int,
+    start_timeout: int,
+    keep_failed: Path,
+    cwd: Path,
+) -> None:
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    params = validate_parameters(parameters)
+    extra: dict[str, Any] = {}
+    if os.name == "posix":  # local Unix sockets: no kernel ports open on the network
+        extra["kernel_manager_class"] = _ipc_kernel_manager()
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(dest),
+            parameters=params,
+            kernel_name=kernel_name,
+            execution_timeout=timeout,
+            start_timeout=start_timeout,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(cwd),
+            **extra,
+        )
+    except PapermillExecutionError as exc:
+        if dest.exists():
+            shutil.copyfile(dest, keep_failed)
+        raise ReportError(
+            f"report notebook failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
+            f"the executed notebook is kept at {keep_failed}",
+            exit_code=EXIT_FAILED,
+            notebook_path=str(keep_failed),
+        ) from None
+    except Exception as exc:  # kernel died, timeout, missing kernel …
+        if dest.exists():
+            shutil.copyfile(dest, keep_failed)
+        raise ReportError(
+            f"report notebook could not run: {type(exc).__name__}: {exc}",
+            exit_code=EXIT_FAILED,
+            notebook_path=str(keep_failed) if keep_failed.exists() else None,
+        ) from None
+
+
+def notebook_to_html(path: Path, *, title: str) -> str:
+    """Executed notebook → one self-contained HTML page (no inputs, sanitized, no external scripts).
+
+    Every HTML and Markdown output goes through nbconvert's ``SanitizeHTML`` (bleach) with the
+    allow-list in :mod:`abkit.report.html` (scripts, styles, event handlers and unknown tags are
+    stripped; JavaScript outputs are dropped). nbconvert's own ``sanitize_html=True`` uses a fixed
+    list without headings or table headers, which would print them as literal text; ours is that
+    same sanitiser with a list a report needs.
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+
+    nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call, unused-ignore]
+    # warnings and logs written to stderr stay in the executed notebook (for debugging), not in
+    # the page a reader sees; every finding a reader needs is in the trust panel
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [
+                o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")
+            ]
+
+    class _Sanitizer(SanitizeHTML):
+        def sanitize_html_tags(self, html_str: str) -> str:
+            # bleach's strip=True removes a disallowed tag but keeps its text; for <style> and
+            # <script> that text is CSS or code, so drop those elements whole first
+            cleaned = _DROP_ELEMENTS.sub("", html_str)
+            return str(super().sanitize_html_tags(cleaned))  # type: ignore[no-untyped-call, unused-ignore]
+
+    sanitizer = _Sanitizer(  # type: ignore[no-untyped-call, unused-ignore]
+        tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, strip=True
+    )
+    nb, _ = sanitizer.preprocess(nb, {})  # type: ignore[no-untyped-call, unused-ignore]
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call, unused-ignore]
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        anchor_link_text="",
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    return _PAGE.format(title=html.escape(title), body=body)
