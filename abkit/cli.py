@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from abkit import __version__
+    from abkit._version import __version__
 
     return f"abkit {__version__}"
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abkit.engine import backend_of, is_spark_frame, quiet_known_warnings
+from abkit import engine
+from abkit.engine import backend_of, execute, is_spark_frame, quiet_known_warnings, resolve_backend
 from abkit.errors import DataError, first_line
 from abkit.quality import DataQuality, Finding
 
@@ -28,7 +31,17 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 # DataQuality, Finding (now in abkit.quality) and backend_of (abkit.engine) stay importable here
-__all__ = ["DataQuality", "Finding", "backend_of", "connect", "load_table"]
+__all__ = [
+    "DataQuality",
+    "Finding",
+    "Logs",
+    "backend_of",
+    "connect",
+    "load_table",
+    "prepare_logs",
+    "prepare_units",
+    "resolve_as_of",
+]
 
 # --------------------------------------------------------------------------------------------------
 # sources
@@ -41,9 +54,7 @@ def connect(**config: Any) -> BaseBackend:
     progress bar); keyword arguments override them, e.g. ``memory_limit="4GB"``,
     ``temp_directory="/tmp/x"``, ``threads=2``.
     """
-    from abkit.engine import connect as _connect
-
-    return _connect(**config)
+    return engine.connect(**config)
 
 
 def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
@@ -287,3 +298,191 @@ def normalise_unit_ids(
     elif dtype.is_string() and blank_to_null:
         table = table.mutate(unit_id=ibis.ifelse(uid.strip() == "", ibis.null("string"), uid))
     return table
+
+
+def align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """Unit ids of different types in the two tables (int vs text) are compared as text."""
+    a, b = exp.unit_id.type(), ev.unit_id.type()
+    if a == b or (a.is_integer() and b.is_integer()):
+        return exp, ev
+    return exp.mutate(unit_id=exp.unit_id.cast("string")), ev.mutate(
+        unit_id=ev.unit_id.cast("string")
+    )
+
+
+def label_segments(t: ir.Table, segments: Sequence[str]) -> ir.Table:
+    """Segment columns as strings, nulls labelled "(null)" so they form their own group."""
+    if not segments:
+        return t
+    return t.mutate(**{s: t[s].cast("string").fill_null("(null)") for s in segments})
+
+
+def check_columns(t: ir.Table, role: str, needed: Sequence[str]) -> None:
+    """Raise a DataError naming the ``needed`` columns ``t`` lacks (with close matches)."""
+    missing = [c for c in needed if c not in t.columns]
+    if missing:
+        hints = {c: difflib.get_close_matches(c, list(t.columns), n=1) for c in missing}
+        tips = "; ".join(f"did you mean {h[0]!r} for {c!r}?" for c, h in hints.items() if h)
+        raise DataError(
+            f"{role}: column(s) {missing} used by the experiment are missing. "
+            f"Available: {list(t.columns)}" + (f"; {tips}" if tips else "")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Logs:
+    """Exposure and event logs on one backend, with abkit's column names and types.
+
+    Made by :func:`prepare_logs`: ``unit_id``, ``variant`` (text), ``exposed_at`` (UTC) and any
+    other exposure columns; ``unit_id``, ``ts`` (UTC) and optional ``event`` (text) and
+    ``value`` (numbers) in the events. ``notes`` says what was changed on the way (recorded as
+    data-quality findings by the analysis).
+    """
+
+    con: BaseBackend
+    exposures: ir.Table
+    events: ir.Table | None
+    notes: tuple[str, ...] = ()
+
+    def with_exposures(self, exposures: ir.Table) -> Logs:
+        """The same logs with the exposure table replaced (e.g. with a derived column added)."""
+        return replace(self, exposures=exposures)
+
+
+def prepare_logs(
+    exposures: Any,
+    events: Any = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    tz: str | None = None,
+    con: Any = None,
+    value: bool = False,
+) -> Logs:
+    """Load the exposure (and event) logs once, for the analysis and for every retention view.
+
+    Renames the user's columns to abkit's (``columns`` maps abkit names to yours), makes the
+    timestamps UTC-aware (naive ones only with an explicit ``tz``), casts variants and event
+    names to text, reads floating-point ids as integers and blank text ids as null, and
+    compares ids of different types in the two logs as text.
+
+    Args:
+        exposures, events: any source :func:`load_table` reads (events may be None).
+        columns: mapping of abkit column names to yours.
+        tz: the zone timezone-naive timestamps were written in.
+        con: the backend to run on (default: the tables' own backend, else abkit's DuckDB).
+        value: whether a metric reads the events' ``value`` (it must then be numeric);
+            otherwise the column is dropped, whatever its type.
+
+    Raises:
+        DataError: a column is missing or of the wrong type; the message names the fix.
+
+    Example:
+        >>> import abkit as ab
+        >>> exposures, events = ab.simulate.retention_experiment(n_units=100, seed=1)
+        >>> logs = prepare_logs(exposures.rename(columns={"variant": "group"}), events,
+        ...                     columns={"variant": "group"})
+        >>> logs.exposures.variant.type().is_string(), logs.events.ts.type().timezone
+        (True, 'UTC')
+    """
+    backend = resolve_backend(con) or backend_of(exposures, events) or engine.connect()
+    notes: list[str] = []
+    exp = load_table(exposures, con=backend, role="exposures")
+    exp = rename_columns(
+        exp, role="exposures", required=("unit_id", "variant", "exposed_at"), columns=columns
+    )
+    exp = require_timestamp(exp, "exposed_at", role="exposures", tz=tz, con=backend)
+    exp = exp.mutate(variant=exp.variant.cast("string"))
+    exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes)
+    ev: ir.Table | None = None
+    if events is not None:
+        ev = load_table(events, con=backend, role="events")
+        ev = rename_columns(
+            ev,
+            role="events",
+            required=("unit_id", "ts"),
+            optional=("event", "value"),
+            columns=columns,
+        )
+        ev = require_timestamp(ev, "ts", role="events", tz=tz, con=backend)
+        if "event" in ev.columns:
+            ev = ev.mutate(event=ev.event.cast("string"))
+        if "value" in ev.columns and not value:
+            ev = ev.drop("value")  # no metric reads it: its type does not matter
+        if "value" in ev.columns and not ev.value.type().is_numeric():
+            raise DataError(
+                f"events: column 'value' has type {ev.value.type()}, expected numbers; convert "
+                "it (e.g. pd.to_numeric(df['value'], errors='coerce')) before analysing"
+            )
+        ev = normalise_unit_ids(ev, role="events", blank_to_null=False, notes=notes)
+        exp, ev = align_id_types(exp, ev)
+    return Logs(backend, exp, ev, tuple(notes))
+
+
+def prepare_units(
+    units: Any, *, columns: Mapping[str, str] | None = None, con: Any = None
+) -> tuple[BaseBackend, ir.Table, tuple[str, ...]]:
+    """Load a per-unit table: ``unit_id`` and ``variant`` (text) renamed, ids normalised.
+
+    Returns the backend, the table, and notes on what was changed (see :func:`prepare_logs`).
+    """
+    backend = resolve_backend(con) or backend_of(units) or engine.connect()
+    t = load_table(units, con=backend, role="units")
+    t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
+    t = t.mutate(variant=t.variant.cast("string"))
+    notes: list[str] = []
+    t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes)
+    return backend, t, tuple(notes)
+
+
+def resolve_as_of(
+    as_of: datetime | str | None,
+    logs: Logs,
+    *,
+    tz: str | None,
+    check_first_exposure: bool = True,
+) -> datetime:
+    """``as_of`` as an aware UTC datetime; the default is the last event (or exposure) time.
+
+    The default costs no scan on Parquet: DuckDB answers ``max(ts)`` from the row-group
+    statistics. With ``check_first_exposure=False`` the caller checks ``as_of`` against the
+    first exposure itself (the analysis query returns it).
+
+    Raises:
+        DataError: ``as_of`` is not a timestamp, has no zone (and no ``tz``), or is before the
+            first exposure; or there is no timestamp to default it to.
+    """
+    import pandas as pd
+
+    exp, ev = logs.exposures, logs.events
+    if as_of is None:
+        src = ev.ts if ev is not None else exp.exposed_at
+        value = execute(src.max(), logs.con)
+        if value is None or bool(pd.isna(value)):
+            raise DataError(
+                "cannot default as_of: the "
+                + ("events" if ev is not None else "exposures")
+                + " table has no timestamps; pass as_of= explicitly"
+            )
+        ts = pd.Timestamp(value)
+    else:
+        try:
+            ts = pd.Timestamp(as_of)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"as_of={as_of!r} is not a timestamp: {exc}") from None
+    if ts.tzinfo is None:
+        if tz is None:
+            raise DataError(
+                f"as_of={as_of!r} has no time zone; give one (e.g. '2024-05-01T00:00Z') or "
+                "set tz= on the Experiment"
+            )
+        ts = ts.tz_localize(tz)
+    # the engines keep microseconds; a pandas Timestamp may carry nanoseconds
+    ts = ts.tz_convert("UTC").floor("us")
+    if check_first_exposure:
+        first = execute(exp.exposed_at.min(), logs.con)
+        if first is not None and not bool(pd.isna(first)) and ts < pd.Timestamp(first):
+            raise DataError(
+                f"as_of {ts.isoformat()} is before the first exposure "
+                f"{pd.Timestamp(first).isoformat()}; nothing can be analysed"
+            )
+    return ts.to_pydatetime().astimezone(UTC)

@@ -29,14 +29,16 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from abkit.errors import SpecError
+from abkit.errors import DataError, SpecError, first_line
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -248,8 +250,56 @@ def backend_of(*tables: Any) -> BaseBackend | None:
     return None
 
 
-def execute(expr: ir.Table, con: BaseBackend) -> pd.DataFrame:
-    """Run ``expr`` on ``con`` and return a pandas frame (the only thing that leaves the engine)."""
+def foreign_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions of the engines and file readers abkit translates into a DataError.
+
+    DuckDB, Ibis, Arrow, Spark (and the JVM bridge under it) and the operating system raise
+    these on data they cannot run or read; anything else raised inside an analysis is a bug of
+    abkit's and must surface as it is, not relabelled as bad data.
+    """
+    import duckdb
+    import ibis.common.exceptions as ie
+    import pyarrow as pa
+
+    # Ibis errors that say the backend cannot do something (not the relation mix-ups and type
+    # errors of an expression abkit built wrongly: those are abkit's bugs)
+    ibis_says_no = (
+        ie.TableNotFound,
+        ie.OperationNotDefinedError,
+        ie.UnsupportedOperationError,
+        ie.UnsupportedBackendType,
+        ie.TranslationError,
+        ie.BackendConversionError,
+    )
+    found: list[type[BaseException]] = [duckdb.Error, *ibis_says_no, pa.ArrowException, OSError]
+    for module, name in (
+        ("pyspark.errors", "PySparkException"),
+        ("py4j.protocol", "Py4JError"),
+    ):
+        if module.split(".")[0] in sys.modules:  # only when the user's data came from Spark
+            with contextlib.suppress(ImportError, AttributeError):
+                found.append(getattr(importlib.import_module(module), name))
+    return tuple(found)
+
+
+@contextlib.contextmanager
+def engine_errors_as_data_errors(what: str = "the analysis") -> Iterator[None]:
+    """Re-raise the engines' and file readers' errors (:func:`foreign_errors`) as a DataError
+    that says what failed in one line; any other exception passes through unchanged."""
+    try:
+        yield
+    except foreign_errors() as exc:
+        raise DataError(
+            f"the engine could not run {what}: {type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+
+
+def execute(expr: ir.Expr, con: BaseBackend) -> Any:
+    """Run ``expr`` on ``con``: a pandas frame for a table, a Python value for a scalar.
+
+    Every query abkit runs goes through here (or :func:`execute_with_sql`), on the backend the
+    analysis resolved, so the engine settings (:func:`configure`) hold for all of them.
+    """
     return con.execute(expr)
 
 

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from abkit.errors import SpecError
-
-if TYPE_CHECKING:
-    import ibis.expr.types as ir
 
 __all__ = [
     "ActiveDays",
@@ -43,6 +40,16 @@ __all__ = [
 ]
 
 Kind = Literal["proportion", "mean", "ratio"]
+Source = Literal["events", "column"]
+#: how an event metric turns a unit's qualifying events in its window into one value
+UnitValue = Literal["any", "days", "count", "sum"]
+CovariateKind = Literal["days", "count", "value"]
+_COVARIATE_OF: dict[str, CovariateKind] = {
+    "any": "days",
+    "days": "days",
+    "count": "count",
+    "sum": "value",
+}
 
 
 def _events_tuple(event: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -112,11 +119,28 @@ def _check_day(name: str, value: Any) -> int:
 
 
 class Metric:
-    """Base class: the attributes every metric has. Subclasses are frozen dataclasses."""
+    """Base class: what every metric declares. Subclasses are frozen dataclasses.
+
+    The query compiler and the analysis read these declarations instead of testing classes:
+
+    * ``kind`` — how arms are compared: ``"proportion"`` (two-proportion test), ``"mean"``
+      (Welch), ``"ratio"`` (delta method on five sums);
+    * ``unit_value`` — for event metrics, how a unit's qualifying events in the window become
+      its value: ``"any"`` (1 if there is one, else 0), ``"days"`` (distinct active days),
+      ``"count"`` (events), ``"sum"`` (sum of the events' ``value``); None for column metrics;
+    * ``cap`` / ``cap_quantile`` — a fixed per-unit cap, or the percentile of the analysed
+      units' values to cap at (None: no cap);
+    * ``covariate`` — a per-unit pre-period column the lift is CUPED-adjusted for;
+    * ``parts`` — the metrics it is computed from (itself; a ratio's numerator and denominator).
+    """
 
     name: str
     kind: ClassVar[Kind]
-    source: ClassVar[Literal["events", "column"]]
+    unit_value: ClassVar[UnitValue | None] = None
+    cap: float | None = None
+    cap_quantile: float | None = None
+    covariate: str | None = None
+    tz: str | None = None
 
     @property
     def label(self) -> str:  # pragma: no cover - overridden
@@ -126,6 +150,45 @@ class Metric:
     def definition(self) -> str:  # pragma: no cover - overridden
         return self.name
 
+    @property
+    def parts(self) -> tuple[Metric, ...]:
+        """The metrics this one is computed from: itself, or a ratio's two parts."""
+        return (self,)
+
+    @property
+    def event_parts(self) -> tuple[EventMetric, ...]:
+        """The event metrics among :attr:`parts` (computed from the activity log)."""
+        return tuple(p for p in self.parts if isinstance(p, EventMetric))
+
+    @property
+    def source(self) -> Source:
+        """``"events"`` when any part is computed from the activity log, else ``"column"``."""
+        return "events" if self.event_parts else "column"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The per-unit columns this metric reads (column metrics and their covariates)."""
+        return ()
+
+    @property
+    def binary(self) -> bool:
+        """The per-unit value is 0/1 by construction (Σx² = Σx; min and max follow from n, Σx)."""
+        return self.unit_value == "any"
+
+    @property
+    def cuped_covariate(self) -> CovariateKind | None:
+        """The pre-exposure covariate CUPED adjusts this metric for, or None (not adjustable).
+
+        ``"days"``: active days in the lookback (for ``any`` and ``days`` metrics);
+        ``"count"``: events; ``"value"``: the sum of ``value``. The event filter is the metric's.
+        """
+        return None if self.unit_value is None else _COVARIATE_OF[self.unit_value]
+
+    @property
+    def mature_after_days(self) -> int:
+        """Days after ``t0`` at which the metric's window has ended (0: no window)."""
+        return max((p.mature_after_days for p in self.event_parts), default=0)
+
 
 # --------------------------------------------------------------------------------------------------
 # event metrics
@@ -134,8 +197,8 @@ class Metric:
 class EventMetric(Metric):
     """A metric computed from the events of each unit inside a day window ``[first_day, last_day]``."""
 
-    source: ClassVar[Literal["events", "column"]] = "events"
-    event: str | Sequence[str] | None
+    #: event names that count (normalised to a tuple); None: every event counts
+    event: tuple[str, ...] | None
 
     @property
     def window(self) -> tuple[int, int]:  # pragma: no cover - overridden
@@ -145,8 +208,6 @@ class EventMetric(Metric):
     def mature_after_days(self) -> int:
         """Days after ``t0`` at which the window has ended: the unit counts once ``as_of`` is past it."""
         return self.window[1] + 1
-
-    tz: str | None
 
     def _window_text(self) -> str:
         a, b = self.window
@@ -163,28 +224,6 @@ class EventMetric(Metric):
             f"{days} after first exposure, i.e. t0 + {24 * a}h <= ts < t0 + {24 * (b + 1)}h{ev}; "
             f"units count once as_of >= t0 + {24 * (b + 1)}h"
         )
-
-    def in_window(self, day: ir.IntegerValue, event: ir.StringValue | None) -> ir.BooleanValue:
-        """Boolean Ibis expression: this event row falls in the metric's window (and event filter)."""
-        a, b = self.window
-        cond = (day >= a) & (day <= b)
-        if self.event is not None:
-            if event is None:
-                raise SpecError(
-                    f"metric {self.name!r} filters on event names {list(self.event)}, but the "
-                    "events table has no 'event' column; add one or map it with columns={'event': …}"
-                )
-            cond = cond & event.isin(self.event)
-        return cond
-
-    def unit_aggregate(
-        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
-    ) -> ir.Value:  # pragma: no cover - overridden
-        """Per-unit aggregate over the unit's events (used in one grouped pass over events)."""
-        raise NotImplementedError
-
-    #: value for a unit with no qualifying events
-    empty_value: ClassVar[float] = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +257,7 @@ class Retention(EventMetric):
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "proportion"
+    unit_value: ClassVar[UnitValue | None] = "any"
 
     def __post_init__(self) -> None:
         modes = [m for m in ("day", "days", "on_or_after") if getattr(self, m) is not None]
@@ -281,11 +321,6 @@ class Retention(EventMetric):
     def definition(self) -> str:
         return "active on " + self._window_text()
 
-    def unit_aggregate(
-        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
-    ) -> ir.Value:
-        return self.in_window(day, event).any().cast("int64")
-
 
 def _init_window(m: Any, prefix: str) -> None:
     """Validate and normalise a ``days=(a, b)`` metric's fields; name it ``<prefix>_d<a>_<b>``."""
@@ -313,6 +348,7 @@ class ActiveDays(EventMetric):
     tz: str | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
+    unit_value: ClassVar[UnitValue | None] = "days"
 
     def __post_init__(self) -> None:
         _init_window(self, "active_days")
@@ -328,11 +364,6 @@ class ActiveDays(EventMetric):
     @property
     def definition(self) -> str:
         return "number of distinct active days among " + self._window_text()
-
-    def unit_aggregate(
-        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
-    ) -> ir.Value:
-        return day.nunique(where=self.in_window(day, event)).cast("float64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +385,7 @@ class EventCount(EventMetric):
     cap_quantile: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
+    unit_value: ClassVar[UnitValue | None] = "count"
 
     def __post_init__(self) -> None:
         _check_cap(self.cap, self.cap_quantile)
@@ -371,11 +403,6 @@ class EventCount(EventMetric):
     @property
     def definition(self) -> str:
         return "number of events on " + self._window_text() + _cap_text(self.cap, self.cap_quantile)
-
-    def unit_aggregate(
-        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
-    ) -> ir.Value:
-        return self.in_window(day, event).cast("int64").sum().cast("float64")
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +424,7 @@ class Revenue(EventMetric):
     cap_quantile: float | None = None
     name: str = ""
     kind: ClassVar[Kind] = "mean"
+    unit_value: ClassVar[UnitValue | None] = "sum"
 
     def __post_init__(self) -> None:
         _check_cap(self.cap, self.cap_quantile)
@@ -418,19 +446,6 @@ class Revenue(EventMetric):
             + _cap_text(self.cap, self.cap_quantile)
         )
 
-    def unit_aggregate(
-        self, day: ir.IntegerValue, event: ir.StringValue | None, value: ir.NumericValue | None
-    ) -> ir.Value:
-        if value is None:
-            raise SpecError(
-                f"metric {self.name!r} sums the events' value, but the events table has no 'value' "
-                "column; add one or map it with columns={'value': 'your_column'}"
-            )
-        import ibis
-
-        v = ibis.ifelse(self.in_window(day, event), value.cast("float64").fill_null(0.0), 0.0)
-        return v.sum()
-
 
 # --------------------------------------------------------------------------------------------------
 # column metrics
@@ -443,7 +458,6 @@ class _ColumnMetric(Metric):
     #: a per-unit pre-period column (e.g. the same measure before the experiment): the lift is
     #: CUPED-adjusted for it (nulls count as 0)
     covariate: str | None = None
-    source: ClassVar[Literal["events", "column"]] = "column"
 
     def __post_init__(self) -> None:
         if not isinstance(self.column, str) or not self.column:
@@ -458,6 +472,10 @@ class _ColumnMetric(Metric):
     @property
     def label(self) -> str:
         return self.name
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) if self.covariate is None else (self.column, self.covariate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,17 +566,11 @@ class Ratio(Metric):
 
     @property
     def parts(self) -> tuple[Metric, Metric]:
-        return (self.numerator, self.denominator)  # type: ignore[return-value]
+        return cast(Metric, self.numerator), cast(Metric, self.denominator)
 
     @property
-    def source(self) -> Literal["events", "column"]:  # type: ignore[override]
-        return "events" if any(isinstance(p, EventMetric) for p in self.parts) else "column"
-
-    @property
-    def mature_after_days(self) -> int:
-        return max(
-            (p.mature_after_days for p in self.parts if isinstance(p, EventMetric)), default=0
-        )
+    def columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for p in self.parts for c in p.columns))
 
     @property
     def label(self) -> str:
@@ -571,22 +583,6 @@ class Ratio(Metric):
             f"sum over units of [{num.definition}] divided by the sum of [{den.definition}]; "
             "delta-method variance"
         )
-
-
-def event_parts(m: Metric) -> tuple[EventMetric, ...]:
-    """The event metrics a metric is computed from (itself, or a ratio's event parts)."""
-    if isinstance(m, Ratio):
-        return tuple(p for p in m.parts if isinstance(p, EventMetric))
-    return (m,) if isinstance(m, EventMetric) else ()
-
-
-def column_parts(m: Metric) -> tuple[str, ...]:
-    """The per-unit columns a metric reads (a column metric's column, or a ratio's)."""
-    if isinstance(m, Ratio):
-        return tuple(p.column for p in m.parts if isinstance(p, _ColumnMetric))
-    if isinstance(m, _ColumnMetric):
-        return (m.column,) if m.covariate is None else (m.column, m.covariate)
-    return ()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,13 +2,63 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
 
-    from abkit.results import ExperimentResult
-    from abkit.retention import ChurnResult, CohortTable, RetentionCurve
+
+# What each figure reads of the object it draws (results.ExperimentResult, retention's views):
+# the plots depend on these shapes, not on the result modules, which import this one.
+
+
+class ResultLike(Protocol):
+    """An experiment result: its arms, metrics and comparisons (``ExperimentResult``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def control(self) -> str: ...
+    @property
+    def variants(self) -> Sequence[str]: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def metrics(self) -> Sequence[Any]: ...
+    @property
+    def comparisons(self) -> Sequence[Any]: ...
+
+
+class CurveLike(Protocol):
+    """A retention curve (``RetentionCurve``)."""
+
+    @property
+    def result(self) -> ResultLike: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+    def lifts_to_pandas(self) -> pd.DataFrame: ...
+
+
+class CohortsLike(Protocol):
+    """A cohort triangle (``CohortTable``)."""
+
+    @property
+    def period(self) -> str: ...
+    def pivot(self, variant: str, value: str = "retention") -> pd.DataFrame: ...
+
+
+class ChurnLike(Protocol):
+    """Time-to-churn curves (``ChurnResult``)."""
+
+    @property
+    def variants(self) -> Sequence[str]: ...
+    @property
+    def tau(self) -> int: ...
+    @property
+    def inactive_days(self) -> int: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+
 
 __all__ = ["cohort_heatmap", "curve_lift", "forest", "km_curves", "retention_curve"]
 
@@ -59,7 +109,7 @@ def _axes(ax: Axes | None, height: float) -> Axes:
     return ax
 
 
-def forest(result: ExperimentResult, ax: Axes | None = None, *, relative: bool = True) -> Axes:
+def forest(result: ResultLike, ax: Axes | None = None, *, relative: bool = True) -> Axes:
     """Lifts of every (metric, treatment) with their confidence intervals, control at 0.
 
     Relative lifts are in %, absolute lifts of proportions in percentage points. Rows without an
@@ -113,7 +163,7 @@ def _variant_colors(variants: list[str]) -> dict[str, str]:
     return {v: palette[i % len(palette)] for i, v in enumerate(variants)}
 
 
-def retention_curve(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
+def retention_curve(curve: CurveLike, ax: Axes | None = None) -> Axes:
     """DayN retention per variant with Wilson bands (in %)."""
     df = curve.to_pandas().dropna(subset=["retention"])
     ax = _axes(ax, 4.0)
@@ -138,7 +188,7 @@ def retention_curve(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def curve_lift(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
+def curve_lift(curve: CurveLike, ax: Axes | None = None) -> Axes:
     """Absolute lift (percentage points) per day with its confidence interval."""
     df = curve.lifts_to_pandas().dropna(subset=["abs_lift_ci_lower", "abs_lift_ci_upper"])
     ax = _axes(ax, 3.0)
@@ -165,7 +215,7 @@ def curve_lift(curve: RetentionCurve, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def cohort_heatmap(table: CohortTable, variant: str, ax: Axes | None = None) -> Axes:
+def cohort_heatmap(table: CohortsLike, variant: str, ax: Axes | None = None) -> Axes:
     """Heatmap of one variant's cohort triangle (retention in %, blank where immature)."""
     import numpy as np
 
@@ -185,7 +235,7 @@ def cohort_heatmap(table: CohortTable, variant: str, ax: Axes | None = None) -> 
     return ax
 
 
-def km_curves(churn: ChurnResult, ax: Axes | None = None) -> Axes:
+def km_curves(churn: ChurnLike, ax: Axes | None = None) -> Axes:
     """Kaplan–Meier curves of time to churn, with pointwise bands."""
     df = churn.to_pandas()
     ax = _axes(ax, 4.0)

@@ -115,3 +115,222 @@ class FindingsBuilder:
         ]
         found.sort(key=lambda f: (order[f.severity], f.code))
         return DataQuality(dict(self.counts), tuple(found))
+
+
+# ---------------------------------------------------------------------------------------- rules
+# Each rule turns counts of the analysis into findings; every path that sees the same thing
+# (exposure logs, per-unit tables, pre-aggregated statistics) words it the same way.
+
+
+def note_findings(notes: Sequence[str], dq: FindingsBuilder) -> None:
+    """What the data layer changed on the way (e.g. float ids read as integers)."""
+    for note in notes:
+        dq.add("unit_id_types", "info", 0, None, note)
+
+
+def exposure_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
+    """Findings on the exposure log, from the analysis query's exposure counts."""
+    n_rows = c["x_rows"]
+    dq.counts.update(
+        exposure_rows=n_rows,
+        exposure_null_ids=c["x_null_ids"],
+        exposure_null_variants=c["x_null_variants"],
+        exposure_null_times=c["x_null_times"],
+        exposures_after_as_of=c["x_after"],
+        units_exposed=c["units"],
+        units_multiple_variants=c["multi"],
+        duplicate_exposures=c["dup_rows"],
+    )
+    if c["x_null_ids"]:
+        dq.add(
+            "null_ids",
+            "warning",
+            c["x_null_ids"],
+            n_rows,
+            f"{c['x_null_ids']:,} exposure rows with a null unit id were dropped",
+        )
+    if c["x_null_variants"] or c["x_null_times"]:
+        k = c["x_null_variants"] + c["x_null_times"]
+        dq.add(
+            "null_exposure_fields",
+            "warning",
+            k,
+            n_rows,
+            f"{k:,} exposure rows with a null variant or time were dropped",
+        )
+    if c["x_after"]:
+        dq.add(
+            "exposures_after_as_of",
+            "info",
+            c["x_after"],
+            n_rows,
+            f"{c['x_after']:,} exposure rows after as_of were ignored",
+        )
+    if c["multi"]:
+        share = c["multi"] / max(c["units"], 1)
+        sev: Severity = "blocking" if share > 0.01 else "warning"
+        dq.add(
+            "multiple_variants",
+            sev,
+            c["multi"],
+            c["units"],
+            f"{c['multi']:,} units ({share:.2%}) were exposed to more than one variant and "
+            "were excluded; check the assignment integration",
+        )
+    if c["dup_rows"]:
+        dq.add(
+            "duplicate_exposures",
+            "info",
+            c["dup_rows"],
+            n_rows,
+            f"{c['dup_rows']:,} repeated exposure rows were collapsed to each unit's first",
+        )
+    no_valid = c["x_ids"] - c["units"]
+    dq.counts["units_without_valid_exposure"] = no_valid
+    if no_valid:
+        dq.add(
+            "units_without_valid_exposure",
+            "warning",
+            no_valid,
+            c["x_ids"],
+            f"{no_valid:,} units have no exposure row with a variant and a time by as_of; "
+            "they were not analysed",
+        )
+
+
+def event_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
+    """Findings on the event log, from the analysis query's event-row categories."""
+    rows = c["e_rows"]
+    dq.counts.update(
+        event_rows=rows,
+        event_null_ids=c["e_null_ids"],
+        event_null_times=c["e_null_times"],
+        events_unexposed_units=c["e_unexposed"],
+        events_before_exposure=c["e_before"],
+        events_after_as_of=c["e_after"],
+        events_beyond_windows=c["e_late"],
+        events_in_analysis=c["e_in_window"],
+    )
+    if c["e_null_ids"] or c["e_null_times"]:
+        k = c["e_null_ids"] + c["e_null_times"]
+        dq.add(
+            "null_event_fields",
+            "warning",
+            k,
+            rows,
+            f"{k:,} event rows with a null unit id or time were dropped",
+        )
+    for code, key, message in (
+        ("events_unexposed_units", "e_unexposed", "events belong to units never exposed "
+         "(by as_of); ignored"),
+        ("events_before_exposure", "e_before", "events happened before the unit's first "
+         "exposure; they do not count toward post-exposure metrics"),
+        ("events_after_as_of", "e_after", "events after as_of were ignored"),
+    ):  # fmt: skip
+        if c[key]:
+            dq.add(code, "info", c[key], rows, f"{c[key]:,} {message}")
+
+
+def unit_table_findings(
+    rows: int,
+    null_ids: int,
+    null_variants: int,
+    duplicated: int,
+    distinct: int,
+    dq: FindingsBuilder,
+) -> None:
+    """Findings on a per-unit table: null ids or variants dropped, duplicated ids excluded."""
+    dq.counts.update(
+        unit_rows=rows,
+        unit_null_ids=null_ids,
+        unit_null_variants=null_variants,
+        units_duplicated=duplicated,
+    )
+    for code, k, what in (("null_ids", null_ids, "unit id"), ("null_variants", null_variants,
+                          "variant")):  # fmt: skip
+        if k:
+            dq.add(code, "warning", k, rows, f"{k:,} rows with a null {what} were dropped")
+    if duplicated:
+        dq.add(
+            "duplicate_units",
+            "warning",
+            duplicated,
+            distinct,
+            f"{duplicated:,} unit ids appear on more than one row and were excluded; a per-unit "
+            "table must have one row per unit",
+        )
+
+
+def unknown_variant_findings(
+    unknown: Sequence[str], n_unknown: int, total: int, planned: Sequence[str], dq: FindingsBuilder
+) -> None:
+    """Units whose variant label is not in the spec: excluded; blocking above 1% of units."""
+    dq.counts["units_unknown_variant"] = n_unknown
+    sev: Severity = "blocking" if n_unknown > 0.01 * total else "warning"
+    dq.add(
+        "unknown_variants",
+        sev,
+        n_unknown,
+        total,
+        f"{n_unknown:,} units have variant labels {list(unknown)} that are not in the spec "
+        f"{list(planned)}; they were excluded. Normalise labels (case, whitespace) "
+        "or add them to the spec",
+    )
+
+
+def label_variant_findings(units_by_variant: Mapping[str, int], dq: FindingsBuilder) -> None:
+    """Labels equal but for case or surrounding white space usually split one arm in two."""
+    groups: dict[str, list[str]] = {}
+    for v in sorted(units_by_variant):
+        groups.setdefault(v.strip().casefold(), []).append(v)
+    clashes = [sorted(g) for g in groups.values() if len(g) > 1]
+    if clashes:
+        n = sum(units_by_variant[v] for g in clashes for v in g)
+        dq.add(
+            "variant_label_variants",
+            "blocking",
+            n,
+            sum(units_by_variant.values()),
+            f"variant labels {clashes} differ only in case or white space; they are analysed "
+            "as separate arms. Normalise the labels (e.g. str.strip().lower()) in the source",
+        )
+
+
+def metric_exclusion_findings(
+    metric: str, immature: int, missing: int, total: int, dq: FindingsBuilder
+) -> None:
+    """Units a metric left out: immature (window not ended by as_of) or with a null value."""
+    if immature:
+        dq.counts[f"immature_{metric}"] = immature
+        dq.add(
+            f"immature_{metric}",
+            "info",
+            immature,
+            total,
+            f"{metric}: {immature:,} units were excluded because their window had not ended "
+            "by as_of (immature)",
+        )
+    if missing:
+        dq.counts[f"missing_{metric}"] = missing
+        dq.add(
+            f"missing_{metric}",
+            "warning",
+            missing,
+            total,
+            f"{metric}: {missing:,} units have a null value and were excluded",
+        )
+
+
+def srm_finding(
+    observed: Mapping[str, int], weights: Sequence[float], pvalue: float, threshold: float,
+    dq: FindingsBuilder,
+) -> None:  # fmt: skip
+    """A sample ratio mismatch: blocking, shown before any lift."""
+    dq.add(
+        "srm",
+        "blocking",
+        0,
+        None,
+        f"sample ratio mismatch: observed {dict(observed)} vs planned weights {list(weights)} "
+        f"(p = {pvalue:.2g} < {threshold}); do not trust the lifts until the cause is found",
+    )

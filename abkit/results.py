@@ -14,8 +14,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value, p_clause
+from abkit.plot import forest
 from abkit.quality import DataQuality
+from abkit.stats import srm_test
+from abkit.stats._common import crit_z
 from abkit.stats._types import Comparison, SRMResult
+from abkit.stats.multiple import adjust_pvalues
+from abkit.stats.segments import heterogeneity, segment_mix
+from abkit.stats.sequential import always_valid_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -296,7 +302,6 @@ class ExperimentResult:
         raw = [mc.comparison.pvalue for mc in self.comparisons]
         if method == "none":
             return raw
-        from abkit.stats.multiple import adjust_pvalues
 
         primary = [i for i, mc in enumerate(self.comparisons) if mc.metric == self.primary_metric]
         family = [i for i in range(len(raw)) if i not in primary]
@@ -316,9 +321,6 @@ class ExperimentResult:
         ``alpha`` however often it is checked. Two-sided only.
         """
         import pandas as pd
-
-        from abkit.stats._common import crit_z
-        from abkit.stats.sequential import always_valid_test
 
         rows = []
         z = crit_z(self.alpha, "two-sided")
@@ -366,9 +368,6 @@ class ExperimentResult:
         dimension, metric, treatment) on the segment-level absolute lifts (two-sided intervals
         give the standard errors). One row each: Q, df, p-value, I², the pooled lift."""
         import pandas as pd
-
-        from abkit.stats._common import crit_z
-        from abkit.stats.segments import heterogeneity
 
         z = crit_z(self.alpha, "two-sided")
         groups: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
@@ -430,9 +429,6 @@ class ExperimentResult:
         """
         import pandas as pd
 
-        from abkit.stats import srm_test
-        from abkit.stats.multiple import adjust_pvalues
-
         rows: list[dict[str, Any]] = []
         for seg in sorted({s for s, _, _, _ in self.segment_units}):
             counts = {(v, var): n for s, v, var, n in self.segment_units if s == seg}
@@ -464,8 +460,6 @@ class ExperimentResult:
         """Is the segment mix the same in every arm? A chi-square test per segment dimension on
         analysed units (segment value × variant); flagged below ``threshold``."""
         import pandas as pd
-
-        from abkit.stats.segments import segment_mix
 
         rows = []
         for seg in sorted({s for s, _, _, _ in self.segment_units}):
@@ -594,7 +588,6 @@ class ExperimentResult:
 
     def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
         """Forest plot of the lifts with their confidence intervals."""
-        from abkit.plot import forest
 
         return forest(self, ax=ax, relative=relative)
 

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from abkit.errors import SpecError
+from abkit.metrics import metric_from_spec
 
 __all__ = ["ExperimentSpec", "GuardrailSpec", "ReportOptions", "load_spec"]
 
@@ -188,8 +189,6 @@ class ExperimentSpec(BaseModel):
         if bad:
             raise ValueError(f"overrides name unknown variants {bad}")
         if self.metrics:
-            from abkit.metrics import metric_from_spec
-
             built = [metric_from_spec(m) for m in self.metrics]
             names = [m.name for m in built]
             if len(set(names)) != len(names):
@@ -221,7 +220,6 @@ class ExperimentSpec(BaseModel):
 
     def build_metrics(self) -> list[Any]:
         """The metric objects (``abkit.metrics``) this spec lists."""
-        from abkit.metrics import metric_from_spec
 
         return [metric_from_spec(m) for m in self.metrics]
 

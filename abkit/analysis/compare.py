@@ -1,0 +1,279 @@
+"""Arm summaries and tests: from rows of the statistics frame to comparisons and guardrails.
+
+The metric → test dispatch is here once (:func:`_run`): a metric's ``kind`` picks the test, the
+same for comparisons (:data:`_COMPARE`) and for guardrails (:data:`_NONINFERIORITY`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from abkit.errors import DataError
+from abkit.query.frame import (
+    CUPED_FIELDS,
+    CX,
+    CXY,
+    IMMATURE,
+    MISSING,
+    N_UNITS,
+    RATIO_SUMS,
+    SUM,
+    SUMSQ,
+    VARIANT,
+    N,
+    stat_col,
+)
+from abkit.results import ArmStats, GuardrailResult, MetricComparison
+from abkit.stats import (
+    Comparison,
+    CovariateSums,
+    RatioSums,
+    compare_means,
+    compare_proportions,
+    compare_ratios,
+    cuped,
+    moments_from_sums,
+    noninferiority_means,
+    noninferiority_proportions,
+    noninferiority_ratios,
+    srm_test,
+)
+from abkit.stats._types import SRMResult
+from abkit.stats.multiple import adjust_pvalues
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from abkit.analysis.options import AnalysisOptions
+    from abkit.metrics import Metric
+
+__all__ = ["adjust_segments", "compare_slice", "guardrails", "srm"]
+
+
+class Arm(NamedTuple):
+    """One arm's sufficient statistics for one metric."""
+
+    n: int
+    total: float
+    mean: float | None
+    var: float | None
+    immature: int
+    missing: int
+    ratio: tuple[float, float, float, float, float] | None = None  # Σx, Σy, Σx², Σy², Σxy
+    #: CUPED: (Σy², Σx, Σx², Σxy) with x the pre-exposure covariate; None without
+    covariate: tuple[float, float, float, float] | None = None
+
+
+def _num(v: Any) -> float:
+    return 0.0 if v is None or v != v else float(v)
+
+
+def arm_summary(row: Any, m: Metric) -> Arm:
+    """One arm's statistics of metric ``m`` from its row of the frame (None: no units).
+
+    n, sum, mean and variance (ddof=1); for a ratio metric the "mean" is ``Σx / Σy`` and
+    ``ratio`` carries the five sums.
+    """
+    if row is None:
+        return Arm(0, 0.0, None, None, 0, 0)
+    n = int(row[stat_col(m, N)])
+    counts = int(row[stat_col(m, IMMATURE)]), int(row[stat_col(m, MISSING)])
+    if m.kind == "ratio":
+        sx, sy, sxx, syy, sxy = (_num(row[stat_col(m, f)]) for f in RATIO_SUMS)
+        value = sx / sy if n >= 1 and sy != 0 else None
+        return Arm(n, sx, value, None, *counts, ratio=(sx, sy, sxx, syy, sxy))
+    total, total_sq = _num(row[stat_col(m, SUM)]), _num(row[stat_col(m, SUMSQ)])
+    mean: float | None = None
+    var: float | None = None
+    if n >= 1:
+        mean, var = moments_from_sums(total, total_sq, n)
+        if var is not None and math.isnan(var):
+            var = None
+    cov = None
+    if stat_col(m, CXY) in row.index:
+        cx, cxx, cxy = (_num(row[stat_col(m, f)]) for f in CUPED_FIELDS)
+        cov = (total_sq, cx, cxx, cxy)
+    return Arm(n, total, mean, var, *counts, covariate=cov)
+
+
+def _inputs(m: Metric, a: Arm) -> tuple[Any, ...]:
+    """An arm's statistics in the shape the tests of ``m.kind`` take them."""
+    if m.kind == "ratio":
+        assert a.ratio is not None
+        return (RatioSums(*a.ratio, n=a.n),)
+    if m.kind == "proportion":
+        return (round(a.total), a.n)
+    return (a.mean or 0.0, a.var or 0.0, a.n)
+
+
+#: metric kind → fixed-horizon comparison, and → non-inferiority test (same argument shapes)
+_COMPARE: Mapping[str, Callable[..., Comparison]] = {
+    "ratio": compare_ratios,
+    "proportion": compare_proportions,
+    "mean": compare_means,
+}
+_NONINFERIORITY: Mapping[str, Callable[..., Any]] = {
+    "ratio": noninferiority_ratios,
+    "proportion": noninferiority_proportions,
+    "mean": noninferiority_means,
+}
+
+
+def _run(tests: Mapping[str, Callable[..., Any]], m: Metric, ctl: Arm, trt: Arm, **kw: Any) -> Any:
+    """The test of ``m``'s kind from ``tests``, on control and treatment statistics."""
+    return tests[m.kind](*_inputs(m, ctl), *_inputs(m, trt), **kw)
+
+
+def with_note(c: Comparison, note: str) -> Comparison:
+    """``c`` with ``note`` appended to its notes."""
+    return replace(c, note=f"{c.note}; {note}" if c.note else note)
+
+
+def _no_cuped_reason(m: Metric) -> str:
+    if m.kind == "ratio":
+        return "ratio metrics are compared by the delta method without a covariate"
+    return (
+        "no covariate for this metric (give a column metric covariate='<pre-period column>'; "
+        f"pre-aggregated statistics need {stat_col(m, CX)}, __cxx and __cxy)"
+    )
+
+
+def _comparison(opts: AnalysisOptions, m: Metric, ctl: Arm, trt: Arm, variant: str) -> Comparison:
+    kw: dict[str, Any] = {"alpha": opts.alpha, "alternative": opts.alternative}
+    if ctl.n == 0 or trt.n == 0:
+        empty = opts.control if ctl.n == 0 else variant
+        return Comparison(
+            control_value=ctl.mean if ctl.mean is not None else math.nan,
+            treatment_value=trt.mean if trt.mean is not None else math.nan,
+            abs_lift=math.nan,
+            abs_lift_ci_lower=None,
+            abs_lift_ci_upper=None,
+            rel_lift=None,
+            rel_lift_ci_lower=None,
+            rel_lift_ci_upper=None,
+            pvalue=None,
+            statistic=None,
+            n_control=ctl.n,
+            n_treatment=trt.n,
+            method="none",
+            note=f"no units with a mature {m.name} in {empty!r}",
+            **kw,
+        )
+    if m.kind != "ratio" and ctl.covariate is not None and trt.covariate is not None:
+        r = cuped(
+            CovariateSums(ctl.n, ctl.total, *ctl.covariate),
+            CovariateSums(trt.n, trt.total, *trt.covariate),
+            **kw,
+        )
+        # cuped() notes a missing adjustment or a pre-period imbalance
+        c = with_note(r.comparison, r.note) if r.note else r.comparison
+        if r.variance_reduction is not None:
+            c = with_note(c, f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
+        return c
+    result: Comparison = _run(_COMPARE, m, ctl, trt, **kw)
+    return result
+
+
+def _rows(table: pd.DataFrame) -> dict[str, Any]:
+    return {str(r[VARIANT]): r for _, r in table.iterrows()}
+
+
+def compare_slice(
+    opts: AnalysisOptions,
+    table: pd.DataFrame,
+    variants: list[str],
+    segment: tuple[str, str] | None,
+) -> tuple[list[ArmStats], list[MetricComparison]]:
+    """Per-arm summaries and treatment-vs-control comparisons from one slice of statistics."""
+    rows = _rows(table)
+    seg, segval = segment if segment is not None else (None, None)
+    arms: list[ArmStats] = []
+    comps: list[MetricComparison] = []
+    for m in opts.metrics:
+        summary = {v: arm_summary(rows.get(v), m) for v in variants}
+        arms.extend(
+            ArmStats(m.name, v, a.n, a.mean, a.var, a.immature, a.missing, seg, segval)
+            for v, a in summary.items()
+        )
+        ctl = summary[opts.control]
+        for v in variants[1:]:
+            trt = summary[v]
+            cmp = _comparison(opts, m, ctl, trt, v)
+            if opts.cuped and (ctl.covariate is None or trt.covariate is None):
+                cmp = with_note(cmp, f"not CUPED-adjusted: {_no_cuped_reason(m)}")
+            comps.append(MetricComparison(m.name, v, cmp, ctl.immature, trt.immature, seg, segval))
+    return arms, comps
+
+
+def guardrails(
+    opts: AnalysisOptions, overall: pd.DataFrame, variants: list[str]
+) -> list[GuardrailResult]:
+    """Non-inferiority tests of the guardrail metrics, every treatment against control."""
+    rows = _rows(overall)
+    out = []
+    for g in opts.guardrails:
+        m = opts.metric(g.metric)
+        ctl = arm_summary(rows.get(opts.control), m)
+        for v in variants[1:]:
+            trt = arm_summary(rows.get(v), m)
+            head = (g.metric, v, g.margin, g.relative, g.higher_is_better)
+            if ctl.n < 2 or trt.n < 2:
+                why = "fewer than 2 mature units in an arm"
+                out.append(GuardrailResult(*head, None, None, None, None, "none", why))
+                continue
+            r = _run(
+                _NONINFERIORITY,
+                m,
+                ctl,
+                trt,
+                margin=g.margin,
+                relative=g.relative,
+                higher_is_better=g.higher_is_better,
+                alpha=opts.alpha,
+            )
+            c = r.comparison
+            est = c.rel_lift if g.relative else c.abs_lift
+            out.append(GuardrailResult(*head, est, r.bound, r.pvalue, r.passed, r.method, r.note))
+    return out
+
+
+def srm(opts: AnalysisOptions, overall: pd.DataFrame, variants: list[str]) -> SRMResult:
+    """The sample-ratio check of analysed units against the planned weights.
+
+    Raises:
+        DataError: the data has variants without a planned weight.
+    """
+    n = dict(zip(overall[VARIANT].astype(str), overall[N_UNITS].astype(int), strict=True))
+    observed = [n.get(v, 0) for v in variants]
+    weights = opts.weights
+    if weights is not None and any(v not in weights for v in variants):
+        missing = [v for v in variants if v not in weights]
+        raise DataError(
+            f"the data has variants {missing} with no planned weight in weights="
+            f"{dict(weights)}; give every variant a weight or pass variants= to exclude them"
+        )
+    shares = None
+    if weights is not None:
+        total = sum(weights[v] for v in variants)
+        shares = [weights[v] / total for v in variants]
+    return srm_test(observed, shares, variants=variants)
+
+
+def adjust_segments(comps: list[MetricComparison]) -> list[MetricComparison]:
+    """Benjamini–Hochberg across the values of each (segment dimension, metric, variant)."""
+    groups: dict[tuple[str | None, str, str], list[int]] = {}
+    for i, c in enumerate(comps):
+        groups.setdefault((c.segment, c.metric, c.variant), []).append(i)
+    out = list(comps)
+    for idx in groups.values():
+        with_p = [i for i in idx if comps[i].comparison.pvalue is not None]
+        if not with_p:
+            continue
+        ps = [comps[i].comparison.pvalue for i in with_p]
+        adj = adjust_pvalues(ps, method="fdr_bh").adjusted
+        for i, p in zip(with_p, adj, strict=True):
+            out[i] = replace(comps[i], pvalue_adjusted=p, correction="fdr_bh")
+    return out

@@ -1,0 +1,376 @@
+"""``Experiment``: a frozen set of analysis options, and the orchestration that runs them.
+
+``analyze`` loads the logs (:func:`abkit.data.prepare_logs`), builds and runs one query
+(:mod:`abkit.query`), records data-quality findings (:mod:`abkit.quality`) and hands the
+statistics to :func:`abkit.analysis.finish.finish`.
+
+Example:
+    >>> import abkit as ab
+    >>> exposures, events = ab.simulate.retention_experiment(n_units=2_000, seed=1)
+    >>> exp = ab.Experiment(metrics=[ab.Retention(day=1)], control="control")
+    >>> res = exp.analyze(exposures=exposures, events=events)
+    >>> list(res.to_pandas().metric)
+    ['retention_d1']
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.analysis.finish import finish, reconcile
+from abkit.analysis.options import AnalysisOptions
+from abkit.analysis.stats_input import validate_stats
+from abkit.data import (
+    Logs,
+    check_columns,
+    label_segments,
+    prepare_logs,
+    prepare_units,
+    resolve_as_of,
+)
+from abkit.engine import engine_errors_as_data_errors, execute, execute_with_sql
+from abkit.errors import DataError, SpecError
+from abkit.metrics import Metric
+from abkit.quality import (
+    FindingsBuilder,
+    event_findings,
+    exposure_findings,
+    note_findings,
+    unit_table_findings,
+)
+from abkit.query import build_analysis_query, build_unit_stats, collect_analysis
+from abkit.spec import ExperimentSpec, load_spec
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+    from abkit.query import StatsQuery
+    from abkit.results import ExperimentResult
+
+__all__ = ["Experiment", "TableLike"]
+
+#: what ``analyze`` reads as a table: a pandas DataFrame, an Arrow table, a Parquet/CSV path
+#: (or folder of Parquet files), an Ibis table of any backend, or a Spark DataFrame
+TableLike = Any
+
+
+class Experiment(AnalysisOptions):
+    """A set of metrics to compare between variants, and how to compare them.
+
+    Args:
+        metrics: metric objects (``Retention(day=7)``, ``Mean("col")`` …) or their spec dicts.
+        control: the control variant's label.
+        variant: name of the variant column in your data (default ``"variant"``).
+        variants: expected variant labels (control included). Units in other variants are
+            excluded and reported; when None, the variants found in the data are used.
+        weights: planned traffic share per variant, for the sample-ratio check (equal if None).
+        segments: exposure (or unit) columns to break every metric down by, e.g. ``["channel"]``.
+        alpha: significance level; intervals are ``1 - alpha``.
+        alternative: ``"two-sided"``, ``"greater"`` (treatment above control) or ``"less"``.
+        name: experiment name, shown in results and reports.
+        primary_metric: the pre-registered primary metric (shown first).
+        columns: mapping of abkit column names (``unit_id``, ``variant``, ``exposed_at``, ``ts``,
+            ``event``, ``value``) to yours.
+        tz: IANA zone in which timezone-naive timestamps were written (they are rejected otherwise).
+        guardrails: non-inferiority tests (``{"metric": …, "margin": …}`` or ``GuardrailSpec``).
+        accept_findings: codes of blocking data-quality findings to downgrade to warnings.
+        cuped: CUPED variance reduction with a lookback of this many days (e.g. 14): each event
+            metric is adjusted for the same activity in the ``cuped`` days before the unit's
+            first exposure (active days for retention and active days, events for event counts,
+            value for revenue), computed in the same pass over the events. None: off.
+
+    The options are frozen once made; build another Experiment to change them.
+
+    Example:
+        >>> from abkit import Retention
+        >>> Experiment(metrics=[Retention(day=7)], control="a").control
+        'a'
+    """
+
+    def __init__(
+        self,
+        metrics: Sequence[Metric | Mapping[str, Any]],
+        *,
+        control: str = "control",
+        variant: str | None = None,
+        variants: Sequence[str] | None = None,
+        weights: Sequence[float] | Mapping[str, float] | None = None,
+        segments: Sequence[str] = (),
+        alpha: float = 0.05,
+        alternative: str = "two-sided",
+        name: str = "experiment",
+        primary_metric: str | None = None,
+        columns: Mapping[str, str] | None = None,
+        tz: str | None = None,
+        guardrails: Sequence[Any] = (),
+        accept_findings: Sequence[str] = (),
+        cuped: int | None = None,
+    ) -> None:
+        cols = dict(columns or {})
+        if variant is not None:
+            cols["variant"] = variant
+        super().__init__(
+            metrics=tuple(metrics),  # type: ignore[arg-type]  # spec dicts are normalised
+            control=control,
+            variants=None if variants is None else tuple(variants),
+            weights=weights,  # type: ignore[arg-type]  # a list in the order of variants too
+            segments=tuple(segments),
+            alpha=alpha,
+            alternative=alternative,
+            name=name,
+            primary_metric=primary_metric,
+            columns=cols,
+            tz=tz,
+            guardrails=tuple(guardrails),
+            accept_findings=tuple(accept_findings),
+            cuped=cuped,
+        )
+
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec | Mapping[str, Any] | str) -> Experiment:
+        """Build an Experiment from a spec object, its dict form, or a YAML path."""
+        s = load_spec(spec)
+        if not s.metrics:
+            raise SpecError(f"spec {s.name!r} lists no metrics; add e.g. `- retention: {{day: 7}}`")
+        return cls(
+            metrics=s.build_metrics(),
+            control=s.control,
+            variants=s.variant_names,
+            weights=dict(zip(s.variant_names, s.weights, strict=True)),
+            segments=s.segments,
+            alpha=s.alpha,
+            alternative=s.alternative,
+            name=s.name,
+            primary_metric=s.primary_metric,
+            columns=s.columns,
+            tz=s.tz,
+            guardrails=s.guardrails,
+            accept_findings=s.accept_findings,
+            cuped=s.cuped,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Experiment(name={self.name!r}, metrics={[m.name for m in self.metrics]}, "
+            f"control={self.control!r})"
+        )
+
+    # ------------------------------------------------------------------------------------ analyze
+
+    def analyze(
+        self,
+        *,
+        exposures: TableLike = None,
+        events: TableLike = None,
+        units: TableLike = None,
+        as_of: datetime | str | None = None,
+        unit_id: str | None = None,
+        con: BaseBackend | None = None,
+    ) -> ExperimentResult:
+        """Compute every metric per variant in the engine and compare each treatment to control.
+
+        Give either ``exposures`` (+ ``events`` for event metrics) or a per-unit table ``units``.
+
+        Args:
+            exposures: exposure log (``unit_id``, ``variant``, ``exposed_at`` …).
+            events: activity log (``unit_id``, ``ts``, optional ``event``, ``value``).
+            units: per-unit table with metric columns (column metrics only).
+            as_of: cut-off for the event data; events after it are ignored and a unit counts for a
+                metric only once its window has ended by then. Defaults to the last event time.
+            unit_id: name of your unit id column (shortcut for ``columns={"unit_id": …}``).
+            con: an Ibis backend to run on (default: the tables' own backend, else a fresh DuckDB).
+
+        Raises:
+            DataError: the data breaks the contract (missing columns, naive timestamps, no rows,
+                control absent, a single variant …) or the engine could not run the query; the
+                message names the column and the fix.
+        """
+        columns = self._columns(unit_id)
+        if units is not None and (exposures is not None or events is not None):
+            raise SpecError("give either units= (a per-unit table) or exposures=/events=, not both")
+        if units is None and exposures is None:
+            raise SpecError("nothing to analyse: pass exposures= (and events=) or units=")
+        with engine_errors_as_data_errors():  # an engine or file error: one line, not a trace
+            if units is not None:
+                return self._analyze_units(units, columns, con)
+            return self.analyze_logs(self._logs(exposures, events, columns, con), as_of=as_of)
+
+    def analyze_logs(self, logs: Logs, *, as_of: datetime | str | None = None) -> ExperimentResult:
+        """Analyse logs already loaded by :func:`abkit.data.prepare_logs` (as ``analyze`` does).
+
+        The retention views use this to load the logs once for several analyses.
+        """
+        query, as_of_dt = self._query(logs, as_of)
+        with engine_errors_as_data_errors():
+            frame, sql = execute_with_sql(query.expr, logs.con)  # compiled once: run and kept
+        got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
+        dq = FindingsBuilder()
+        note_findings(logs.notes, dq)
+        exposure_findings(got.counts, dq)
+        if logs.events is not None:
+            event_findings(got.counts, dq)
+        res = finish(self, got.stats, dq, as_of=as_of_dt, sql=sql)
+        reconcile(res, got.counts["x_ids"], events_given=logs.events is not None)
+        return res
+
+    def to_sql(
+        self,
+        *,
+        exposures: TableLike,
+        events: TableLike = None,
+        as_of: datetime | str | None = None,
+        unit_id: str | None = None,
+        con: Any = None,
+        dialect: str | None = None,
+    ) -> str:
+        """The SQL of the analysis query ``analyze`` would run, without running it.
+
+        Args:
+            exposures, events, as_of, unit_id, con: as for :meth:`analyze`.
+            dialect: SQL dialect to print (``"duckdb"``, ``"pyspark"``, ``"bigquery"``,
+                ``"snowflake"``, ``"trino"``, ``"clickhouse"`` …); default: the backend's.
+
+        Example:
+            >>> import abkit as ab
+            >>> exposures, events = ab.simulate.retention_experiment(n_units=200, seed=1)
+            >>> sql = ab.Experiment(metrics=[ab.Retention(day=1)]).to_sql(
+            ...     exposures=exposures, events=events, as_of="2024-04-01T00:00Z")
+            >>> "GROUP BY" in sql
+            True
+        """
+        import ibis
+
+        logs = self._logs(exposures, events, self._columns(unit_id), con)
+        query, _ = self._query(logs, as_of, dialect=dialect)
+        name = dialect or logs.con.name
+        with contextlib.suppress(Exception):  # some compilers read their backend's options
+            getattr(ibis, name)
+        return str(ibis.to_sql(query.expr, dialect=name))
+
+    def analyze_stats(self, stats: Any, *, as_of: datetime | None = None) -> ExperimentResult:
+        """Compare variants from sufficient statistics computed elsewhere (pre-aggregated input).
+
+        Args:
+            stats: a pandas DataFrame with one row per variant (or per variant and segment
+                values): ``variant``, the experiment's segment columns, and per metric
+                ``<name>__n`` (units), ``<name>__sum`` (Σx) and ``<name>__sumsq`` (Σx²; may be
+                left out for 0/1 metrics, where it equals Σx); ratio metrics also ``__sumy``,
+                ``__sumyy`` and ``__sumxy``. ``n_units`` (for the sample-ratio check) defaults
+                to the largest ``__n`` of the row. The schema is :mod:`abkit.query.frame`.
+            as_of: shown in the result, if known.
+
+        Raises:
+            DataError: a required column is missing or a count is negative.
+
+        Example:
+            >>> import pandas as pd, abkit as ab
+            >>> stats = pd.DataFrame({"variant": ["control", "treatment"],
+            ...     "retention_d7__n": [10_000, 10_000], "retention_d7__sum": [2_000, 2_150]})
+            >>> res = ab.Experiment(metrics=[ab.Retention(day=7)]).analyze_stats(stats)
+            >>> round(float(res.to_pandas().abs_lift.iloc[0]), 3)
+            0.015
+        """
+        df = validate_stats(stats, self.metrics, self.segments)
+        return finish(self, df, FindingsBuilder(), as_of=as_of, sql=None)
+
+    # ------------------------------------------------------------------------------------ steps
+
+    def _columns(self, unit_id: str | None) -> dict[str, str]:
+        columns = dict(self.columns)
+        if unit_id is not None:
+            columns["unit_id"] = unit_id
+        return columns
+
+    def _logs(self, exposures: Any, events: Any, columns: dict[str, str], con: Any) -> Logs:
+        reads_value = any(p.unit_value == "sum" for m in self.metrics for p in m.event_parts)
+        return prepare_logs(
+            exposures, events, columns=columns, tz=self.tz, con=con, value=reads_value
+        )
+
+    def _query(
+        self, logs: Logs, as_of: datetime | str | None, dialect: str | None = None
+    ) -> tuple[StatsQuery, datetime]:
+        """The analysis query over ``logs`` (nothing heavy runs yet) and the resolved as_of."""
+        event_metrics = [m.name for m in self.metrics if m.event_parts]
+        if event_metrics and logs.events is None:
+            raise SpecError(f"metrics {event_metrics} are computed from events; pass events=")
+        carry = [*self.segments, *dict.fromkeys(c for m in self.metrics for c in m.columns)]
+        check_columns(logs.exposures, "exposures", carry)
+        exposures = label_segments(logs.exposures, self.segments)
+        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+        query = build_analysis_query(
+            exposures,
+            logs.events,
+            self.metrics,
+            segments=self.segments,
+            carry=carry,
+            as_of=as_of_dt,
+            backend=dialect or str(logs.con.name),
+            cuped=self.cuped,
+            variants=self.variants,
+        )
+        return query, as_of_dt
+
+    def _analyze_units(
+        self, units: Any, columns: dict[str, str], con: BaseBackend | None
+    ) -> ExperimentResult:
+        if self.cuped is not None:
+            raise SpecError(
+                "cuped= adjusts event metrics for activity before exposure; it needs exposure "
+                "and event logs (exposures=, events=), not a per-unit table"
+            )
+        event_metrics = [m.name for m in self.metrics if m.event_parts]
+        if event_metrics:
+            raise SpecError(
+                f"metrics {event_metrics} are computed from events; with a per-unit table use "
+                "column metrics such as Proportion('retention_7') or Mean('revenue')"
+            )
+        backend, t, notes = prepare_units(units, columns=columns, con=con)
+        check_columns(t, "units", [c for m in self.metrics for c in m.columns])
+        check_columns(t, "units", self.segments)
+        t = label_segments(t, self.segments)
+        dq = FindingsBuilder()
+        note_findings(notes, dq)
+        counts = execute(
+            t.aggregate(
+                rows=t.count(),
+                null_ids=t.unit_id.isnull().cast("int64").sum(),
+                null_variants=t.variant.isnull().cast("int64").sum(),
+                distinct_ids=t.unit_id.nunique(),
+            ),
+            backend,
+        ).iloc[0]
+        rows = int(counts["rows"])
+        if rows == 0:
+            raise DataError("units: the table has no rows")
+        valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
+        per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
+        dup_ids = per_id.filter(per_id._rows > 1)
+        n_dup = int(execute(dup_ids.count(), backend))
+        unit_table_findings(
+            rows,
+            int(counts["null_ids"] or 0),
+            int(counts["null_variants"] or 0),
+            n_dup,
+            int(counts["distinct_ids"]),
+            dq,
+        )
+        if n_dup:
+            valid = valid.anti_join(dup_ids, "unit_id")
+        query = build_unit_stats(
+            valid, self.metrics, segments=self.segments, variants=self.variants
+        )
+        stats = execute(query.expr, backend)
+        return finish(self, stats, dq, as_of=None, sql=_try_sql(query.expr, backend))
+
+
+def _try_sql(expr: Any, con: Any) -> str | None:
+    import ibis
+
+    try:
+        return str(ibis.to_sql(expr, dialect=con.name))
+    except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
+        return None

@@ -1,0 +1,123 @@
+"""The frozen options of an analysis: which metrics, which arms, how to compare them.
+
+:class:`~abkit.analysis.Experiment` is this record plus the methods that run it; the comparison
+and assembly steps (:mod:`~abkit.analysis.compare`, :mod:`~abkit.analysis.finish`) read only
+the record.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from abkit.errors import SpecError
+from abkit.metrics import Metric, metric_from_spec
+from abkit.spec import GuardrailSpec
+from abkit.stats._types import ALTERNATIVES
+
+__all__ = ["AnalysisOptions"]
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisOptions:
+    """Validated analysis options (see :class:`~abkit.analysis.Experiment` for each field).
+
+    ``metrics`` and ``guardrails`` accept their spec forms and are normalised; ``weights`` is a
+    mapping variant → planned share (None: equal shares).
+    """
+
+    metrics: tuple[Metric, ...]
+    control: str = "control"
+    variants: tuple[str, ...] | None = None
+    weights: Mapping[str, float] | None = None
+    segments: tuple[str, ...] = ()
+    alpha: float = 0.05
+    alternative: str = "two-sided"
+    name: str = "experiment"
+    primary_metric: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+    tz: str | None = None
+    guardrails: tuple[GuardrailSpec, ...] = ()
+    accept_findings: tuple[str, ...] = ()
+    cuped: int | None = None
+
+    def __post_init__(self) -> None:
+        metrics = tuple(metric_from_spec(m) for m in self.metrics)
+        if not metrics:
+            raise SpecError("Experiment needs at least one metric, e.g. metrics=[Retention(day=7)]")
+        names = [m.name for m in metrics]
+        if len(set(names)) != len(names):
+            raise SpecError(
+                f"metric names must be unique, got {names}; pass name=… to tell them apart"
+            )
+        control, alpha = self.control, self.alpha
+        if not isinstance(control, str) or not control:
+            raise SpecError(f"control must be a variant label, got {control!r}")
+        if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+            raise SpecError(f"alpha must be in (0, 1), got {alpha!r}")
+        if self.alternative not in ALTERNATIVES:
+            raise SpecError(
+                f"alternative must be one of {list(ALTERNATIVES)}, got {self.alternative!r}"
+            )
+        if self.primary_metric is not None and self.primary_metric not in names:
+            raise SpecError(f"primary_metric {self.primary_metric!r} is not one of {names}")
+        variants = None if self.variants is None else tuple(str(v) for v in self.variants)
+        if variants is not None and control not in variants:
+            raise SpecError(f"control {control!r} is not among variants {list(variants)}")
+        # a list of weights (in the order of variants) is accepted too
+        weights = _normalise_weights(cast(Any, self.weights), variants)
+        try:
+            guardrails = tuple(
+                g if isinstance(g, GuardrailSpec) else GuardrailSpec.model_validate(dict(g))
+                for g in self.guardrails
+            )
+        except Exception as exc:  # pydantic's ValidationError, or a guardrail that is no mapping
+            raise SpecError(f"invalid guardrail: {exc}") from None
+        unknown = [g.metric for g in guardrails if g.metric not in names]
+        if unknown:
+            raise SpecError(f"guardrails name metrics {unknown} that are not in {names}")
+        cuped = self.cuped
+        if cuped is not None and (
+            isinstance(cuped, bool) or not isinstance(cuped, int) or not 1 <= cuped <= 365
+        ):
+            raise SpecError(
+                f"cuped must be a lookback in whole days between 1 and 365 (e.g. 14), got {cuped!r}"
+            )
+        fixed: dict[str, Any] = {
+            "metrics": metrics,
+            "variants": variants,
+            "weights": weights,
+            "segments": tuple(self.segments),
+            "alpha": float(alpha),
+            "columns": dict(self.columns),
+            "guardrails": guardrails,
+            "accept_findings": tuple(self.accept_findings),
+        }
+        for k, v in fixed.items():
+            object.__setattr__(self, k, v)
+
+    def metric(self, name: str) -> Metric:
+        """The metric called ``name``."""
+        return next(m for m in self.metrics if m.name == name)
+
+
+def _normalise_weights(
+    weights: Sequence[float] | Mapping[str, float] | None, variants: tuple[str, ...] | None
+) -> dict[str, float] | None:
+    if weights is None:
+        return None
+    if isinstance(weights, Mapping):
+        w = {str(k): float(v) for k, v in weights.items()}
+        if variants is not None and set(w) != set(variants):
+            raise SpecError(f"weights name {sorted(w)}, but variants are {list(variants)}")
+    else:
+        if variants is None:
+            raise SpecError("weights as a list need variants= in the same order")
+        if len(weights) != len(variants):
+            raise SpecError(f"{len(weights)} weights for {len(variants)} variants")
+        w = dict(zip(variants, (float(x) for x in weights), strict=True))
+    if any(not math.isfinite(x) or x < 0 for x in w.values()) or sum(w.values()) <= 0:
+        raise SpecError(f"weights must be non-negative and not all zero, got {w}")
+    return w

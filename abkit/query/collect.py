@@ -1,0 +1,206 @@
+"""Decoding the analysis query's result: sufficient statistics per arm, data-quality counts.
+
+The query returns its statistics together with internal columns (row status, event category,
+age bucket, the exposure-log and event-log counts); this module turns them into the statistics
+frame of :mod:`abkit.query.frame` for analysed units and a plain dict of counts. Nothing
+outside ``abkit.query`` reads the internal columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.errors import DataError
+from abkit.query.frame import (
+    AGE_COL,
+    CAT_COL,
+    CUPED_FIELDS,
+    DQ_SUMS,
+    E_ROWS,
+    EV_DQ,
+    IMMATURE,
+    MAX,
+    MIN,
+    MISSING,
+    N_ROWS,
+    N_UNITS,
+    PRE_ROWS,
+    RATIO_SUMS,
+    STATUS_COL,
+    STATUS_MULTI,
+    STATUS_OK,
+    STATUS_OTHER,
+    SUM,
+    SUMSQ,
+    X_COUNTS,
+    X_MIN,
+    N,
+    combine,
+    stat_col,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from abkit.metrics import Metric
+    from abkit.query.plan import StatsQuery
+
+__all__ = ["Collected", "collapse_categories", "collect_analysis", "complete_stats"]
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """The analysis query's result, decoded.
+
+    ``stats``: the statistics frame of analysed units (one row per variant and segment values);
+    ``counts``: the exposure counts (``x_rows``, ``x_ids``, ``x_null_ids``, ``x_null_variants``,
+    ``x_null_times``, ``x_after``), the event-row categories (``e_rows``, ``e_in_window``,
+    ``e_null_ids`` …), and per unit status ``units`` (with a valid exposure), ``multi`` (seen in
+    several variants) and ``dup_rows`` (repeated exposure rows of analysed units).
+    """
+
+    stats: pd.DataFrame
+    counts: dict[str, int]
+
+
+def _int(v: Any) -> int:
+    import pandas as pd
+
+    return 0 if v is None or bool(pd.isna(v)) else int(v)
+
+
+def collect_analysis(
+    frame: pd.DataFrame, query: StatsQuery, metrics: Sequence[Metric], *, as_of: datetime
+) -> Collected:
+    """Decode the rows of :func:`~abkit.query.plan.build_analysis_query` run on an engine.
+
+    Raises:
+        DataError: the exposure log has no rows, ``as_of`` is before its first exposure, or no
+            exposure row has a unit id, a variant and a time by ``as_of``.
+    """
+    import pandas as pd
+
+    frame, ev_counts = collapse_categories(query.expand(frame), query.group_cols)
+    first_exp = None
+    if frame.empty:  # no exposure row and no event row
+        c = {"x_rows": 0}
+    else:
+        sums = [k for k in DQ_SUMS if k not in ev_counts and k not in X_COUNTS]
+        c = {k: _int(frame[k].sum()) for k in sums}
+        c |= ev_counts
+        c |= {k: _int(frame[k].iloc[0]) for k in X_COUNTS}
+        first_exp = frame[X_MIN].iloc[0]
+    if c["x_rows"] == 0:
+        raise DataError("exposures: the table has no rows")
+    if first_exp is not None and not pd.isna(first_exp) and as_of < pd.Timestamp(first_exp):
+        raise DataError(
+            f"as_of {pd.Timestamp(as_of).isoformat()} is before the first exposure "
+            f"{pd.Timestamp(first_exp).isoformat()}; nothing can be analysed"
+        )
+    status = frame[STATUS_COL]
+    if not (status != STATUS_OTHER).any():
+        raise DataError("exposures: no row has a unit id, a variant and a time by as_of")
+    ok = frame[status == STATUS_OK]
+    c["units"] = int(frame.loc[status != STATUS_OTHER, N_UNITS].sum())
+    c["multi"] = int(frame.loc[status == STATUS_MULTI, N_UNITS].sum())
+    c["dup_rows"] = int(ok[N_ROWS].sum() - ok[N_UNITS].sum())
+    drop = [k for k in (STATUS_COL, X_MIN, *DQ_SUMS) if k in ok.columns]
+    stats = ok.drop(columns=drop).reset_index(drop=True)
+    return Collected(complete_stats(stats, metrics, query.group_cols[1:]), c)
+
+
+def collapse_categories(
+    frame: pd.DataFrame, group_cols: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Fold the event-category key of the analysis query's rows away.
+
+    Returns the frame with one row per ``group_cols`` (sums added, minima and maxima combined,
+    the exposure row counts — the same on every row — kept) and the event rows per category
+    (the ``EV_DQ`` counts).
+    """
+    if CAT_COL not in frame.columns:
+        return frame, {}
+    cat = frame[CAT_COL]
+    counts = {name: int(frame.loc[cat == k, E_ROWS].fillna(0).sum()) for name, k in EV_DQ.items()}
+    if PRE_ROWS in frame.columns:
+        # CUPED: events in the lookback were grouped with their units; they are events before
+        # exposure all the same
+        pre = int(frame[PRE_ROWS].fillna(0).sum())
+        counts["e_in_window"] -= pre
+        counts["e_before"] += pre
+        frame = frame.drop(columns=PRE_ROWS)
+    frame = frame.drop(columns=CAT_COL)
+    keys = list(group_cols)
+    how = {
+        c: "first" if c in (*X_COUNTS, X_MIN) else combine(c)
+        for c in frame.columns
+        if c not in keys
+    }
+    frame = frame.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
+    return frame, counts
+
+
+def complete_stats(
+    frame: pd.DataFrame, metrics: Sequence[Metric], group_cols: Sequence[str]
+) -> pd.DataFrame:
+    """The sufficient-statistics frame from the analysis query's rows of analysed units.
+
+    Applies maturity by age bucket (rolling-day event metrics count a unit once its age at
+    ``as_of`` is at least the metric's ``mature_after_days``), sums the buckets away, and fills
+    what follows from other columns: for event metrics ``immature = n_units - n`` and
+    ``missing = 0``; for 0/1 metrics ``sumsq = sum``, ``min = 0`` unless every unit is 1,
+    ``max = 1`` if any is.
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame = frame.reset_index(drop=True)
+    # rolling metrics whose maturity is applied here: event metrics and event-part ratios
+    event = [m for m in metrics if m.source == "events"]
+    if AGE_COL in frame.columns:
+        age = frame[AGE_COL].to_numpy(dtype="int64")
+        n_units = frame[N_UNITS].to_numpy(dtype="int64")
+        cols: dict[str, Any] = {}
+        for m in event:
+            if m.tz:
+                continue
+            mature = age >= m.mature_after_days
+            cols[stat_col(m, N)] = np.where(mature, n_units, 0)
+            for f in (*RATIO_SUMS, MIN, MAX, *CUPED_FIELDS):
+                if stat_col(m, f) in frame.columns:
+                    x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
+                    cols[stat_col(m, f)] = np.where(mature, x, np.nan if f in (MIN, MAX) else 0.0)
+        frame = pd.concat(
+            [
+                frame.drop(columns=[AGE_COL, *(c for c in cols if c in frame.columns)]),
+                pd.DataFrame(cols, index=frame.index),
+            ],
+            axis=1,
+        )
+        keys = [c for c in group_cols if c != AGE_COL]
+        how = {c: combine(c) for c in frame.columns if c not in keys}
+        frame = frame.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+
+    cols = {}
+    n_units = frame[N_UNITS].to_numpy(dtype="int64")
+    for m in event:
+        n = frame[stat_col(m, N)].to_numpy(dtype="int64")
+        s = frame[stat_col(m, SUM)].to_numpy(dtype="float64", na_value=0.0)
+        s = np.nan_to_num(s, nan=0.0)
+        cols[stat_col(m, SUM)] = s
+        cols[stat_col(m, IMMATURE)] = n_units - n
+        cols[stat_col(m, MISSING)] = np.zeros(len(frame), dtype="int64")
+        for f in (*RATIO_SUMS[1:], *CUPED_FIELDS):
+            if (m.kind == "ratio" or f in CUPED_FIELDS) and stat_col(m, f) in frame.columns:
+                cols[stat_col(m, f)] = np.nan_to_num(
+                    frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=0.0), nan=0.0
+                )
+        if m.binary:
+            cols[stat_col(m, SUMSQ)] = s
+            cols[stat_col(m, MIN)] = np.where(n > 0, (s >= n).astype(float), np.nan)
+            cols[stat_col(m, MAX)] = np.where(n > 0, (s > 0).astype(float), np.nan)
+    keep = frame.drop(columns=[c for c in cols if c in frame.columns])
+    return pd.concat([keep, pd.DataFrame(cols, index=frame.index)], axis=1)

@@ -1,0 +1,334 @@
+"""The query plans: one analysis query for exposure and event logs, one for per-unit tables.
+
+Both return the statistics frame of :mod:`abkit.query.frame`; :mod:`abkit.query.collect`
+decodes it. ``build_analysis_query`` is moved whole: its nested helpers share per-query state,
+and the plan is tuned (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.errors import SpecError
+from abkit.query.events import per_unit_events
+from abkit.query.exposures import backend_name, calendar_days, day_index, first_exposures
+from abkit.query.frame import (
+    AGE_COL,
+    CAT_COL,
+    CX,
+    CXX,
+    CXY,
+    E_ROWS,
+    EVENT_DQ,
+    MAX,
+    MIN,
+    N_ROWS,
+    N_UNITS,
+    PRE_ROWS,
+    STATUS_COL,
+    STATUS_MULTI,
+    STATUS_OK,
+    STATUS_OTHER,
+    SUM,
+    SUMSQ,
+    VARIANT,
+    X_COUNTS,
+    X_IDS,
+    X_MIN,
+    N,
+    stat_col,
+)
+from abkit.query.values import (
+    cap_aggregates,
+    cap_of,
+    capped,
+    column_stats,
+    column_value,
+    ratio_aggregates,
+    with_quantile_caps,
+)
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from abkit.metrics import EventMetric, Metric
+
+__all__ = ["StatsQuery", "all_event_parts", "build_analysis_query", "build_unit_stats"]
+
+
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """The aggregation query and the names of its group columns.
+
+    ``copies``: statistics columns the query computes once for several metrics (column →
+    the query's column holding its values); :meth:`expand` adds them to a result frame.
+    """
+
+    expr: ir.Table
+    group_cols: tuple[str, ...]
+    copies: Mapping[str, str] = field(default_factory=dict)
+
+    def expand(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the :attr:`copies` columns added and their shared sources dropped."""
+        if not self.copies:
+            return frame
+        import pandas as pd
+
+        added = pd.DataFrame({c: frame[src] for c, src in self.copies.items()}, index=frame.index)
+        shared = sorted(set(self.copies.values()))
+        return pd.concat([frame.drop(columns=shared), added], axis=1)
+
+
+def all_event_parts(metrics: Sequence[Metric]) -> list[EventMetric]:
+    """Distinct event metrics to compute per unit: event metrics and ratios' event parts."""
+    out: list[EventMetric] = []
+    for m in metrics:
+        for p in m.event_parts:
+            if p not in out:
+                out.append(p)
+    return out
+
+
+def _cov_col(base: str) -> str:
+    """The per-unit column holding the CUPED covariate read from per-unit column ``base``."""
+    return base + "_x"
+
+
+def build_analysis_query(
+    exposures: ir.Table,
+    events: ir.Table | None,
+    metrics: Sequence[Metric],
+    *,
+    segments: Sequence[str],
+    carry: Sequence[str],
+    as_of: datetime,
+    backend: str | None = None,
+    cuped: int | None = None,
+    variants: Sequence[str] | None = None,
+) -> StatsQuery:
+    """The one query of an exposures (+ events) analysis: statistics and data quality together.
+
+    ``variants``: the expected variant labels (None: any); units in others are not analysed
+    and do not count toward quantile caps. ``cuped``: CUPED lookback in days (None: off).
+
+    Plan (one scan of each input):
+
+    1. exposures grouped by unit: first exposure ``t0``, its variant and segment values, and the
+       exposure data-quality counts (:func:`first_exposures` with ``quality=True``);
+    2. every event joined to those units once; rows in a metric window grouped by unit (all
+       event metrics; Retention windows from one bit mask of active days), the other rows
+       counted by category (the event data-quality counts, see :data:`EV_DQ`);
+    3. the two tables full-outer-joined and grouped by ``(_status, variant, segments…)``:
+       sufficient statistics for analysed units (``_status == 0``), and data-quality sums over
+       all rows (units in several variants, never-exposed units and null ids included).
+    """
+    import ibis
+
+    be = backend or backend_name(exposures, events)
+    as_lit = ibis.literal(as_of)
+    event_metrics = all_event_parts(metrics)
+    first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
+    if events is not None:
+        per_unit = per_unit_events(
+            events,
+            first,
+            event_metrics,
+            as_of=as_of,
+            backend=be,
+            lookback=cuped,
+            # CUPED adjusts event metrics; ratios and their parts are not adjusted
+            adjusted=[m for m in metrics if m.unit_value is not None],
+        )
+        pu = per_unit.table
+        # units with no event in a window find no row; category rows find no unit
+        u = first.outer_join(pu, first.unit_id == pu._eu)
+    elif event_metrics:
+        raise SpecError(
+            f"metrics {[m.name for m in event_metrics]} are computed from events; pass events="
+        )
+    else:
+        u = first.mutate(**{c: ibis.literal(0, "int64") for c in EVENT_DQ})
+    status = ibis.cases(
+        (u.n_variants == 1, STATUS_OK), (u.n_variants == 2, STATUS_MULTI), else_=STATUS_OTHER
+    )
+    u = u.mutate(**{N_ROWS: u[N_ROWS].fill_null(0)})
+    ok = status == STATUS_OK
+    u = u.mutate(
+        **{STATUS_COL: status},
+        **{c: ibis.ifelse(ok, u[c], ibis.null(u[c].type())) for c in (VARIANT, *segments)},
+    )
+
+    copies: dict[str, str] = {}
+    # x_ids: the number of distinct ids in the exposure log is the number of non-null ids among
+    # the per-unit rows (the grouping kept units with no valid row), summed over the result rows;
+    # a COUNT(DISTINCT) cost 3 s of 32 at 10M units, and a separate count over the per-unit
+    # table made DuckDB keep it for a third reader (2-6 s more, spilling, at 10M units)
+    aggs: dict[str, Any] = {N_UNITS: u.count(), X_IDS: u.unit_id.count()}
+    group_cols: tuple[str, ...] = (STATUS_COL, VARIANT, *segments)
+    rolling = [m for m in event_metrics if not m.tz]
+    if rolling:
+        # Units are grouped by whole days of age at as_of (capped at the longest window), so
+        # maturity ("as_of - t0 >= N days" <=> age >= N) is applied to the small result frame
+        # in complete_stats, not as a filter per metric on every unit.
+        cap = max(m.mature_after_days for m in rolling)
+        age = day_index(be, u.t0, as_lit)  # t0 <= as_of
+        u = u.mutate(**{AGE_COL: ibis.least(age, ibis.literal(cap, "int64"))})
+        group_cols = (*group_cols, AGE_COL)
+
+    def event_value(m: EventMetric, *, plain: bool = False, cap: bool = True) -> Any:
+        """A unit's value of event metric ``m`` (``plain``: as 0/1 integers, null for none)."""
+        src = per_unit.value[event_metrics.index(m)]
+        if isinstance(src, tuple):
+            mask, bits = src
+            v = ((u[mask] & ibis.literal(bits, "int64")) != 0).cast("int64")
+            if plain:
+                return v  # a sum skips units without events: they add 0
+        else:
+            v = u[src]
+        v = v.cast("float64").fill_null(0.0)  # no qualifying event: 0 (days, events, value)
+        return capped(v, cap_of(u, m)) if cap else v
+
+    def covariate_value(src: str | tuple[str, int, int]) -> Any:
+        """A unit's pre-exposure covariate (0 without events in the lookback)."""
+        if isinstance(src, tuple):
+            mask, days, first = src
+            bits = [((u[mask] >> (first + k)) & 1) for k in range(days)]
+            x = functools.reduce(operator.add, bits).fill_null(0)
+        else:
+            x = u[src]
+        return x.cast("float64").fill_null(0.0)
+
+    def mature(m: EventMetric) -> Any:
+        """Whether a unit's window of event metric ``m`` has ended by ``as_of``."""
+        if m.tz:
+            return calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
+        return u[AGE_COL] >= m.mature_after_days
+
+    if events is not None and per_unit.covariate:
+        # each CUPED covariate once per unit, as a column the metrics' sums read
+        sources = {(s[0] if isinstance(s, tuple) else s): s for s in per_unit.covariate.values()}
+        u = u.mutate(**{_cov_col(base): covariate_value(src) for base, src in sources.items()})
+
+    # quantile caps: over the analysed units (status ok, an expected variant) whose window of
+    # the metric has ended
+    u = with_quantile_caps(
+        u,
+        metrics,
+        lambda m: event_value(m, cap=False) if m.unit_value else column_value(u, m, cap=False),
+        lambda m: (
+            (u[STATUS_COL] == STATUS_OK)
+            & (u[VARIANT].isin(variants) if variants is not None else True)
+            & (mature(m) if m.unit_value else True)
+        ),
+        backend=be,
+    )
+
+    for m in metrics:
+        if m.kind == "ratio":
+            x, y = (event_value(p) if p.unit_value else column_value(u, p) for p in m.parts)
+            column_ratio = m.source == "column"
+            aggs |= ratio_aggregates(u, m, x, y, counts=column_ratio)
+            if column_ratio:
+                aggs |= {stat_col(m, MIN): x.min(), stat_col(m, MAX): x.max()}
+            continue
+        if m.unit_value is None:  # a column metric
+            aggs |= column_stats(u, m, column_value(u, m))
+            continue
+        v = event_value(m, plain=m.binary and cap_of(u, m) is None)
+        where = None
+        if m.tz:
+            where = mature(m)
+            aggs[stat_col(m, N)] = u.count(where=where)
+        # immature and missing follow from n_units and n (see complete_stats); a 0/1
+        # metric's sum of squares, min and max follow from n and sum
+        aggs[stat_col(m, SUM)] = v.sum(where=where)
+        if not m.binary:
+            aggs[stat_col(m, SUMSQ)] = (v * v).sum(where=where)
+            aggs[stat_col(m, MIN)] = v.min(where=where)
+            aggs[stat_col(m, MAX)] = v.max(where=where)
+        i = event_metrics.index(m)
+        if i in per_unit.covariate:
+            # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy. Σx and Σx² of
+            # rolling metrics (maturity applied later, by age bucket) depend only on the
+            # covariate: computed once per covariate and copied to each metric after the query
+            src = per_unit.covariate[i]
+            base = src[0] if isinstance(src, tuple) else src
+            x = u[_cov_col(base)]
+            aggs[stat_col(m, CXY)] = (x * event_value(m)).sum(where=where)
+            if where is None:
+                aggs[stat_col(base, CX)] = x.sum()
+                aggs[stat_col(base, CXX)] = (x * x).sum()
+                copies[stat_col(m, CX)] = stat_col(base, CX)
+                copies[stat_col(m, CXX)] = stat_col(base, CXX)
+            else:
+                aggs[stat_col(m, CX)] = x.sum(where=where)
+                aggs[stat_col(m, CXX)] = (x * x).sum(where=where)
+    aggs |= cap_aggregates(u, metrics)
+    # counted on the final per-unit table (quantile caps and the age key were joined on since)
+    aggs |= {N_UNITS: u.count(), X_IDS: u.unit_id.count()}
+    keys = list(group_cols)
+    if events is not None:
+        # the event category is a grouping key (rows: category 0 or null for units, one per
+        # data-quality category otherwise), cheaper than seven filtered sums over every unit;
+        # collapse_categories folds it away after the query
+        aggs |= {N_ROWS: u[N_ROWS].sum(), E_ROWS: u[E_ROWS].sum()}
+        if cuped:
+            aggs[PRE_ROWS] = u[PRE_ROWS].sum()
+        keys.append(CAT_COL)
+    else:
+        aggs |= {c: u[c].sum() for c in (N_ROWS, *EVENT_DQ)}
+    expr = u.group_by(keys).aggregate(**aggs)
+    # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no grouping),
+    # attached to every result row
+    t = exposures
+    counted = (
+        t.count(),
+        t.unit_id.isnull().cast("int64").sum(),
+        (t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
+        (t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
+        (t.exposed_at > as_lit).cast("int64").sum(),
+    )
+    x_counts = t.aggregate(
+        **dict(zip(X_COUNTS, counted, strict=True)), **{X_MIN: t.exposed_at.min()}
+    )
+    expr = expr.cross_join(x_counts)
+    return StatsQuery(expr, group_cols, copies)
+
+
+def build_unit_stats(
+    units: ir.Table,
+    metrics: Sequence[Metric],
+    *,
+    segments: Sequence[str],
+    variants: Sequence[str] | None = None,
+) -> StatsQuery:
+    """The aggregation query for a per-unit table (column metrics only).
+
+    ``variants``: the expected variant labels (None: any non-null); units in others are not
+    analysed and do not count toward quantile caps.
+    """
+    # quantile caps over the analysed units (both arms pooled)
+    units = with_quantile_caps(
+        units,
+        metrics,
+        lambda m: column_value(units, m, cap=False),
+        lambda m: units.variant.isin(variants) if variants is not None else units.variant.notnull(),
+        backend=backend_name(units),
+    )
+    aggs: dict[str, Any] = {N_UNITS: units.count()}
+    for m in metrics:
+        if m.kind == "ratio":
+            x, y = (column_value(units, p) for p in m.parts)
+            aggs |= ratio_aggregates(units, m, x, y)
+        else:
+            aggs |= column_stats(units, m, column_value(units, m))
+    aggs |= cap_aggregates(units, metrics)
+    group_cols = (VARIANT, *segments)
+    expr = units.group_by(list(group_cols)).aggregate(**aggs)
+    return StatsQuery(expr, group_cols)

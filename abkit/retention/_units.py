@@ -1,0 +1,80 @@
+"""What every retention view starts from: the logs loaded once, ``as_of``, analysable units."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit.data import Logs, prepare_logs, resolve_as_of
+from abkit.errors import DataError, SpecError
+from abkit.query import first_exposures
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The logs of a view, its ``as_of``, and one row per analysable unit."""
+
+    logs: Logs
+    #: one row per unit seen in a single variant by as_of: unit_id, variant, t0
+    units: ir.Table
+    as_of: datetime
+
+    @property
+    def con(self) -> BaseBackend:
+        return self.logs.con
+
+    @property
+    def events(self) -> ir.Table:
+        assert self.logs.events is not None  # every view is given events
+        return self.logs.events
+
+
+def prepare(
+    exposures: Any,
+    events: Any,
+    *,
+    as_of: datetime | str | None,
+    columns: Mapping[str, str] | None,
+    tz: str | None,
+    con: Any,
+) -> Prepared:
+    """Load both logs (:func:`abkit.data.prepare_logs`), resolve ``as_of``, find the units."""
+    logs = prepare_logs(exposures, events, columns=columns, tz=tz, con=con)
+    as_of_dt = resolve_as_of(as_of, logs, tz=tz)
+    first = first_exposures(logs.exposures, as_of=as_of_dt, backend=str(logs.con.name))
+    units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0")
+    return Prepared(logs, units, as_of_dt)
+
+
+def order_variants(found: Sequence[str], control: str) -> list[str]:
+    """Control first, then the other variants found, sorted."""
+    found = sorted(str(v) for v in found)
+    if control not in found:
+        raise DataError(f"control {control!r} is not among the variants found {found}")
+    return [control, *[v for v in found if v != control]]
+
+
+def event_names(event: str | Sequence[str] | None) -> list[str] | None:
+    """``event=`` as a list of names (None: every event)."""
+    if event is None:
+        return None
+    return [event] if isinstance(event, str) else list(event)
+
+
+def require_event_column(p: Prepared, what: str) -> None:
+    """A view that reads event names needs the events' ``event`` column."""
+    if "event" not in p.events.columns:
+        raise DataError(f"{what} needs an 'event' column (event names) in the events table")
+
+
+def positive_days(**values: Any) -> None:
+    """Each value is a positive whole number of days."""
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise SpecError(f"{name} must be a positive whole number of days, got {v!r}")

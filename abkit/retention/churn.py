@@ -1,0 +1,190 @@
+"""Time to churn per variant: Kaplan–Meier curves, log-rank test, RMST difference."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from abkit import plot
+from abkit.engine import execute
+from abkit.errors import DataError, SpecError
+from abkit.query import day_index
+from abkit.retention._units import event_names, order_variants, positive_days, prepare
+from abkit.stats.survival import (
+    KMCurve,
+    LogRankResult,
+    RMSTComparison,
+    compare_rmst,
+    kaplan_meier,
+    logrank,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["ChurnResult", "churn_survival"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnResult:
+    """Time to churn per variant: KM curves, log-rank test, RMST difference up to ``tau``.
+
+    Churn at day ``c``: the unit is inactive on days ``c .. c+K-1`` (K = ``inactive_days``), the
+    first such run after exposure; its time is ``c`` (days retained). A unit without such a run is
+    censored at the last ``c`` that could have been observed by ``as_of``; everything is
+    restricted to ``tau``.
+    """
+
+    control: str
+    variants: tuple[str, ...]
+    inactive_days: int
+    tau: int
+    as_of: datetime
+    curves: dict[str, KMCurve]
+    logrank: LogRankResult
+    rmst: dict[str, RMSTComparison]
+    counts: pd.DataFrame
+    immature: int = 0
+
+    def to_pandas(self) -> pd.DataFrame:
+        """KM curves in long form: variant, day, survival, ci_lower, ci_upper, at_risk, churned."""
+        import pandas as pd
+
+        rows = []
+        for v, c in self.curves.items():
+            rows.append(
+                {
+                    "variant": v,
+                    "day": 0.0,
+                    "survival": 1.0,
+                    "ci_lower": 1.0,
+                    "ci_upper": 1.0,
+                    "at_risk": c.n,
+                    "churned": 0,
+                }
+            )
+            for i, t in enumerate(c.times):
+                rows.append(
+                    {
+                        "variant": v,
+                        "day": t,
+                        "survival": c.survival[i],
+                        "ci_lower": c.ci_lower[i],
+                        "ci_upper": c.ci_upper[i],
+                        "at_risk": c.at_risk[i],
+                        "churned": c.events[i],
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per treatment: RMST per arm, the difference ("extra retained days"), CI, p."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "variant": v,
+                    "tau": r.tau,
+                    "rmst_control": r.rmst_control,
+                    "rmst_treatment": r.rmst_treatment,
+                    "extra_days": r.difference,
+                    "ci_lower": r.ci_lower,
+                    "ci_upper": r.ci_upper,
+                    "pvalue": r.pvalue,
+                    "logrank_pvalue": self.logrank.pvalue,
+                }
+                for v, r in self.rmst.items()
+            ]
+        )
+
+    @property
+    def definition(self) -> str:
+        k = self.inactive_days
+        return (
+            f"churn = the first day c after exposure that starts {k} consecutive inactive days "
+            f"(days c..c+{k - 1} with no event); time = c days retained; units without such a "
+            f"run are censored at the last day that as_of lets us check; restricted to tau = "
+            f"{self.tau} days; units with fewer than {k} whole days observed are excluded as "
+            f"immature ({self.immature:,})"
+        )
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Kaplan–Meier curves with their bands."""
+        return plot.km_curves(self, ax=ax)
+
+
+def churn_survival(
+    exposures: Any,
+    events: Any,
+    *,
+    inactive_days: int = 7,
+    tau: int = 30,
+    control: str = "control",
+    event: str | Sequence[str] | None = None,
+    as_of: datetime | str | None = None,
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+    columns: dict[str, str] | None = None,
+    tz: str | None = None,
+    con: Any = None,
+) -> ChurnResult:
+    """Time until ``inactive_days`` consecutive inactive days, per variant (see :class:`ChurnResult`).
+
+    The per-unit churn day is found in the engine with one window function over distinct active
+    days; only ``(variant, time, churned, units)`` counts come back.
+    """
+    import ibis
+
+    positive_days(inactive_days=inactive_days, tau=tau)
+    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    be = str(p.con.name)
+    k, horizon = inactive_days, tau + inactive_days
+    as_lit = ibis.literal(p.as_of)
+    units = p.units.mutate(_h=ibis.least(day_index(be, p.units.t0, as_lit), horizon))
+    ev = p.events
+    names = event_names(event)
+    if names is not None:
+        if "event" not in ev.columns:
+            raise SpecError("event= needs an 'event' column in the events table")
+        ev = ev.filter(ev.event.isin(names))
+    j = ev.select("unit_id", "ts").join(units.select("unit_id", "t0", "_h"), "unit_id")
+    j = j.filter(j.ts >= j.t0).mutate(_day=day_index(be, j.t0, j.ts))
+    active = j.filter(j._day < j._h).select("unit_id", "_day").distinct()
+    # a sentinel row at day h closes the trailing run of inactive days
+    sentinel = units.select("unit_id", _day=units._h)
+    days = active.union(sentinel, distinct=False)
+    w = ibis.window(group_by="unit_id", order_by="_day")
+    days = days.mutate(_prev=days._day.lag().over(w).fill_null(-1))
+    days = days.mutate(_c=ibis.ifelse(days._day - days._prev - 1 >= k, days._prev + 1, ibis.null()))
+    churn = days.group_by("unit_id").aggregate(_c=days._c.min())
+    u = units.left_join(churn, "unit_id")
+    # fewer than K whole days observed: no run of K inactive days can be checked yet, so the
+    # unit carries no information about churn — it is immature, not "survived day 0"
+    n_immature = int(execute(u.filter(u._h < k).count(), p.con))
+    u = u.filter(u._h >= k)
+    churned = u._c.notnull() & (u._c <= tau)
+    time = ibis.ifelse(churned, u._c, ibis.least(ibis.greatest(u._h - k, 0), tau))
+    u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
+    counts = execute(u.group_by(["variant", "time", "churned"]).aggregate(units=u.count()), p.con)
+    if counts.empty:
+        raise DataError("no analysable units: check exposures and as_of")
+    counts["variant"] = counts["variant"].astype(str)
+    variants = order_variants(counts.variant.unique().tolist(), control)
+    arms = {
+        v: (g.time.to_numpy(), g.churned.to_numpy(), g.units.to_numpy())
+        for v, g in counts.groupby("variant")
+    }
+    curves = {v: kaplan_meier(*arms[v], alpha=alpha) for v in variants}
+    lr = logrank(counts.time, counts.churned, counts.variant, counts.units)
+    rm = {
+        v: compare_rmst(arms[control], arms[v], tau=tau, alpha=alpha, alternative=alternative)
+        for v in variants[1:]
+    }
+    counts = counts.sort_values(["variant", "time", "churned"]).reset_index(drop=True)
+    return ChurnResult(
+        control, tuple(variants), k, tau, p.as_of, curves, lr, rm, counts, n_immature
+    )
