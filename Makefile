@@ -29,7 +29,7 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check abkit tests benchmarks
 	$(VENV)/bin/ruff format --check abkit tests benchmarks
-	$(VENV)/bin/mypy abkit
+	$(VENV)/bin/mypy --strict abkit
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

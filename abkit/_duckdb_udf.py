@@ -58,7 +58,7 @@ def local_to_utc_for(backend: str, zone: str, ts: Any) -> Any:
 def _duckdb_arg_min(arg_type: dt.DataType, key_type: dt.DataType) -> Any:
     # arg_min_null keeps a null ``arg`` of the first row (plain arg_min skips it), which is
     # what "the value at the first exposure" means; it is a hash aggregate, unlike FIRST(… ORDER BY)
-    def arg_min_null(arg, key):
+    def arg_min_null(arg: Any, key: Any) -> Any:
         """DuckDB ``arg_min_null(arg, key)``."""
 
     return ibis.udf.agg.builtin(

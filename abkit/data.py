@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from abkit import engine
 from abkit.engine import backend_of, execute, is_spark_frame, quiet_known_warnings, resolve_backend
@@ -27,14 +27,26 @@ from abkit.errors import DataError, first_line
 from abkit.quality import DataQuality, Finding
 
 if TYPE_CHECKING:
+    import os
+
     import ibis.expr.types as ir
+    import pandas as pd
+    import pyarrow as pa
     from ibis.backends import BaseBackend
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+#: what abkit reads as a table: a pandas DataFrame, an Arrow table, a Parquet/CSV path (or a
+#: folder of Parquet files), an Ibis table of any backend, or a Spark DataFrame
+TableLike: TypeAlias = (
+    "pd.DataFrame | pa.Table | str | os.PathLike[str] | ir.Table | SparkDataFrame"
+)
 
 # DataQuality, Finding (now in abkit.quality) and backend_of (abkit.engine) stay importable here
 __all__ = [
     "DataQuality",
     "Finding",
     "Logs",
+    "TableLike",
     "backend_of",
     "connect",
     "load_table",
@@ -57,7 +69,7 @@ def connect(**config: Any) -> BaseBackend:
     return engine.connect(**config)
 
 
-def load_table(source: Any, *, con: BaseBackend, role: str) -> ir.Table:
+def load_table(source: TableLike, *, con: BaseBackend, role: str) -> ir.Table:
     """Turn ``source`` into an Ibis table that ``con`` can execute.
 
     Args:
@@ -259,7 +271,7 @@ def require_timestamp(
 
 
 def normalise_unit_ids(
-    table: ir.Table, *, role: str, blank_to_null: bool, notes: list[str]
+    table: ir.Table, *, role: str, blank_to_null: bool, notes: list[str], con: BaseBackend
 ) -> ir.Table:
     """Make ``unit_id`` safe to join on, recording what was changed in ``notes``.
 
@@ -275,11 +287,14 @@ def normalise_unit_ids(
     uid = table.unit_id
     dtype = uid.type()
     if dtype.is_floating():
-        bad = table.aggregate(
-            fractional=(uid.notnull() & (uid != uid.floor())).cast("int64").sum(),
-            too_big=(uid.abs() >= 2.0**53).cast("int64").sum(),
-            n=uid.count(),
-        ).execute()
+        bad = execute(
+            table.aggregate(
+                fractional=(uid.notnull() & (uid != uid.floor())).cast("int64").sum(),
+                too_big=(uid.abs() >= 2.0**53).cast("int64").sum(),
+                n=uid.count(),
+            ),
+            con,
+        )
         row = bad.iloc[0]
         frac, big = (
             0 if row[k] is None or row[k] != row[k] else int(row[k])
@@ -350,8 +365,8 @@ class Logs:
 
 
 def prepare_logs(
-    exposures: Any,
-    events: Any = None,
+    exposures: TableLike,
+    events: TableLike | None = None,
     *,
     columns: Mapping[str, str] | None = None,
     tz: str | None = None,
@@ -392,7 +407,7 @@ def prepare_logs(
     )
     exp = require_timestamp(exp, "exposed_at", role="exposures", tz=tz, con=backend)
     exp = exp.mutate(variant=exp.variant.cast("string"))
-    exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes)
+    exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes, con=backend)
     ev: ir.Table | None = None
     if events is not None:
         ev = load_table(events, con=backend, role="events")
@@ -413,13 +428,13 @@ def prepare_logs(
                 f"events: column 'value' has type {ev.value.type()}, expected numbers; convert "
                 "it (e.g. pd.to_numeric(df['value'], errors='coerce')) before analysing"
             )
-        ev = normalise_unit_ids(ev, role="events", blank_to_null=False, notes=notes)
+        ev = normalise_unit_ids(ev, role="events", blank_to_null=False, notes=notes, con=backend)
         exp, ev = align_id_types(exp, ev)
     return Logs(backend, exp, ev, tuple(notes))
 
 
 def prepare_units(
-    units: Any, *, columns: Mapping[str, str] | None = None, con: Any = None
+    units: TableLike, *, columns: Mapping[str, str] | None = None, con: Any = None
 ) -> tuple[BaseBackend, ir.Table, tuple[str, ...]]:
     """Load a per-unit table: ``unit_id`` and ``variant`` (text) renamed, ids normalised.
 
@@ -430,7 +445,7 @@ def prepare_units(
     t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
     t = t.mutate(variant=t.variant.cast("string"))
     notes: list[str] = []
-    t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes)
+    t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes, con=backend)
     return backend, t, tuple(notes)
 
 
@@ -485,4 +500,5 @@ def resolve_as_of(
                 f"as_of {ts.isoformat()} is before the first exposure "
                 f"{pd.Timestamp(first).isoformat()}; nothing can be analysed"
             )
-    return ts.to_pydatetime().astimezone(UTC)
+    out: datetime = ts.to_pydatetime().astimezone(UTC)
+    return out

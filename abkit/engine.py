@@ -36,7 +36,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from abkit.errors import DataError, SpecError, first_line
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
     from ibis.backends import BaseBackend
+    from pyspark.sql import DataFrame as SparkDataFrame
 
 __all__ = [
     "EngineConfig",
@@ -230,7 +231,7 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message="The 'future.infer_string' option is deprecated")
 
 
-def is_spark_frame(obj: Any) -> bool:
+def is_spark_frame(obj: Any) -> TypeGuard[SparkDataFrame]:
     mod = type(obj).__module__
     return mod.startswith("pyspark.sql") and type(obj).__name__ == "DataFrame"
 

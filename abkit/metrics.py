@@ -197,8 +197,8 @@ class Metric:
 class EventMetric(Metric):
     """A metric computed from the events of each unit inside a day window ``[first_day, last_day]``."""
 
-    #: event names that count (normalised to a tuple); None: every event counts
-    event: tuple[str, ...] | None
+    #: event names that count (a name or names; normalised to a tuple); None: every event
+    event: str | Sequence[str] | None
 
     @property
     def window(self) -> tuple[int, int]:  # pragma: no cover - overridden

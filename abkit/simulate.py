@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from abkit.errors import SpecError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -139,18 +141,18 @@ def retention_experiment(
         A :class:`SimulatedExperiment` (``exposures``, ``events``, ``truth``, ``params``).
 
     Raises:
-        ValueError: for parameters under which a daily probability would exceed 1, or bad sizes.
+        SpecError: for parameters under which a daily probability would exceed 1, or bad sizes.
     """
     import pandas as pd
 
     if n_units < 1:
-        raise ValueError(f"n_units must be positive, got {n_units}")
+        raise SpecError(f"n_units must be positive, got {n_units}")
     rng = np.random.default_rng(seed)
     variants = tuple(variants)
     k = len(variants)
     w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (k,) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
-        raise ValueError(f"weights must be {k} non-negative numbers summing to 1, got {weights}")
+        raise SpecError(f"weights must be {k} non-negative numbers summing to 1, got {weights}")
     eff = {"treatment": 0.08} if effects is None else dict(effects)
     eff_arr = np.array([eff.get(v, 0.0) for v in variants])
     ch = dict(CHANNELS if channels is None else channels)
@@ -158,10 +160,10 @@ def retention_experiment(
     ch_share = np.array([ch[c][0] for c in ch_names])
     ch_mult = np.array([ch[c][1] for c in ch_names])
     if not np.isclose(ch_share.sum(), 1.0):
-        raise ValueError("channel shares must sum to 1")
+        raise SpecError("channel shares must sum to 1")
     worst = base * (1 + eff_arr.max()) * ch_mult.max() * 2.0
     if worst > 1.0:
-        raise ValueError(
+        raise SpecError(
             f"base={base} with effects up to {eff_arr.max()} and channel multipliers up to "
             f"{ch_mult.max()} gives daily probabilities above 1 (max {worst:.3f}); lower them"
         )

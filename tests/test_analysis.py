@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -931,3 +934,53 @@ def test_dollar_signs_in_names_do_not_break_plots(small_sim):
     )
     ax = res.plot()
     ax.figure.canvas.draw()  # would raise a mathtext ParseException without escaping
+
+
+def test_abkit_bugs_surface_and_engine_errors_are_translated(monkeypatch):
+    import duckdb
+
+    import abkit.analysis.experiment as experiment
+
+    exposures, events = ab.simulate.retention_experiment(n_units=200, seed=3)
+    exp = ab.Experiment(metrics=[ab.Retention(day=1)])
+
+    def bug(*args, **kwargs):
+        raise KeyError("a bug of abkit's own")
+
+    monkeypatch.setattr(experiment, "collect_analysis", bug)
+    with pytest.raises(KeyError, match="a bug of abkit's own"):  # not relabelled as bad data
+        exp.analyze(exposures=exposures, events=events)
+
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("failed to allocate 2.0 GiB")
+
+    monkeypatch.setattr(experiment, "execute_with_sql", out_of_memory)
+    with pytest.raises(DataError, match="OutOfMemoryException: failed to allocate"):
+        exp.analyze(exposures=exposures, events=events)
+
+
+def test_user_errors_are_abkit_errors():
+    from abkit.query import build_analysis_query
+
+    with pytest.raises(ab.AbkitError, match="n_units"):
+        ab.simulate.retention_experiment(n_units=0)
+    with pytest.raises(ab.AbkitError, match="weights"):
+        ab.simulate.retention_experiment(n_units=10, weights=[0.9, 0.9])
+    exposures, _ = ab.simulate.retention_experiment(n_units=20, seed=1)
+    t = ibis.memtable(exposures)
+    with pytest.raises(SpecError, match="computed from events"):
+        build_analysis_query(
+            t, None, [ab.Retention(day=1)], segments=(), carry=(), as_of=datetime.now(UTC)
+        )
+
+
+def test_public_face_reaches_every_documented_module():
+    import abkit._version
+    import abkit.design
+    import abkit.engine
+    import abkit.spec
+    from abkit.errors import ConsistencyError
+
+    assert ab.engine is abkit.engine and ab.design is abkit.design and ab.spec is abkit.spec
+    assert ab.ConsistencyError is ConsistencyError and "ConsistencyError" in ab.__all__
+    assert ab.__version__ == abkit._version.__version__

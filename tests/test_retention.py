@@ -209,3 +209,77 @@ def test_churn_with_no_variation_gives_no_logrank_p_instead_of_crashing():
 
     r = logrank([0, 0], [1, 1], ["a", "b"], [10, 10])
     assert r.pvalue is None and "no variation" in (r.note or "")
+
+
+@pytest.fixture
+def one_thread_engine(monkeypatch):
+    """abkit's engine at threads=1 and a 1 GB limit; every connection it makes is kept, and a
+    query that runs on Ibis's default backend instead (``Expr.execute``) fails the test."""
+    import ibis.expr.types as ir
+
+    from abkit import engine
+
+    made = []
+    real_connect = engine.connect
+
+    def connect(**overrides):
+        con = real_connect(**overrides)
+        made.append(con)
+        return con
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a query ran on Ibis's default backend, not on abkit's engine")
+
+    monkeypatch.setattr(engine, "connect", connect)
+    monkeypatch.setattr(ir.Expr, "execute", refuse)
+    before = engine.get_config()
+    engine.configure(memory_limit="1GB", threads=1)
+    yield made
+    engine.configure(memory_limit=before.memory_limit, threads=before.threads)
+
+
+@pytest.mark.parametrize("view", ["curve", "cohorts", "churn", "funnel", "drivers", "analyze"])
+def test_every_query_runs_on_abkits_engine(view, one_thread_engine):
+    # before the redesign churn_survival, funnel and retention_drivers (and the as_of default,
+    # and float-id checks) ran their queries with Expr.execute: all threads, no memory limit
+    exposures, events = ab.simulate.retention_experiment(n_units=400, seed=5)
+    exposures["unit_id"] = exposures["unit_id"].str[1:].astype(float)  # float ids: a check query
+    events["unit_id"] = events["unit_id"].str[1:].astype(float)
+    calls = {
+        "curve": lambda: R.retention_curve(exposures, events, max_day=3),
+        "cohorts": lambda: R.cohort_table(exposures, events, days=(1, 3)),
+        "churn": lambda: R.churn_survival(exposures, events, inactive_days=3, tau=7),
+        "funnel": lambda: R.funnel(exposures, events, ["session"], window_days=2),
+        "drivers": lambda: R.retention_drivers(exposures, events, target=3, within_days=1),
+        "analyze": lambda: ab.Experiment(metrics=[ab.Retention(day=1)]).analyze(
+            exposures=exposures, events=events
+        ),
+    }
+    calls[view]()
+    assert len(one_thread_engine) == 1, "the logs were loaded onto one connection"
+    con = one_thread_engine[0]
+    threads, limit = con.raw_sql(
+        "SELECT current_setting('threads'), current_setting('memory_limit')"
+    ).fetchone()
+    assert int(threads) == 1
+    assert limit.replace(" ", "").upper().startswith(("1.0GB", "1GB", "953.6MIB", "953MIB")), limit
+
+
+def test_views_need_events():
+    exposures, _ = ab.simulate.retention_experiment(n_units=50, seed=1)
+    with pytest.raises(SpecError, match="events"):
+        R.churn_survival(exposures, None)
+
+
+def test_curve_days_come_from_the_metrics_not_their_names():
+    # the day of each curve point is the Retention metric's own day; a name that does not spell
+    # the day (here: custom names) must not change it
+    exposures, events = ab.simulate.retention_experiment(n_units=300, seed=2)
+    curve = R.retention_curve(exposures, events, max_day=2)
+    renamed = tuple(ab.Retention(day=m.day, name=f"point{i}") for i, m in enumerate(curve.metrics))
+    res = ab.Experiment(metrics=list(renamed)).analyze(exposures=exposures, events=events)
+    other = R.RetentionCurve(res, 2, renamed)
+    a = curve.to_pandas().drop(columns=[])
+    b = other.to_pandas()
+    pd.testing.assert_frame_equal(a, b)
+    assert list(other.lifts_to_pandas().day) == [0, 1, 2]

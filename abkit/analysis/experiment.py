@@ -21,10 +21,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.analysis.finish import finish, reconcile
-from abkit.analysis.options import AnalysisOptions
+from abkit.analysis.options import AnalysisOptions, normalise_weights
 from abkit.analysis.stats_input import validate_stats
 from abkit.data import (
     Logs,
+    TableLike,
     check_columns,
     label_segments,
     prepare_logs,
@@ -33,7 +34,7 @@ from abkit.data import (
 )
 from abkit.engine import engine_errors_as_data_errors, execute, execute_with_sql
 from abkit.errors import DataError, SpecError
-from abkit.metrics import Metric
+from abkit.metrics import Metric, metric_from_spec
 from abkit.quality import (
     FindingsBuilder,
     event_findings,
@@ -51,10 +52,6 @@ if TYPE_CHECKING:
     from abkit.results import ExperimentResult
 
 __all__ = ["Experiment", "TableLike"]
-
-#: what ``analyze`` reads as a table: a pandas DataFrame, an Arrow table, a Parquet/CSV path
-#: (or folder of Parquet files), an Ibis table of any backend, or a Spark DataFrame
-TableLike = Any
 
 
 class Experiment(AnalysisOptions):
@@ -112,11 +109,12 @@ class Experiment(AnalysisOptions):
         cols = dict(columns or {})
         if variant is not None:
             cols["variant"] = variant
+        labels = None if variants is None else tuple(str(v) for v in variants)
         super().__init__(
-            metrics=tuple(metrics),  # type: ignore[arg-type]  # spec dicts are normalised
+            metrics=tuple(metric_from_spec(m) for m in metrics),
             control=control,
-            variants=None if variants is None else tuple(variants),
-            weights=weights,  # type: ignore[arg-type]  # a list in the order of variants too
+            variants=labels,
+            weights=normalise_weights(weights, labels),
             segments=tuple(segments),
             alpha=alpha,
             alternative=alternative,
@@ -163,9 +161,9 @@ class Experiment(AnalysisOptions):
     def analyze(
         self,
         *,
-        exposures: TableLike = None,
-        events: TableLike = None,
-        units: TableLike = None,
+        exposures: TableLike | None = None,
+        events: TableLike | None = None,
+        units: TableLike | None = None,
         as_of: datetime | str | None = None,
         unit_id: str | None = None,
         con: BaseBackend | None = None,
@@ -220,7 +218,7 @@ class Experiment(AnalysisOptions):
         self,
         *,
         exposures: TableLike,
-        events: TableLike = None,
+        events: TableLike | None = None,
         as_of: datetime | str | None = None,
         unit_id: str | None = None,
         con: Any = None,
@@ -284,7 +282,9 @@ class Experiment(AnalysisOptions):
             columns["unit_id"] = unit_id
         return columns
 
-    def _logs(self, exposures: Any, events: Any, columns: dict[str, str], con: Any) -> Logs:
+    def _logs(
+        self, exposures: TableLike, events: TableLike | None, columns: dict[str, str], con: Any
+    ) -> Logs:
         reads_value = any(p.unit_value == "sum" for m in self.metrics for p in m.event_parts)
         return prepare_logs(
             exposures, events, columns=columns, tz=self.tz, con=con, value=reads_value
@@ -315,7 +315,7 @@ class Experiment(AnalysisOptions):
         return query, as_of_dt
 
     def _analyze_units(
-        self, units: Any, columns: dict[str, str], con: BaseBackend | None
+        self, units: TableLike, columns: dict[str, str], con: BaseBackend | None
     ) -> ExperimentResult:
         if self.cuped is not None:
             raise SpecError(

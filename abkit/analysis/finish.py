@@ -97,7 +97,7 @@ def finish(
     _check_metric_values(opts.metrics, stats)
     overall = marginal(stats, [VARIANT])
     check = srm(opts, overall, variants)
-    if check.flagged:
+    if check.flagged and check.pvalue is not None:
         observed = dict(zip(check.variants, check.observed, strict=True))
         srm_finding(observed, check.weights, check.pvalue, check.threshold, dq)
     arms, comps = compare_slice(opts, overall, variants, segment=None)

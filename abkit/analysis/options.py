@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from abkit.errors import SpecError
 from abkit.metrics import Metric, metric_from_spec
@@ -66,8 +66,7 @@ class AnalysisOptions:
         variants = None if self.variants is None else tuple(str(v) for v in self.variants)
         if variants is not None and control not in variants:
             raise SpecError(f"control {control!r} is not among variants {list(variants)}")
-        # a list of weights (in the order of variants) is accepted too
-        weights = _normalise_weights(cast(Any, self.weights), variants)
+        weights = normalise_weights(self.weights, variants)
         try:
             guardrails = tuple(
                 g if isinstance(g, GuardrailSpec) else GuardrailSpec.model_validate(dict(g))
@@ -103,9 +102,10 @@ class AnalysisOptions:
         return next(m for m in self.metrics if m.name == name)
 
 
-def _normalise_weights(
+def normalise_weights(
     weights: Sequence[float] | Mapping[str, float] | None, variants: tuple[str, ...] | None
 ) -> dict[str, float] | None:
+    """Planned weights as a mapping variant → weight (a list is in the order of ``variants``)."""
     if weights is None:
         return None
     if isinstance(weights, Mapping):

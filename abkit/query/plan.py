@@ -133,6 +133,8 @@ def build_analysis_query(
     be = backend or backend_name(exposures, events)
     as_lit = ibis.literal(as_of)
     event_metrics = all_event_parts(metrics)
+    #: position of each event metric in the per-unit pass (equality, as in all_event_parts)
+    parts: list[Metric] = list(event_metrics)
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
     if events is not None:
         per_unit = per_unit_events(
@@ -181,9 +183,9 @@ def build_analysis_query(
         u = u.mutate(**{AGE_COL: ibis.least(age, ibis.literal(cap, "int64"))})
         group_cols = (*group_cols, AGE_COL)
 
-    def event_value(m: EventMetric, *, plain: bool = False, cap: bool = True) -> Any:
+    def event_value(m: Metric, *, plain: bool = False, cap: bool = True) -> Any:
         """A unit's value of event metric ``m`` (``plain``: as 0/1 integers, null for none)."""
-        src = per_unit.value[event_metrics.index(m)]
+        src = per_unit.value[parts.index(m)]
         if isinstance(src, tuple):
             mask, bits = src
             v = ((u[mask] & ibis.literal(bits, "int64")) != 0).cast("int64")
@@ -204,7 +206,7 @@ def build_analysis_query(
             x = u[src]
         return x.cast("float64").fill_null(0.0)
 
-    def mature(m: EventMetric) -> Any:
+    def mature(m: Metric) -> Any:
         """Whether a unit's window of event metric ``m`` has ended by ``as_of``."""
         if m.tz:
             return calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
@@ -252,7 +254,7 @@ def build_analysis_query(
             aggs[stat_col(m, SUMSQ)] = (v * v).sum(where=where)
             aggs[stat_col(m, MIN)] = v.min(where=where)
             aggs[stat_col(m, MAX)] = v.max(where=where)
-        i = event_metrics.index(m)
+        i = parts.index(m)
         if i in per_unit.covariate:
             # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy. Σx and Σx² of
             # rolling metrics (maturity applied later, by age bucket) depend only on the

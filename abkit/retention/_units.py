@@ -45,6 +45,8 @@ def prepare(
     con: Any,
 ) -> Prepared:
     """Load both logs (:func:`abkit.data.prepare_logs`), resolve ``as_of``, find the units."""
+    if events is None:
+        raise SpecError("retention views are computed from events; pass the events log")
     logs = prepare_logs(exposures, events, columns=columns, tz=tz, con=con)
     as_of_dt = resolve_as_of(as_of, logs, tz=tz)
     first = first_exposures(logs.exposures, as_of=as_of_dt, backend=str(logs.con.name))

@@ -124,7 +124,8 @@ def prob_beta_greater(a_t: float, b_t: float, a_c: float, b_c: float) -> float:
             epsabs=1e-13,
             limit=200,
         )
-        return min(max(value / math.exp(special.betaln(a_t, b_t)), 0.0), 1.0)
+        p = float(value / math.exp(special.betaln(a_t, b_t)))
+        return min(max(p, 0.0), 1.0)
     lo, hi = _beta_bulk(a_t, b_t)
     lo_c, hi_c = _beta_bulk(a_c, b_c)
     mode_t = a_t / (a_t + b_t)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -204,14 +205,16 @@ def spending_function(
     spending = check_choice(spending, "spending", SPENDING)
     tt = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
     if spending == "pocock":
-        return alpha * np.log1p((math.e - 1.0) * tt)
+        out: FloatArray = alpha * np.log1p((math.e - 1.0) * tt)
+        return out
     # Per tail, as gsDesign (sfLDOF), rpact (asOF) and ldbounds define it: a tail of level a
     # spends 2 - 2Φ(z_{1-a/2} / sqrt(t)).
     tail = alpha / 2.0 if alternative == "two-sided" else alpha
     z = -float(norm_quantile(tail / 2.0))
     with np.errstate(divide="ignore"):
         spent = 2.0 * special.ndtr(-z / np.sqrt(tt))
-    return (2.0 if alternative == "two-sided" else 1.0) * spent
+    total: FloatArray = (2.0 if alternative == "two-sided" else 1.0) * spent
+    return total
 
 
 def _simpson(lo: float, hi: float, m: int) -> tuple[FloatArray, FloatArray]:
@@ -275,7 +278,9 @@ def group_sequential_boundaries(
         sd = math.sqrt(dt)
         sk = math.sqrt(tk)
 
-        def exit_prob(c: float, nodes=nodes, dens=dens, sd=sd, sk=sk) -> float:
+        def exit_prob(
+            c: float, nodes: Any = nodes, dens: Any = dens, sd: float = sd, sk: float = sk
+        ) -> float:
             b = c * sk
             if nodes is None:
                 up = float(special.ndtr(-b / sd))
