@@ -69,5 +69,50 @@ def test_spec_forms():
 def test_metrics_are_frozen_and_hashable():
     m = Retention(day=1)
     with pytest.raises(AttributeError):
-        m.day = 2  # type: ignore[misc]
+        m.day = 2
     assert hash(m) == hash(Retention(day=1)) and m == Retention(day=1)
+
+
+def test_a_metric_is_compiled_from_its_declarations_alone():
+    # a metric class abkit has never seen: "made a purchase on days 0-6" declares a 0/1 unit
+    # value ("any" qualifying event in the window), so the query compiler, the CUPED covariate
+    # and the test dispatch follow from its declarations — no isinstance anywhere knows it
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    import pandas as pd
+
+    import abkit as ab
+    from abkit.metrics import EventMetric
+
+    @dataclass(frozen=True, slots=True)
+    class Purchased(EventMetric):
+        days: tuple[int, int] = (0, 6)
+        event: tuple[str, ...] | None = ("purchase",)
+        tz: str | None = None
+        name: str = "purchased_d0_6"
+        kind: ClassVar[str] = "proportion"
+        unit_value: ClassVar[str] = "any"
+
+        @property
+        def window(self) -> tuple[int, int]:
+            return self.days
+
+        @property
+        def label(self) -> str:
+            return "Purchased in week 1"
+
+        @property
+        def definition(self) -> str:
+            return "made a purchase on " + self._window_text()
+
+    assert Purchased().binary and Purchased().cuped_covariate == "days"
+    exposures, events = ab.simulate.retention_experiment(n_units=1_500, seed=4, pre_days=7)
+    events.loc[events.index % 5 == 0, "event"] = "purchase"
+    same = ab.Retention(days=(0, 6), event="purchase", name="purchased_d0_6")
+    got, want = (
+        ab.Experiment(metrics=[m], cuped=7).analyze(exposures=exposures, events=events)
+        for m in (Purchased(), same)
+    )
+    pd.testing.assert_frame_equal(got.to_pandas(), want.to_pandas())
+    assert "CUPED" in got.to_pandas().note.iloc[0]
