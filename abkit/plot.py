@@ -135,7 +135,7 @@ def forest(result: ResultLike, ax: Axes | None = None, *, relative: bool = True)
         if est is None or (isinstance(est, float) and math.isnan(est)):
             continue
         finite = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
-        color = "#1f77b4" if c.significant else "#7f7f7f"
+        color = "#1f77b4" if mc.significant else "#7f7f7f"
         if finite:
             assert lo is not None and hi is not None
             ax.errorbar(
@@ -153,7 +153,8 @@ def forest(result: ResultLike, ax: Axes | None = None, *, relative: bool = True)
     ax.set_yticklabels(labels)
     unit = "relative lift (%)" if relative else "absolute lift (pp for rates)"
     ax.set_xlabel(f"{unit}, {round(100 * (1 - result.alpha))}% CI")
-    ax.set_title(_text(f"{result.name}: treatment vs {result.control}"))
+    arms = ", ".join(v for v in result.variants if v != result.control)
+    ax.set_title(_text(f"{result.name}: {arms} vs {result.control}"))
     ax.grid(axis="x", alpha=0.3)
     return ax
 

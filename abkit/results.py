@@ -42,7 +42,11 @@ COMPARISON_COLUMNS = (
     "rel_lift_ci_lower",
     "rel_lift_ci_upper",
     "pvalue",
+    "pvalue_adjusted",
+    "correction",
+    "decision",
     "significant",
+    "significant_raw",
     "n_control",
     "n_treatment",
     "immature_control",
@@ -95,6 +99,95 @@ class MetricComparison:
     segment_value: str | None = None
     pvalue_adjusted: float | None = None
     correction: str | None = None
+    #: the one decision every surface shows (see :func:`decide`): "significantly higher",
+    #: "significantly lower", "no significant difference", "withheld: <findings>" or
+    #: "no test: <why>"
+    decision: str = ""
+
+    @property
+    def significant(self) -> bool:
+        """The final decision: significant after the correction and not withheld."""
+        return self.decision.startswith("significantly")
+
+    @property
+    def significant_raw(self) -> bool:
+        """Significant on the raw (uncorrected) p-value, whatever any finding says."""
+        return self.comparison.significant
+
+    @property
+    def pvalue_decided(self) -> float | None:
+        """The p-value the decision was taken on (adjusted if corrected, else raw)."""
+        return self.pvalue_adjusted if self.pvalue_adjusted is not None else self.comparison.pvalue
+
+
+#: multiple-testing corrections across metrics × treatments, and how sentences name them
+CORRECTIONS = {
+    "holm": "Holm",
+    "hochberg": "Hochberg",
+    "bonferroni": "Bonferroni",
+    "fdr_bh": "Benjamini–Hochberg",
+    "fdr_by": "Benjamini–Yekutieli",
+    "none": "no correction",
+}
+
+
+def _decision(mc: MetricComparison, p: float | None, alpha: float, withheld: str | None) -> str:
+    c = mc.comparison
+    if c.pvalue is None or p is None:
+        return f"no test: {c.note or 'no p-value'}"
+    if withheld:
+        return f"withheld: {withheld}"
+    if p < alpha:
+        return "significantly " + ("higher" if c.abs_lift > 0 else "lower")
+    return "no significant difference"
+
+
+def decide(
+    comparisons: tuple[MetricComparison, ...],
+    *,
+    alpha: float,
+    correction: str,
+    primary_metric: str | None = None,
+    withheld: str | None = None,
+) -> tuple[MetricComparison, ...]:
+    """The comparisons with their decisions, taken once for every surface.
+
+    Overall comparisons (no segment): p-values corrected by ``correction`` across metrics ×
+    treatments, the pre-registered ``primary_metric`` left out of the family (uncorrected, a
+    confirmatory test). Segment comparisons keep the Benjamini–Hochberg p-values adjusted
+    across the values of their dimension. ``withheld`` (the codes of blocking data-quality
+    findings) withholds every decision that had a test.
+    """
+    from dataclasses import replace
+
+    if correction not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
+    out = list(comparisons)
+    overall = [i for i, mc in enumerate(out) if mc.segment is None]
+    family = [
+        i
+        for i in overall
+        if out[i].metric != primary_metric and out[i].comparison.pvalue is not None
+    ]
+    adjusted: dict[int, float] = {}
+    if correction != "none" and family:
+        ps = [out[i].comparison.pvalue for i in family]
+        fixed = adjust_pvalues(ps, method=correction, alpha=alpha).adjusted
+        adjusted = {i: p for i, p in zip(family, fixed, strict=True) if p is not None}
+    for i in overall:
+        mc = out[i]
+        p = adjusted.get(i, mc.comparison.pvalue)
+        used = correction if i in adjusted else "none"
+        out[i] = replace(
+            mc,
+            pvalue_adjusted=p if mc.comparison.pvalue is not None else None,
+            correction=used,
+            decision=_decision(mc, p, alpha, withheld),
+        )
+    for i, mc in enumerate(out):
+        if mc.segment is not None:
+            out[i] = replace(mc, decision=_decision(mc, mc.pvalue_decided, alpha, withheld))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +247,8 @@ class ExperimentResult:
     #: analysed units per (segment dimension, value, variant), for the segment-mix check
     segment_units: tuple[tuple[str, str, str, int], ...] = ()
     guardrails: tuple[GuardrailResult, ...] = ()
+    #: the multiple-testing correction the decisions of ``comparisons`` use (see :func:`decide`)
+    correction: str = "holm"
 
     @property
     def guardrails_breached(self) -> tuple[GuardrailResult, ...]:
@@ -184,7 +279,11 @@ class ExperimentResult:
                 "rel_lift_ci_lower": c.rel_lift_ci_lower,
                 "rel_lift_ci_upper": c.rel_lift_ci_upper,
                 "pvalue": c.pvalue,
-                "significant": c.significant,
+                "pvalue_adjusted": mc.pvalue_adjusted,
+                "correction": mc.correction,
+                "decision": mc.decision,
+                "significant": mc.significant,
+                "significant_raw": mc.significant_raw,
                 "n_control": c.n_control,
                 "n_treatment": c.n_treatment,
                 "immature_control": mc.immature_control,
@@ -194,8 +293,6 @@ class ExperimentResult:
             }
             if mc.segment is not None:
                 row = {"segment": mc.segment, "segment_value": mc.segment_value, **row}
-                row["pvalue_adjusted"] = mc.pvalue_adjusted
-                row["correction"] = mc.correction
             rows.append(row)
         return rows
 
@@ -212,7 +309,7 @@ class ExperimentResult:
         comps = tuple(
             c for c in self.segment_comparisons if segment is None or c.segment == segment
         )
-        cols = ["segment", "segment_value", *COMPARISON_COLUMNS, "pvalue_adjusted", "correction"]
+        cols = ["segment", "segment_value", *COMPARISON_COLUMNS]
         return pd.DataFrame(self._rows(comps), columns=cols)
 
     def arms_to_pandas(self) -> pd.DataFrame:
@@ -246,6 +343,7 @@ class ExperimentResult:
             "alpha": self.alpha,
             "alternative": self.alternative,
             "primary_metric": self.primary_metric,
+            "correction": self.correction,
             "metrics": [
                 {
                     "name": m.name,
@@ -292,25 +390,44 @@ class ExperimentResult:
 
     # ---------------------------------------------------------------------------- inference extras
 
-    def adjusted_pvalues(self, method: str = "holm") -> list[float | None]:
-        """P-values of ``comparisons`` corrected across metrics × treatments.
+    def _decided(self, correction: str | None) -> tuple[MetricComparison, ...]:
+        """The overall comparisons as decided with ``correction`` (None: the result's own)."""
+        if correction is None or correction == self.correction:
+            return self.comparisons
+        withheld = ", ".join(f.code for f in self.data_quality.blocking) or None
+        return decide(
+            self.comparisons,
+            alpha=self.alpha,
+            correction=correction,
+            primary_metric=self.primary_metric,
+            withheld=withheld,
+        )
+
+    def adjusted_pvalues(self, method: str | None = None) -> pd.DataFrame:
+        """P-values of ``comparisons`` corrected across metrics × treatments, as a table.
 
         ``method`` is one of ``holm``, ``hochberg``, ``bonferroni``, ``fdr_bh``, ``fdr_by`` or
-        ``none``. The pre-registered ``primary_metric`` (if any) is left uncorrected, as a
-        confirmatory test; the others form the corrected family.
+        ``none``; None (default) is the correction the result's decisions use (``correction``).
+        The pre-registered ``primary_metric`` (if any) is left uncorrected, as a confirmatory
+        test; the others form the corrected family. Columns: metric, variant, pvalue,
+        pvalue_adjusted, correction, decision.
         """
-        raw = [mc.comparison.pvalue for mc in self.comparisons]
-        if method == "none":
-            return raw
+        import pandas as pd
 
-        primary = [i for i, mc in enumerate(self.comparisons) if mc.metric == self.primary_metric]
-        family = [i for i in range(len(raw)) if i not in primary]
-        out: list[float | None] = list(raw)
-        if family:
-            adj = adjust_pvalues([raw[i] for i in family], method=method, alpha=self.alpha)
-            for i, p in zip(family, adj.adjusted, strict=True):
-                out[i] = p
-        return out
+        return pd.DataFrame(
+            [
+                {
+                    "metric": mc.metric,
+                    "variant": mc.variant,
+                    "pvalue": mc.comparison.pvalue,
+                    "pvalue_adjusted": mc.pvalue_adjusted,
+                    "correction": mc.correction,
+                    "decision": mc.decision,
+                }
+                for mc in self._decided(method)
+            ],
+            columns=["metric", "variant", "pvalue", "pvalue_adjusted", "correction", "decision"],
+        )
 
     def sequential(self, tuning: float = 5000.0) -> pd.DataFrame:
         """Always-valid (anytime) inference for each comparison: "can we stop yet?".
@@ -481,40 +598,26 @@ class ExperimentResult:
 
     # ---------------------------------------------------------------------------- display
 
-    def verdicts(self, correction: str = "none") -> list[str]:
-        """One plain-language sentence per (metric, treatment).
-
-        With ``correction`` other than ``"none"``, significance is judged on p-values corrected
-        across metrics × treatments (:meth:`adjusted_pvalues`) and the sentence says so.
+    def verdicts(self, correction: str | None = None) -> list[str]:
+        """One plain-language sentence per (metric, treatment): the lift, its interval and the
+        decision every surface shows (corrected by the result's ``correction``, withheld under
+        a blocking finding). ``correction`` asks what another correction would decide.
         """
-        names = {
-            "holm": "Holm",
-            "hochberg": "Hochberg",
-            "bonferroni": "Bonferroni",
-            "fdr_bh": "Benjamini–Hochberg",
-            "fdr_by": "Benjamini–Yekutieli",
-        }
-        adjusted = self.adjusted_pvalues(correction)
         out = []
         kinds = {m.name: m for m in self.metrics}
-        for mc, p_adj in zip(self.comparisons, adjusted, strict=True):
+        corrected = (correction or self.correction) != "none"
+        for mc in self._decided(correction):
             info = kinds[mc.metric]
             c = mc.comparison
             ci = f"[{fmt_abs(c.abs_lift_ci_lower, info.kind)}, {fmt_abs(c.abs_lift_ci_upper, info.kind)}]"
-            after = ""
-            if correction != "none":
-                after = (
-                    " (primary metric, uncorrected)"
-                    if mc.metric == self.primary_metric
-                    else f" after {names.get(correction, correction)}"
-                )
-            if c.pvalue is None or p_adj is None:
-                verdict = f"no test ({c.note})"
-            elif p_adj < self.alpha:
-                direction = "higher" if c.abs_lift > 0 else "lower"
-                verdict = f"significantly {direction}{after} ({p_clause(p_adj)})"
-            else:
-                verdict = f"no significant difference{after} ({p_clause(p_adj)})"
+            verdict = mc.decision
+            p = mc.pvalue_decided
+            if mc.decision.startswith(("significantly", "no significant")) and p is not None:
+                if mc.correction not in (None, "none"):
+                    verdict += f" after {CORRECTIONS[mc.correction]}"
+                elif mc.metric == self.primary_metric and corrected:
+                    verdict += " (primary metric, uncorrected)"
+                verdict += f" ({p_clause(p)})"
             out.append(
                 f"{info.label}, {mc.variant} vs {self.control}: "
                 f"{fmt_abs(c.abs_lift, info.kind)} {ci}, {verdict}"
@@ -561,7 +664,7 @@ class ExperimentResult:
         )
         for mc in self.comparisons:
             c, k = mc.comparison, kinds[mc.metric].kind
-            style = " class='abkit-sig'" if c.significant else ""
+            style = " class='abkit-sig'" if mc.significant else ""
             parts.append(
                 f"<tr{style}><td title='{e(kinds[mc.metric].definition)}'>{e(kinds[mc.metric].label)}</td>"
                 f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, k)}</td>"

@@ -78,6 +78,9 @@ class Experiment(AnalysisOptions):
             metric is adjusted for the same activity in the ``cuped`` days before the unit's
             first exposure (active days for retention and active days, events for event counts,
             value for revenue), computed in the same pass over the events. None: off.
+        correction: multiple-testing correction across metrics × treatments that decides
+            significance everywhere (``"holm"``, ``"hochberg"``, ``"bonferroni"``,
+            ``"fdr_bh"``, ``"fdr_by"``, ``"none"``); the ``primary_metric`` stays uncorrected.
 
     The options are frozen once made; build another Experiment to change them.
 
@@ -105,6 +108,7 @@ class Experiment(AnalysisOptions):
         guardrails: Sequence[Any] = (),
         accept_findings: Sequence[str] = (),
         cuped: int | None = None,
+        correction: str = "holm",
     ) -> None:
         cols = dict(columns or {})
         if variant is not None:
@@ -125,6 +129,7 @@ class Experiment(AnalysisOptions):
             guardrails=tuple(guardrails),
             accept_findings=tuple(accept_findings),
             cuped=cuped,
+            correction=correction,
         )
 
     @classmethod
@@ -148,6 +153,7 @@ class Experiment(AnalysisOptions):
             guardrails=s.guardrails,
             accept_findings=s.accept_findings,
             cuped=s.cuped,
+            correction=s.report.multiple_testing,
         )
 
     def __repr__(self) -> str:

@@ -33,7 +33,7 @@ from abkit.query.frame import (
     stat_col,
 )
 from abkit.query.values import quantile_capped
-from abkit.results import ExperimentResult, MetricInfo
+from abkit.results import ExperimentResult, MetricInfo, decide
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,6 +122,16 @@ def finish(
         metric_exclusion_findings(m.name, immature, missing, n_overall, dq)
     order = sorted(opts.metrics, key=lambda m: 0 if m.name == opts.primary_metric else 1)
     comps.sort(key=lambda c: [m.name for m in order].index(c.metric))
+    quality = dq.freeze(accept=opts.accept_findings)
+    # the one decision per comparison that every surface shows
+    withheld = ", ".join(f.code for f in quality.blocking) or None
+    decided = decide(
+        (*comps, *seg_comps),
+        alpha=opts.alpha,
+        correction=opts.correction,
+        primary_metric=opts.primary_metric,
+        withheld=withheld,
+    )
     return ExperimentResult(
         name=opts.name,
         control=opts.control,
@@ -130,15 +140,16 @@ def finish(
         alpha=opts.alpha,
         alternative=opts.alternative,
         metrics=tuple(_metric_info(m, stats, opts.cuped) for m in order),
-        comparisons=tuple(comps),
-        segment_comparisons=tuple(seg_comps),
+        comparisons=decided[: len(comps)],
+        segment_comparisons=decided[len(comps) :],
         arms=tuple(arms),
         srm=check,
-        data_quality=dq.freeze(accept=opts.accept_findings),
+        data_quality=quality,
         primary_metric=opts.primary_metric,
         sql=sql,
         segment_units=tuple(sorted(seg_units)),
         guardrails=tuple(guards),
+        correction=opts.correction,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from abkit.errors import SpecError
 from abkit.metrics import Metric, metric_from_spec
+from abkit.results import CORRECTIONS
 from abkit.spec import GuardrailSpec
 from abkit.stats._types import ALTERNATIVES
 
@@ -42,6 +43,7 @@ class AnalysisOptions:
     guardrails: tuple[GuardrailSpec, ...] = ()
     accept_findings: tuple[str, ...] = ()
     cuped: int | None = None
+    correction: str = "holm"
 
     def __post_init__(self) -> None:
         metrics = tuple(metric_from_spec(m) for m in self.metrics)
@@ -83,6 +85,11 @@ class AnalysisOptions:
         ):
             raise SpecError(
                 f"cuped must be a lookback in whole days between 1 and 365 (e.g. 14), got {cuped!r}"
+            )
+        if self.correction not in CORRECTIONS:
+            raise SpecError(
+                f"correction must be one of {list(CORRECTIONS)} (across metrics × treatments), "
+                f"got {self.correction!r}"
             )
         fixed: dict[str, Any] = {
             "metrics": metrics,

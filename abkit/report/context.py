@@ -315,8 +315,8 @@ class ReportContext:
         return f"<ul>{items}</ul>"
 
     def verdicts_html(self) -> str:
-        method = self.spec.report.multiple_testing
-        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts(method))
+        method = self.result.correction
+        items = "".join(f"<li>{html.escape(v)}</li>" for v in self.result.verdicts())
         note = ""
         if method != "none":
             note = (
@@ -348,7 +348,7 @@ class ReportContext:
         rows = []
         for mc in res.segment_comparisons:
             c, info = mc.comparison, kinds[mc.metric]
-            sig = mc.pvalue_adjusted is not None and mc.pvalue_adjusted < res.alpha
+            sig = mc.significant
             rows.append(
                 f"<tr{' class=abkit-sig' if sig else ''}><td>{e(mc.segment or '')}</td>"
                 f"<td>{e(mc.segment_value or '')}</td><td>{e(info.label)}</td>"

@@ -23,11 +23,11 @@ __all__ = [
 ]
 
 #: identifier of the summary.json schema (see docs/reports.md and abkit/schemas/)
-SUMMARY_SCHEMA = "abkit.summary/1"
+SUMMARY_SCHEMA = "abkit.summary/2"
 
 
 def build_summary(res: ExperimentResult) -> dict[str, Any]:
-    """The summary.json document (schema ``abkit.summary/1``)."""
+    """The summary.json document (schema ``abkit.summary/2``)."""
     blocking = [f.code for f in res.data_quality.blocking]
     return {
         "schema": SUMMARY_SCHEMA,
