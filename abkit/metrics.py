@@ -131,7 +131,8 @@ class Metric:
     * ``cap`` / ``cap_quantile`` — a fixed per-unit cap, or the percentile of the analysed
       units' values to cap at (None: no cap);
     * ``covariate`` — a per-unit pre-period column the lift is CUPED-adjusted for;
-    * ``parts`` — the metrics it is computed from (itself; a ratio's numerator and denominator).
+    * ``parts`` — the metrics it is computed from (itself; a ratio's numerator and denominator);
+    * ``higher_is_better`` — the direction of a good change (False for e.g. churn, latency).
     """
 
     name: str
@@ -141,6 +142,8 @@ class Metric:
     cap_quantile: float | None = None
     covariate: str | None = None
     tz: str | None = None
+    #: the direction of a good change (False for e.g. churn or latency): colours and verdicts
+    higher_is_better: bool = True
 
     @property
     def label(self) -> str:  # pragma: no cover - overridden
@@ -256,6 +259,7 @@ class Retention(EventMetric):
     event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
+    higher_is_better: bool = True
     kind: ClassVar[Kind] = "proportion"
     unit_value: ClassVar[UnitValue | None] = "any"
 
@@ -347,6 +351,7 @@ class ActiveDays(EventMetric):
     event: str | Sequence[str] | None = None
     tz: str | None = None
     name: str = ""
+    higher_is_better: bool = True
     kind: ClassVar[Kind] = "mean"
     unit_value: ClassVar[UnitValue | None] = "days"
 
@@ -384,6 +389,7 @@ class EventCount(EventMetric):
     cap: float | None = None
     cap_quantile: float | None = None
     name: str = ""
+    higher_is_better: bool = True
     kind: ClassVar[Kind] = "mean"
     unit_value: ClassVar[UnitValue | None] = "count"
 
@@ -423,6 +429,7 @@ class Revenue(EventMetric):
     cap: float | None = None
     cap_quantile: float | None = None
     name: str = ""
+    higher_is_better: bool = True
     kind: ClassVar[Kind] = "mean"
     unit_value: ClassVar[UnitValue | None] = "sum"
 
@@ -455,6 +462,7 @@ class Revenue(EventMetric):
 class _ColumnMetric(Metric):
     column: str
     name: str = ""
+    higher_is_better: bool = True
     #: a per-unit pre-period column (e.g. the same measure before the experiment): the lift is
     #: CUPED-adjusted for it (nulls count as 0)
     covariate: str | None = None
@@ -548,6 +556,7 @@ class Ratio(Metric):
     numerator: Metric | str
     denominator: Metric | str
     name: str = ""
+    higher_is_better: bool = True
     kind: ClassVar[Kind] = "ratio"
 
     def __post_init__(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from abkit._format import TONE_COLORS, decision_tone
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -135,7 +137,7 @@ def forest(result: ResultLike, ax: Axes | None = None, *, relative: bool = True)
         if est is None or (isinstance(est, float) and math.isnan(est)):
             continue
         finite = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
-        color = "#1f77b4" if mc.significant else "#7f7f7f"
+        color = TONE_COLORS[decision_tone(mc.significant, c.abs_lift, info.higher_is_better)]
         if finite:
             assert lo is not None and hi is not None
             ax.errorbar(

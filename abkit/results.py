@@ -69,6 +69,9 @@ class MetricInfo:
     kind: str
     definition: str
     cap: float | None = None
+    #: the direction of a good change: significant lifts this way are good (green), the other
+    #: way bad (red)
+    higher_is_better: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +354,7 @@ class ExperimentResult:
                     "kind": m.kind,
                     "definition": m.definition,
                     "cap": m.cap,
+                    "higher_is_better": m.higher_is_better,
                 }
                 for m in self.metrics
             ],

@@ -24,7 +24,7 @@ from abkit.report import ReportContext
 
 ctx = ReportContext.load(config_path)
 res = ctx.result
-display(Markdown("# Experiment report"))
+display(HTML(ctx.headline_html()))
 display(HTML(ctx.header_html()))
 
 # %% [markdown]
@@ -43,11 +43,11 @@ display(HTML(ctx.trust_html()))
 # %%
 display(res)
 
-# %% [markdown]
-# ## Guardrails
-
 # %%
-display(HTML(ctx.guardrails_html()))
+guardrails = ctx.guardrails_html()
+if guardrails:
+    display(Markdown("## Guardrails"))
+    display(HTML(guardrails))
 
 # %% [markdown]
 # ## Verdicts
@@ -61,55 +61,48 @@ display(HTML(ctx.verdicts_html()))
 # %%
 ax = res.plot()
 
-# %% [markdown]
-# ## Retention curve
-# DayN retention per variant with 95% Wilson bands, and the lift on each day (only units whose
-# day N has ended by `as_of` count for day N).
-
 # %%
+# Sections that do not apply (no event logs, switched off in the spec) are left out.
 curve = ctx.curve()
-if curve is None:
-    display(Markdown("_Skipped: needs exposure and event logs (and `report.curve_days` > 0)._"))
-else:
+if curve is not None:
+    display(Markdown(
+        "## Retention curve\nDayN retention per variant with 95% Wilson bands, and the lift on "
+        "each day (only units whose day N has ended by `as_of` count for day N)."
+    ))
     curve.plot()
     curve.plot_lift()
 
-# %% [markdown]
-# ## Cohorts
-# Retention by date of first exposure; blank cells are cohorts whose day N has not ended yet.
-
 # %%
 cohorts = ctx.cohorts()
-if cohorts is None:
-    display(Markdown("_Skipped: needs exposure and event logs (and `report.cohort_days`)._"))
-else:
+if cohorts is not None:
+    display(Markdown(
+        "## Cohorts\nRetention by date of first exposure; blank cells are cohorts whose day N "
+        "has not ended yet."
+    ))
     for variant in ctx.result.variants:
         cohorts.plot(variant)
 
-# %% [markdown]
-# ## Time to churn
-
 # %%
 churn = ctx.churn()
-if churn is None:
-    display(Markdown("_Skipped: needs exposure and event logs (and `report.churn_inactive_days`)._"))
-else:
+if churn is not None:
+    display(Markdown("## Time to churn"))
     churn.plot()
     display(HTML(ctx.churn_html(churn)))
 
-# %% [markdown]
-# ## Segments
-# Within each segment value; p-values adjusted with Benjamini–Hochberg across the values of a
-# segment dimension.
+# %%
+segments = ctx.segments_html()
+if segments:
+    display(Markdown(
+        "## Segments\nWithin each segment value; p-values adjusted with Benjamini–Hochberg "
+        "across the values of a segment dimension."
+    ))
+    display(HTML(segments))
 
 # %%
-display(HTML(ctx.segments_html()))
-
-# %% [markdown]
-# ## Sequential monitoring: can we stop yet?
-
-# %%
-display(HTML(ctx.sequential_html()))
+sequential = ctx.sequential_html()
+if sequential:
+    display(Markdown("## Sequential monitoring: can we stop yet?"))
+    display(HTML(sequential))
 
 # %% [markdown]
 # ## Metric definitions

@@ -66,3 +66,27 @@ def test_dom_after_rendering(report_html):
     assert "<script" not in dom.lower()
     assert dom.count("<img") >= 4  # forest plot, curve, lift, cohorts, KM
     assert np.isfinite(len(dom))
+
+
+def test_first_screen_holds_the_headline_decision(tmp_path):
+    # the demo report as a team reads it at 9 am: the primary metric's decision, in its colour
+    # (green: a significant change in the good direction), within the first 900 pixels
+    import matplotlib.image as mpimg
+
+    from abkit.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    html_path = out / "report.html"
+    dom = screenshot_report.dump_dom(html_path)
+    head = dom.index("abkit-headline")
+    assert head < dom.index("Trust checks")
+    assert "Day-7 retention" in dom[head : head + 2000]
+    assert "significantly higher" in dom[head : head + 2000]
+    png = screenshot_report.screenshot(html_path, tmp_path / "first.png", height=900)
+    img = mpimg.imread(png)[..., :3]
+    green = np.array([0x1A, 0x7F, 0x37]) / 255  # the "good" tone of abkit._format.TONE_COLORS
+    near = (np.abs(img - green) < 0.08).all(axis=2)
+    rows = np.flatnonzero(near.any(axis=1))
+    assert len(rows) and rows.max() < 900  # green text (trust line, headline) on the first screen
+    assert near.sum() > 200

@@ -121,7 +121,7 @@ def test_every_surface_shows_the_same_decision(case, data, tmp_path, capsys):
     assert ax.get_title() == "onboarding-v2: treatment vs control"
     colors = {tuple(line.get_color()) if not isinstance(line.get_color(), str) else
               line.get_color() for line in ax.lines if line.get_marker() == "o"}  # fmt: skip
-    assert colors == {"#7f7f7f"}
+    assert colors == {"#6e7781"}  # grey: no decision to colour good or bad
 
 
 def test_report_shows_the_decision(data, tmp_path):

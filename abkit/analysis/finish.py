@@ -221,7 +221,14 @@ def _metric_info(m: Metric, stats: pd.DataFrame, cuped: int | None = None) -> Me
                 "; lift adjusted by CUPED for the covariate whose sums were given "
                 f"({stat_col(m, CX)}, __cxx, __cxy)"
             )
-    return MetricInfo(m.name, m.label, m.kind, definition, None if cap is None else float(cap))
+    return MetricInfo(
+        m.name,
+        m.label,
+        m.kind,
+        definition,
+        None if cap is None else float(cap),
+        m.higher_is_better,
+    )
 
 
 def marginal(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
+from abkit._format import TONE_COLORS, decision_tone, fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit._version import __version__
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.retention import churn_survival, cohort_table, retention_curve
@@ -126,10 +126,11 @@ class ReportContext:
         )
 
     def sequential_html(self) -> str:
-        """Always-valid status per comparison: safe to read every day."""
+        """Always-valid status per comparison: safe to read every day ("" when switched off,
+        or for a per-unit table, which is a finished experiment, not a running one)."""
         tuning = self.spec.report.sequential_tuning
-        if tuning is None:
-            return "<p>Sequential monitoring is switched off in the spec.</p>"
+        if tuning is None or self.result.as_of is None:
+            return ""
         e = html.escape
         res = self.result
         kinds = {m.name: m for m in res.metrics}
@@ -172,18 +173,76 @@ class ReportContext:
 
     # ---- presentation helpers (HTML strings; every user string escaped)
 
+    def headline_html(self) -> str:
+        """The first screen: the decision on the primary metric (each metric when none is
+        primary), the trust status in one line, and the sample sizes."""
+        e = html.escape
+        res = self.result
+        kinds = {m.name: m for m in res.metrics}
+        shown = [
+            mc
+            for mc in res.comparisons
+            if res.primary_metric is None or mc.metric == res.primary_metric
+        ]
+        blocking = res.data_quality.blocking
+        if blocking:
+            trust = (
+                "<span class='abkit-blocking' style='color:#cf222e'><b>Do not use these lifts"
+                "</b>: blocking trust finding(s) "
+                + ", ".join(f"<code>{e(f.code)}</code>" for f in blocking)
+                + " (see Trust checks)</span>"
+            )
+        else:
+            warnings = sum(f.severity == "warning" for f in res.data_quality.findings)
+            trust = (
+                "<span class='abkit-ok' style='color:#1a7f37'><b>Trustworthy</b>: no "
+                + ("blocking finding" + (f" ({warnings} warning(s) below)" if warnings else ""))
+                + "</span>"
+            )
+        sizes = " · ".join(
+            f"{e(v)} {n:,}" for v, n in zip(res.srm.variants, res.srm.observed, strict=True)
+        )
+        items = []
+        for mc in shown:
+            info, c = kinds[mc.metric], mc.comparison
+            tone = decision_tone(mc.significant, c.abs_lift, info.higher_is_better)
+            color = TONE_COLORS[tone]
+            p = mc.pvalue_decided
+            how = ""
+            if p is not None and mc.decision.startswith(("significantly", "no significant")):
+                how = f" ({'p' if mc.correction in (None, 'none') else 'adjusted p'} "
+                how += ("< 0.0001" if p < 1e-4 else f"= {p:.3g}") + ")"
+            items.append(
+                f"<li style='font-size:1.15em'><b>{e(info.label)}</b>, {e(mc.variant)} vs "
+                f"{e(res.control)}: <b class='abkit-{tone}' style='color:{color}'>"
+                f"{e(mc.decision)}</b>{how} — "
+                f"{fmt_abs(c.abs_lift, info.kind)} "
+                f"[{fmt_abs(c.abs_lift_ci_lower, info.kind)}, "
+                f"{fmt_abs(c.abs_lift_ci_upper, info.kind)}], "
+                f"{fmt_value(c.control_value, info.kind)} → "
+                f"{fmt_value(c.treatment_value, info.kind)}</li>"
+            )
+        when = f"as of {e(res.as_of.strftime('%Y-%m-%d %H:%M UTC'))}" if res.as_of else ""
+        title = "Primary metric" if res.primary_metric else "Decisions"
+        return (
+            f"<div class='abkit-headline'><h2>{e(res.name)}</h2>"
+            f"<p>{trust}</p><p>Units analysed: {sizes} {when}</p>"
+            f"<h3>{title}</h3><ul>{''.join(items)}</ul></div>"
+        )
+
     def header_html(self) -> str:
         e = html.escape
         res = self.result
         rows = [
             ("Experiment", e(res.name)),
-            ("Description", e(self.spec.description or "")),
             ("Variants", ", ".join(e(v) for v in res.variants) + f" (control: {e(res.control)})"),
             ("Planned weights", ", ".join(f"{w:.3g}" for w in res.srm.weights)),
             ("As of", e(res.as_of.isoformat()) if res.as_of else "per-unit table"),
             ("Significance", f"alpha = {res.alpha:g}, {e(res.alternative)}"),
             ("abkit", e(__version__)),
         ]
+        if self.spec.description:
+            rows.insert(1, ("Description", e(self.spec.description)))
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
         return f"<table class='abkit-header'>{body}</table>"
 
@@ -280,7 +339,7 @@ class ReportContext:
         """Guardrail metrics: passed / breached, with the one-sided bound against the margin."""
         res = self.result
         if not res.guardrails:
-            return "<p>No guardrails in the spec.</p>"
+            return ""
         e = html.escape
         labels = {m.name: m.label for m in res.metrics}
         rows = []
@@ -338,7 +397,7 @@ class ReportContext:
         e = html.escape
         res = self.result
         if not res.segment_comparisons:
-            return "<p>No segments in the spec.</p>"
+            return ""
         kinds = {m.name: m for m in res.metrics}
         head = (
             "<table class='abkit-segments'><thead><tr><th>segment</th><th>value</th>"

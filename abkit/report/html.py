@@ -59,6 +59,8 @@ h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.25em; margin-top: 1.6em; border-bo
 .abkit-ok {{ color: #1b7f3b; }} .abkit-blocking, tr.abkit-blocking td {{ color: #b00020; }}
 tr.abkit-warning td {{ color: #a15c00; }} tr.abkit-info td {{ color: #444; }}
 tr.abkit-sig td {{ font-weight: 600; }}
+.abkit-good {{ color: #1a7f37; }} .abkit-bad {{ color: #cf222e; }} .abkit-neutral {{ color: #6e7781; }}
+.abkit-headline h2 {{ margin-bottom: 0.2em; }} .abkit-headline li {{ font-size: 1.15em; }}
 table.abkit-header th {{ text-align: left; padding-right: 2em; }}
 table.abkit-header td {{ text-align: left; }}
 table.abkit-trust td:nth-child(2), table.abkit-trust th:nth-child(2) {{ text-align: left; }}
