@@ -48,6 +48,7 @@ class CohortsLike(Protocol):
     @property
     def period(self) -> str: ...
     def pivot(self, variant: str, value: str = "retention") -> pd.DataFrame: ...
+    def to_pandas(self) -> pd.DataFrame: ...
 
 
 class ChurnLike(Protocol):
@@ -107,7 +108,8 @@ def _axes(ax: Axes | None, height: float) -> Axes:
         return ax
     import matplotlib.pyplot as plt
 
-    _, ax = plt.subplots(figsize=(7, max(1.6, height)))
+    # a figure abkit makes lays itself out when drawn (long tick labels stay inside it)
+    _, ax = plt.subplots(figsize=(7, max(1.6, height)), layout="constrained")
     return ax
 
 
@@ -167,8 +169,15 @@ def _variant_colors(variants: list[str]) -> dict[str, str]:
 
 
 def retention_curve(curve: CurveLike, ax: Axes | None = None) -> Axes:
-    """DayN retention per variant with Wilson bands (in %)."""
+    """DayN retention per variant with Wilson bands (in %), from day 1.
+
+    Day 0 (the exposure day itself, close to 100%) would squash days 1-30 into a band at the
+    bottom; its values are given in the title instead.
+    """
     df = curve.to_pandas().dropna(subset=["retention"])
+    day0 = df[df.day == 0]
+    if (df.day > 0).any():
+        df = df[df.day > 0]
     ax = _axes(ax, 4.0)
     variants = list(curve.result.variants)
     colors = _variant_colors(variants)
@@ -185,7 +194,16 @@ def retention_curve(curve: CurveLike, ax: Axes | None = None) -> Axes:
         )
     ax.set_xlabel("day after first exposure")
     ax.set_ylabel("retention (%)")
-    ax.set_title(_text(f"{curve.result.name}: retention curve"))
+    title = f"{curve.result.name}: retention curve"
+    if len(day0) and (df.day > 0).all():
+        title += (
+            " (day 0: "
+            + ", ".join(
+                f"{v} {100 * r:.1f}%" for v, r in zip(day0.variant, day0.retention, strict=True)
+            )
+            + ")"
+        )
+    ax.set_title(_text(title))
     ax.grid(alpha=0.3)
     ax.legend()
     return ax
@@ -225,14 +243,23 @@ def cohort_heatmap(table: CohortsLike, variant: str, ax: Axes | None = None) -> 
     piv = table.pivot(variant)
     ax = _axes(ax, max(2.5, 0.28 * len(piv) + 1.2))
     data = np.ma.masked_invalid(100 * piv.to_numpy(dtype=float))
-    im = ax.imshow(data, aspect="auto", cmap="viridis")
+    # one colour scale for every variant, so the triangles can be compared by colour
+    everything = table.to_pandas()
+    vmin, vmax = 100 * everything.retention.min(), 100 * everything.retention.max()
+    im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_xticks(range(piv.shape[1]))
     ax.set_xticklabels([f"D{d}" for d in piv.columns])
+    # cohort sizes: units of the cohort in this variant (mature or not, the same on every day)
+    mine = everything[everything.variant == variant]
+    size = (mine.n + mine.immature).groupby(mine.cohort).max()
     ax.set_yticks(range(piv.shape[0]))
-    ax.set_yticklabels([_text(i) for i in piv.index])
+    ax.set_yticklabels([_text(f"{i} (n={int(size.get(i, 0)):,})") for i in piv.index])
+    span = max(vmax - vmin, 1e-9)
     for (i, j), val in np.ndenumerate(data.filled(np.nan)):
         if not np.isnan(val):
-            ax.text(j, i, f"{val:.0f}", ha="center", va="center", fontsize=7, color="white")
+            # viridis is light at the top of its scale: dark text there, white below
+            color = "black" if (val - vmin) / span > 0.6 else "white"
+            ax.text(j, i, f"{val:.0f}", ha="center", va="center", fontsize=7, color=color)
     ax.figure.colorbar(im, ax=ax, label="retention (%)")
     ax.set_title(_text(f"{variant}: retention by {table.period} of first exposure"))
     return ax
