@@ -12,24 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["TONE_COLORS", "decision_tone", "fmt_abs", "fmt_p", "fmt_rel", "fmt_value", "p_clause"]
-
-#: colours of a decision on every surface (table, plot, report): a significant change in the
-#: metric's good direction, in its bad direction, and anything else (not significant, withheld,
-#: no test); the report's style sheet has them as classes ``abkit-good`` / ``-bad`` / ``-neutral``
-TONE_COLORS = {"good": "#1a7f37", "bad": "#cf222e", "neutral": "#6e7781"}
-
-
-def decision_tone(significant: bool, lift: float, higher_is_better: bool) -> str:
-    """``"good"``, ``"bad"`` or ``"neutral"``: how a decision is coloured.
-
-    Example:
-        >>> decision_tone(True, -0.02, higher_is_better=False), decision_tone(False, 0.5, True)
-        ('good', 'neutral')
-    """
-    if not significant:
-        return "neutral"
-    return "good" if (lift > 0) == higher_is_better else "bad"
+__all__ = ["fmt_abs", "fmt_p", "fmt_rel", "fmt_value", "p_clause"]
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:

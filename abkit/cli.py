@@ -7,11 +7,18 @@ or report has blocking trust findings; 5 (with --fail-on guardrail) a guardrail 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from abkit.errors import AbkitError, ReportError
+
+if TYPE_CHECKING:
+    from abkit.results import ExperimentResult
 
 DEMO_SPEC = """\
 # A simulated onboarding experiment (abkit demo): the treatment raises the daily return
@@ -32,6 +39,79 @@ metrics:
   - active_days: {days: [1, 7]}
   - revenue: {days: [0, 29]}
 """
+
+#: what each exit code means (the values are abkit.report.exit_codes'; tests/test_cli.py checks)
+EXIT_CODES = {
+    0: "the result is trustworthy (no blocking trust finding)",
+    2: "bad input: the spec, the data or the arguments (the message says which and how to fix it)",
+    3: "the notebook failed (the executed notebook is kept as failed.ipynb)",
+    4: "a blocking trust finding (e.g. a sample ratio mismatch): the output is written, but its "
+    "lifts must not be used",
+    5: "with --fail-on guardrail: a guardrail metric is breached or could not be tested",
+}
+
+#: how the library's Python-worded advice reads on the command line (pattern, replacement)
+CLI_WORDS: tuple[tuple[str, str], ...] = (
+    (r"pass force=True \(--force\)", "pass --force"),
+    (
+        r"[Pp]ass columns=\{'(\w+)': '([^']*)'\}",
+        r"Map it in the spec under columns: (columns: {\1: \2})",
+    ),
+    (
+        r"map it with columns=\{'(\w+)': [^}]*\}",
+        r"map it in the spec under columns: (columns: {\1: your_column})",
+    ),
+    (r"are exposures= and events= swapped\?", "are --exposures and --events swapped?"),
+    (r"pass id_column= \(CLI: --id-column\)", "pass --id-column"),
+    (r"pass as_of= explicitly", "pass --as-of"),
+    (r"default as_of:", "default --as-of:"),
+    (r"\bas_of=", "--as-of "),
+    (r"set tz= on the Experiment", "set tz: in the spec"),
+    (r"Pass tz='UTC'", "Set tz: UTC in the spec"),
+    (r"\btz='([^']*)'", r"tz: \1"),
+    (r"\(no tz=\)", "(no tz: in the metrics)"),
+    (
+        r"pass exposures= \(and events=\) or units=",
+        "pass --exposures (and --events) or --units, or add a data: section to the spec",
+    ),
+    (r"units= \(a per-unit table\) or exposures=/events=", "--units or --exposures/--events"),
+    (r"pass events=", "pass --events (or data: events: in the spec)"),
+    (r"\(exposures=, events=\)", "(--exposures, --events)"),
+    (r"\bcuped= ", "cuped: "),
+    (r"fixed cap= instead", "fixed cap: in the metric instead"),
+    (r"pass control= one of them", "set control: in the spec to one of them"),
+    (r"pass name=… to tell them apart", "give each its own name: in the spec"),
+    (r"parse it first \(e\.g\. pd\.to_datetime\([^)]*\)\) or store", "store"),
+    (r" \(e\.g\. pd\.\w+\([^)]*\)\)", ""),
+    (r" \(df\[[^)]*\)\)", ""),
+)
+
+#: the design options as the library names them (a message about ``metric_day`` is about
+#: ``--metric-day``)
+DESIGN_WORDS = (
+    (r"\b(metric_day|daily_units|variance_reduction)\b", lambda m: "--" + m[1].replace("_", "-")),
+    (r"\b(baseline|mde|alpha|power)(?= must)", lambda m: f"--{m[1]}"),
+    (r"\b(baseline|mde|alpha|power)=", lambda m: f"--{m[1]} "),
+)
+
+
+def cli_words(message: str, command: str | None = None) -> str:
+    """A library message as the CLI says it: ``--force``, ``columns:`` in the spec, ``--as-of``."""
+    for pattern, replacement in CLI_WORDS:
+        message = re.sub(pattern, replacement, message)
+    if command in ("design", "power"):
+        for pattern, fn in DESIGN_WORDS:
+            message = re.sub(pattern, fn, message)
+    return message
+
+
+def _epilog(examples: Sequence[str], codes: Sequence[int], *, ok: str = "", more: str = "") -> str:
+    """The examples and exit codes at the end of a ``--help`` (``ok``: what 0 means here)."""
+    lines = ["examples:", *(f"  {e}" for e in examples), "", "exit codes:"]
+    for c in codes:
+        text = ok if c == 0 and ok else EXIT_CODES[c]
+        lines.append(textwrap.fill(text, 79, initial_indent=f"  {c}  ", subsequent_indent=" " * 5))
+    return "\n".join(lines) + (f"\n\n{textwrap.fill(more, 79)}" if more else "")
 
 
 def _simulate_to(out: Path, n_units: int, seed: int, pre_days: int = 0) -> tuple[Path, Path]:
@@ -72,7 +152,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         items = run_all(args.spec, out=args.out, force=args.force, timeout=args.timeout)
         for it in items:
             if it.status in ("failed", "invalid"):
-                print(f"abkit: {it.spec.name}: {it.message}", file=sys.stderr)
+                print(f"abkit: {it.spec.name}: {cli_words(it.message)}", file=sys.stderr)
         print(f"index: {Path(args.out).resolve() / 'index.html'}")
         return batch_exit_code(items)
 
@@ -89,6 +169,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     _print_outcome(outcome)
     return outcome.exit_code
+
+
+def _lift(x: float | None, kind: str, relative: bool, signed: bool = True) -> str:
+    from abkit._format import fmt_abs, fmt_rel
+
+    return fmt_rel(x, signed) if relative else fmt_abs(x, kind, signed)
+
+
+def _guardrail_lines(res: ExperimentResult) -> list[str]:
+    """One line per guardrail test: metric, variant, margin, and passed / BREACHED / no test."""
+    from abkit._format import p_clause
+
+    out = []
+    for g in res.guardrails:
+        kind, rel = res.metric(g.metric).kind, g.relative
+        margin = f"margin {_lift(g.margin, kind, rel, signed=False)}" + (" relative" if rel else "")
+        margin += "" if g.higher_is_better else " (lower is better)"
+        if g.passed is None:
+            state = "no test" + (f" ({g.note})" if g.note else "")
+        else:
+            detail = [
+                f"lift {_lift(g.estimate, kind, rel)}",
+                f"{100 * (1 - res.alpha):.0f}% bound {_lift(g.bound, kind, rel)}",
+            ]
+            if g.pvalue is not None:
+                detail.append(p_clause(g.pvalue))
+            state = f"{'passed' if g.passed else 'BREACHED'} ({', '.join(detail)})"
+        out.append(f"guardrail {g.metric}, {g.variant} vs {res.control}: {margin} — {state}")
+    return out
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -112,6 +221,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(res.to_pandas().to_csv(index=False), end="")
     else:
         print(res)
+        for line in _guardrail_lines(res):
+            print(line)
     if args.json:
         write_json_atomic(Path(args.json), summary)
         print(f"summary: {Path(args.json).resolve()}", file=sys.stderr)
@@ -125,19 +236,28 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_design(args: argparse.Namespace) -> int:
+    from abkit.design import plan_retention_test
     from abkit.report import run_design
 
-    html_path = run_design(
-        out=args.out,
-        baseline=args.baseline,
-        mde=args.mde,
-        daily_units=args.daily_units,
-        metric_day=args.metric_day,
-        relative=not args.absolute,
-        alpha=args.alpha,
-        power=args.power,
-        variance_reduction=args.variance_reduction,
-        force=args.force,
+    options = {
+        "baseline": args.baseline,
+        "mde": args.mde,
+        "daily_units": args.daily_units,
+        "metric_day": args.metric_day,
+        "relative": not args.absolute,
+        "alpha": args.alpha,
+        "power": args.power,
+        "variance_reduction": args.variance_reduction,
+    }
+    html_path = run_design(out=args.out, force=args.force, **options)
+    plan = plan_retention_test(options.pop("baseline"), options.pop("mde"), **options)
+    r = plan.result
+    n_c, n_t = math.ceil(r.nobs_control), math.ceil(r.nobs_treatment)
+    print(f"units per arm: {n_c:,} in control, {n_t:,} in treatment ({n_c + n_t:,} in all)")
+    print(
+        f"days needed: {r.duration_days} ({r.enrollment_days} days of enrolment at "
+        f"{plan.daily_units:,.0f} new units a day, then {plan.metric_day + 1} days until the last "
+        f"units' day {plan.metric_day} has ended)"
     )
     print(f"design: {html_path}")
     return 0
@@ -167,10 +287,12 @@ def _print_outcome(outcome: object) -> None:
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
     """The data and outcome options of ``report`` and ``analyze`` (default: the spec's data)."""
-    p.add_argument("--exposures", help="exposure log (Parquet or CSV)")
-    p.add_argument("--events", help="activity log (Parquet or CSV)")
-    p.add_argument("--units", help="per-unit table (Parquet or CSV) instead of logs")
-    p.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: last event)")
+    p.add_argument(
+        "--exposures", help="exposure log, Parquet or CSV (default: data: exposures: in the spec)"
+    )
+    p.add_argument("--events", help="activity log, Parquet or CSV (default: data: events:)")
+    p.add_argument("--units", help="per-unit table, Parquet or CSV, instead of the two logs")
+    p.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: the last event)")
     p.add_argument(
         "--fail-on",
         action="append",
@@ -179,28 +301,100 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="abkit", description=__doc__.splitlines()[0])
-    p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", required=True)
+def _sub(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+    aliases: Sequence[str] = (),
+) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        aliases=list(aliases),
+        help=summary,
+        description=textwrap.fill(description, 79),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
-    d = sub.add_parser("demo", help="simulate an experiment and write its report")
+
+SPEC_HELP = "experiment spec (YAML; every key is described in docs/spec.md)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="abkit",
+        description="A/B-test analysis for user retention: simulate, analyze, report, design "
+        "(alias power) and assign.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_epilog(
+            [
+                "abkit demo --out reports/demo",
+                "abkit analyze spec.yaml --exposures exposures.parquet --events events.parquet",
+                "abkit report spec.yaml --out reports/onboarding --fail-on guardrail",
+                "abkit report --all experiments/ --out reports/nightly",
+                "abkit design --baseline 0.20 --mde 0.05 --daily-units 4000 --out reports/design",
+                "abkit assign spec.yaml users.parquet --out assignments.parquet",
+            ],
+            [0, 2, 3, 4, 5],
+            more="Run 'abkit COMMAND --help' for a command's options. The spec keys are in "
+            "docs/spec.md.",
+        ),
+    )
+    p.add_argument("--version", action="version", version=_version(), help="print the version")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = _sub(
+        sub,
+        "demo",
+        "simulate an experiment and write its report",
+        description="Simulate an onboarding experiment with a known effect (+8% daily return) "
+        "and write its spec, data and report.",
+        epilog=_epilog(["abkit demo --out reports/demo --n-units 50000"], [0, 2, 3, 4]),
+    )
     d.add_argument("--out", default="reports/demo", help="output folder (default: reports/demo)")
-    d.add_argument("--n-units", type=int, default=20_000)
-    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--n-units", type=int, default=20_000, help="units to simulate (default 20000)")
+    d.add_argument("--seed", type=int, default=7, help="random seed of the simulation (default 7)")
     d.set_defaults(func=_cmd_demo)
 
-    s = sub.add_parser("simulate", help="write simulated exposures/events Parquet files")
-    s.add_argument("--out", required=True)
-    s.add_argument("--n-units", type=int, default=20_000)
-    s.add_argument("--seed", type=int, default=7)
+    s = _sub(
+        sub,
+        "simulate",
+        "write simulated exposures/events Parquet files",
+        description="Write exposures.parquet, events.parquet and truth.csv of a simulated "
+        "retention experiment.",
+        epilog=_epilog(
+            ["abkit simulate --out data/sim --n-units 50000 --pre-days 14"],
+            [0, 2],
+            ok="the files are written",
+        ),
+    )
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--n-units", type=int, default=20_000, help="units to simulate (default 20000)")
+    s.add_argument("--seed", type=int, default=7, help="random seed of the simulation (default 7)")
     s.add_argument(
         "--pre-days", type=int, default=0, help="days of activity before exposure (for CUPED)"
     )
     s.set_defaults(func=_cmd_simulate)
 
-    r = sub.add_parser("report", help="run the report notebook for one experiment spec")
-    r.add_argument("spec", help="experiment spec (YAML), or a folder of specs with --all")
+    r = _sub(
+        sub,
+        "report",
+        "run the report notebook for one experiment spec",
+        description="Run the report notebook of an experiment spec and write report.html, "
+        "report.ipynb and summary.json into --out.",
+        epilog=_epilog(
+            [
+                "abkit report spec.yaml --exposures exposures.parquet --events events.parquet \\\n"
+                "      --out reports/onboarding",
+                "abkit report spec.yaml --out reports/onboarding --force   # data: from the spec",
+                "abkit report --all experiments/ --out reports/nightly     # + index.html",
+            ],
+            [0, 2, 3, 4, 5],
+        ),
+    )
+    r.add_argument("spec", help=SPEC_HELP + ", or a folder of specs with --all")
     r.add_argument("--all", action="store_true", help="run every spec in the folder SPEC")
     _data_arguments(r)
     r.add_argument("--out", required=True, help="output folder")
@@ -208,41 +402,92 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds")
     r.set_defaults(func=_cmd_report)
 
-    n = sub.add_parser(
+    n = _sub(
+        sub,
         "analyze",
-        help="analyse one experiment and print the results (no notebook)",
-        description="Run the analysis of an experiment spec and print the verdicts (text), the "
-        "comparison table (csv) or the summary document (json; the schema of the report's "
-        "summary.json). Exit 4 on blocking trust findings.",
+        "analyse one experiment and print the results (no notebook)",
+        description="Run the analysis of an experiment spec and print the verdicts and one line "
+        "per guardrail (text), the comparison table (csv) or the summary document (json; the "
+        "schema of the report's summary.json).",
+        epilog=_epilog(
+            [
+                "abkit analyze spec.yaml --exposures exposures.parquet --events events.parquet",
+                "abkit analyze spec.yaml --format json --json summary.json   # data: from the spec",
+                "abkit analyze spec.yaml --units units.csv --format csv",
+            ],
+            [0, 2, 4, 5],
+        ),
     )
-    n.add_argument("spec", help="experiment spec (YAML)")
+    n.add_argument("spec", help=SPEC_HELP)
     _data_arguments(n)
-    n.add_argument("--format", choices=["text", "csv", "json"], default="text")
+    n.add_argument(
+        "--format",
+        choices=["text", "csv", "json"],
+        default="text",
+        help="what to print: verdicts and guardrails (text, the default), the comparison table "
+        "(csv) or the summary document (json)",
+    )
     n.add_argument("--json", help="also write the summary document (summary.json) here")
     n.set_defaults(func=_cmd_analyze)
 
-    g = sub.add_parser(
+    g = _sub(
+        sub,
         "design",
+        "power / sample size / duration for a retention test",
         aliases=["power"],
-        help="power / sample size / duration for a retention test",
+        description="Plan a day-N retention test: print the units per arm and the days needed "
+        "(enrolment plus the wait until the last units' day N has ended), and write "
+        "design.html with the MDE for other durations.",
+        epilog=_epilog(
+            [
+                "abkit design --baseline 0.20 --mde 0.05 --daily-units 4000 --out reports/design",
+                "abkit design --baseline 0.35 --mde 0.01 --absolute --daily-units 800 \\\n"
+                "      --metric-day 1 --variance-reduction 0.3 --out reports/design --force",
+            ],
+            [0, 2, 3],
+            ok="the plan is printed and design.html written",
+        ),
     )
     g.add_argument("--baseline", type=float, required=True, help="control retention, e.g. 0.2")
     g.add_argument("--mde", type=float, required=True, help="effect to detect (relative)")
     g.add_argument("--absolute", action="store_true", help="--mde is absolute, not relative")
     g.add_argument("--daily-units", type=float, required=True, help="new units per day")
     g.add_argument("--metric-day", type=int, default=7, help="N of day-N retention (default 7)")
-    g.add_argument("--alpha", type=float, default=0.05)
-    g.add_argument("--power", type=float, default=0.8)
-    g.add_argument("--variance-reduction", type=float, default=0.0, help="CUPED, in [0, 1)")
+    g.add_argument("--alpha", type=float, default=0.05, help="test size (default 0.05)")
+    g.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    g.add_argument(
+        "--variance-reduction",
+        type=float,
+        default=0.0,
+        help="expected CUPED variance reduction, in [0, 1) (default 0)",
+    )
     g.add_argument("--out", required=True, help="output folder")
-    g.add_argument("--force", action="store_true")
+    g.add_argument("--force", action="store_true", help="overwrite an existing design")
     g.set_defaults(func=_cmd_design)
 
-    a = sub.add_parser("assign", help="assign units to variants (GrowthBook-compatible hashing)")
-    a.add_argument("spec", help="experiment spec (YAML)")
+    a = _sub(
+        sub,
+        "assign",
+        "assign units to variants (GrowthBook-compatible hashing)",
+        description="Assign the ids of a CSV or Parquet file and write them with their variant "
+        "and status; the output keeps the id column's name.",
+        epilog=_epilog(
+            [
+                "abkit assign spec.yaml users.parquet --out assignments.parquet",
+                "abkit assign spec.yaml users.csv --id-column user_id --out assignments.csv",
+            ],
+            [0, 2],
+            ok="the assignments are written",
+        ),
+    )
+    a.add_argument("spec", help=SPEC_HELP)
     a.add_argument("units", help="CSV or Parquet file of unit ids")
     a.add_argument("--out", required=True, help="output CSV or Parquet file")
-    a.add_argument("--id-column", default=None, help="id column (default: unit_id or the first)")
+    a.add_argument(
+        "--id-column",
+        default=None,
+        help="id column (default: the spec's columns: unit_id:, else unit_id, else the only one)",
+    )
     a.set_defaults(func=_cmd_assign)
     return p
 
@@ -258,10 +503,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ReportError as exc:
-        print(f"abkit: error: {exc}", file=sys.stderr)
+        print(f"abkit: error: {cli_words(str(exc), args.command)}", file=sys.stderr)
         return exc.exit_code
     except AbkitError as exc:
-        print(f"abkit: error: {exc}", file=sys.stderr)
+        print(f"abkit: error: {cli_words(str(exc), args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("abkit: interrupted", file=sys.stderr)

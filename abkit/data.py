@@ -211,16 +211,34 @@ def rename_columns(
         elif std in required:
             missing.append((std, user))
     if missing:
+        swapped = _swapped_hint(role, [std for std, _ in missing], have, columns)
         parts = []
         for std, user in missing:
-            hint = suggest_column(std, user, have)
+            hint = None if swapped else suggest_column(std, user, have)
             alias = "" if std == user else f" (mapped from abkit's {std!r})"
             tip = f" Did you mean {hint!r}? Pass columns={{{std!r}: {hint!r}}}." if hint else ""
             parts.append(f"{user!r}{alias}.{tip}")
         raise DataError(
             f"{role}: missing required column(s): {' '.join(parts)} Available columns: {have}"
+            + swapped
         )
     return table.rename(renames) if renames else table
+
+
+def _swapped_hint(
+    role: str, missing: Sequence[str], have: Sequence[str], columns: Mapping[str, str]
+) -> str:
+    """The question to ask when the table looks like the other log: exposures with ``ts`` and
+    no exposure columns, or events with ``exposed_at``/``variant`` and no ``ts``."""
+    present = {std for std in ("variant", "exposed_at", "ts") if columns.get(std, std) in have}
+    if role == "exposures" and {"variant", "exposed_at"} <= set(missing) and "ts" in present:
+        looks = "an events log (a 'ts' column, no 'variant' or 'exposed_at')"
+    elif role == "events" and "ts" in missing and present & {"variant", "exposed_at"}:
+        found = " and ".join(repr(c) for c in ("variant", "exposed_at") if c in present)
+        looks = f"an exposure log ({found}, no 'ts')"
+    else:
+        return ""
+    return f". The {role} table looks like {looks}: are exposures= and events= swapped?"
 
 
 def require_timestamp(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from abkit._format import TONE_COLORS, decision_tone
+from abkit._display import TONE_COLORS, tone
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,7 @@ def forest(result: ResultLike, ax: Axes | None = None, *, relative: bool = True)
         if est is None or (isinstance(est, float) and math.isnan(est)):
             continue
         finite = lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi)
-        color = TONE_COLORS[decision_tone(mc.significant, c.abs_lift, info.higher_is_better)]
+        color = TONE_COLORS[tone(mc.decision, info.higher_is_better)]
         if finite:
             assert lo is not None and hi is not None
             ax.errorbar(

@@ -14,9 +14,12 @@ Example:
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from abkit._display import SEVERITY_COLORS, more_lines, severity_style, trust_text
 
 __all__ = ["DataQuality", "Finding", "FindingsBuilder", "Severity"]
 
@@ -82,6 +85,39 @@ class DataQuality:
         return pd.DataFrame(
             [(f.severity, f.code, f.count, f.share, f.message) for f in self.findings],
             columns=["severity", "code", "count", "share", "message"],
+        )
+
+    def __repr__(self) -> str:
+        n = self.counts.get("units_analyzed")
+        units = "" if n is None else f" {n:,} units analysed;"
+        tally = ", ".join(
+            f"{k} {sev}"
+            for sev in SEVERITY_COLORS
+            if (k := sum(f.severity == sev for f in self.findings))
+        )
+        k = len(self.findings)
+        head = f"<DataQuality:{units} trust: {trust_text(self)}; {k} finding{'s' * (k != 1)}"
+        lines = [f"  [{f.severity}] {f.message}" for f in self.findings]
+        return "\n".join([head + (f" ({tally})>" if tally else ">"), *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """The findings as a table, the severity coloured inline (no style sheet needed)."""
+        e = html.escape
+        rows = "".join(
+            f"<tr class='abkit-{e(f.severity)}'><td style='{severity_style(f.severity)}'>"
+            f"{e(f.severity)}</td><td><code>{e(f.code)}</code></td><td>{f.count:,}</td>"
+            f"<td>{'' if f.share is None else f'{f.share:.2%}'}</td><td>{e(f.message)}</td></tr>"
+            for f in self.findings
+        )
+        n = self.counts.get("units_analyzed")
+        units = "" if n is None else f"{n:,} units analysed; "
+        head = f"<p>Data quality: {units}trust: {e(trust_text(self))}.</p>"
+        if not rows:
+            return f"<div class='abkit-quality'>{head}<p>No data-quality findings.</p></div>"
+        return (
+            f"<div class='abkit-quality'>{head}<table><thead><tr><th>severity</th><th>code</th>"
+            f"<th>count</th><th>share</th><th>finding</th></tr></thead><tbody>{rows}</tbody>"
+            "</table></div>"
         )
 
 

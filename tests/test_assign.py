@@ -447,7 +447,7 @@ def test_assign_file_csv_to_parquet_and_back(tmp_path: Path) -> None:
         os.umask(old_mask)
     assert (tmp_path / "out.parquet").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
     out = pq.read_table(tmp_path / "out.parquet").to_pandas()
-    assert out.unit_id.tolist()[0] == "007"  # CSV ids are text: leading zeros kept
+    assert out.user.tolist()[0] == "007"  # CSV ids are text: leading zeros kept; name kept
     assert out.status.tolist()[1] == "null_id"
     assert out.variant.tolist()[0] == assign(["007"], spec).variant[0]
     pq.write_table(pa.table({"id": pa.array([5, 6, None])}), tmp_path / "units.parquet")
@@ -562,3 +562,21 @@ def test_doctests() -> None:
     for module in (A, _h, _growthbook, _vectorized, _files, _audit):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
+
+
+def test_assign_file_keeps_the_id_column_name(tmp_path: Path) -> None:
+    src = tmp_path / "users.csv"
+    src.write_text("country,user_id\nfr,007\nde,u2\n", encoding="utf-8")
+    assert assign_file(_spec(), src, tmp_path / "out.csv", id_column="user_id") == 2
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(out.columns) == ["user_id", "variant", "status"]
+    assert out.user_id.tolist() == ["007", "u2"]
+    # the spec's columns.unit_id names it too; Parquet keeps the name as well
+    pq.write_table(pa.table({"uid": ["a", "b"]}), tmp_path / "units.parquet")
+    spec = _spec(columns={"unit_id": "uid"})
+    assign_file(spec, tmp_path / "units.parquet", tmp_path / "out.parquet")
+    assert pq.read_schema(tmp_path / "out.parquet").names == ["uid", "variant", "status"]
+    # an id column called like an output column is written as unit_id
+    (tmp_path / "v.csv").write_text("variant\nx\n", encoding="utf-8")
+    assign_file(_spec(), tmp_path / "v.csv", tmp_path / "v_out.csv")
+    assert pd.read_csv(tmp_path / "v_out.csv").columns.tolist() == ["unit_id", "variant", "status"]

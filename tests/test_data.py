@@ -84,3 +84,38 @@ def test_default_analysis_skips_heavy_statistics_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stderr[-2000:]
+
+
+def _sim_logs():
+    exposures, events = ab.simulate.retention_experiment(n_units=200, seed=1)
+    return exposures, events
+
+
+def test_swapped_logs_are_named_as_such():
+    exposures, events = _sim_logs()
+    exp = ab.Experiment(metrics=[ab.Retention(day=1)])
+    with pytest.raises(
+        DataError, match=r"looks like an events log .*are exposures= and events= swapped\?"
+    ):
+        exp.analyze(exposures=events, events=exposures)
+    # an exposure log given as the events (the exposures are fine): the events lack ts
+    with pytest.raises(DataError, match=r"^events: .*looks like an exposure log .*swapped\?"):
+        exp.analyze(exposures=exposures, events=exposures)
+    # the swap question replaces the column hints it would make wrong ('exposed_at' -> 'ts')
+    with pytest.raises(DataError) as info:
+        exp.analyze(exposures=events, events=exposures)
+    assert "Did you mean" not in str(info.value)
+
+
+def test_a_renamed_column_is_not_taken_for_a_swap():
+    exposures, events = _sim_logs()
+    exp = ab.Experiment(metrics=[ab.Retention(day=1)])
+    # exposure time stored as 'ts' (variant present): a mapping, not a swap
+    with pytest.raises(DataError) as info:
+        exp.analyze(exposures=exposures.rename(columns={"exposed_at": "ts"}), events=events)
+    assert "Did you mean 'ts'? Pass columns={'exposed_at': 'ts'}" in str(info.value)
+    assert "swapped" not in str(info.value)
+    # events' time under another name: a mapping too
+    with pytest.raises(DataError) as info:
+        exp.analyze(exposures=exposures, events=events.rename(columns={"ts": "time"}))
+    assert "Did you mean 'time'?" in str(info.value) and "swapped" not in str(info.value)

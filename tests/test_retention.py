@@ -283,3 +283,33 @@ def test_curve_days_come_from_the_metrics_not_their_names():
     b = other.to_pandas()
     pd.testing.assert_frame_equal(a, b)
     assert list(other.lifts_to_pandas().day) == [0, 1, 2]
+
+
+def test_funnel_step_that_never_occurs_lists_the_events_that_do():
+    exp, ev = _logs(
+        {"a": ("control", [1]), "b": ("treatment", [1])},
+        events=[("a", T0 + pd.Timedelta(hours=2), "purchase")],
+    )
+    with pytest.raises(DataError) as info:
+        R.funnel(exp, ev, ["session", "purchse"], as_of=T0 + 10 * DAY)
+    msg = str(info.value)
+    assert "'purchse' (did you mean 'purchase'?)" in msg
+    assert "the events that occur are: 'purchase', 'session'" in msg
+    assert "'session' (" not in msg  # a step that occurs is not blamed
+    # an event that occurs but that no unit reaches in its window is a step, not an error
+    late = [("a", T0 + 20 * DAY, "refund")]
+    exp, ev = _logs({"a": ("control", [1]), "b": ("treatment", [1])}, events=late)
+    res = R.funnel(exp, ev, ["session", "refund"], window_days=7, as_of=T0 + 30 * DAY)
+    assert res.table.query("step == 'refund'").reached.sum() == 0
+
+
+def test_funnel_event_check_runs_on_abkits_engine(monkeypatch):
+    import ibis.expr.types as ir
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a query ran outside abkit.engine.execute")
+
+    monkeypatch.setattr(ir.Expr, "execute", refuse)
+    exp, ev = _logs({"a": ("control", [1]), "b": ("treatment", [1])})
+    with pytest.raises(DataError, match="name no event of the events log"):
+        R.funnel(exp, ev, ["signup"], as_of=T0 + 10 * DAY)

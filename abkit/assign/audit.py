@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from abkit._display import TONE_COLORS, clip, more_lines, severity_style
+from abkit._format import fmt_p
 from abkit.assign._ids import _ids_from
 from abkit.assign.files import _file_format
 from abkit.assign.vectorized import SpecLike, assign
@@ -92,11 +95,27 @@ class SRMDiagnosis:
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        import html
+    def __repr__(self) -> str:
+        first, *rest = str(self).splitlines()
+        return "\n".join([f"<SRMDiagnosis {clip(first, 200)}>", *more_lines(rest, 6, 130)])
 
-        head = "<br>".join(html.escape(line) for line in str(self).splitlines())
-        return f"<div><p>{head}</p>{self.to_pandas().to_html(index=False, na_rep='')}</div>"
+    def _repr_html_(self) -> str:
+        """The summary, then the table (overall, segments, days); flagged rows in red, inline."""
+        e = html.escape
+        head = "<br>".join(e(line) for line in str(self).splitlines())
+        color = TONE_COLORS["bad" if self.overall.flagged else "good"]
+        table = self.to_pandas()
+        cols = list(table.columns)
+        rows = []
+        for r in table.itertuples(index=False):
+            cells = [_srm_cell(c, v) for c, v in zip(cols, r, strict=True)]
+            style = f" style='{severity_style('blocking')}'" if r.flagged else ""
+            rows.append(f"<tr{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        return (
+            f"<div><p class='abkit-srm' style='color:{color}'>{head}</p><table><thead><tr>"
+            + "".join(f"<th>{e(c)}</th>" for c in cols)
+            + f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +162,23 @@ class ExposureAudit:
             ]
         )
 
+    def __repr__(self) -> str:
+        shown = f"; .examples: {len(self.examples)} rows" if len(self.examples) else ""
+        return (
+            f"<ExposureAudit: {'ok' if self.ok else 'MISMATCH'}; {self.n_mismatched:,} of "
+            f"{self.n_checked:,} units ({self.mismatch_rate:.3%}) logged in a variant the spec "
+            f"does not assign{shown}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The summary in green (no mismatch) or red, then the examples."""
+        e = html.escape
+        color = TONE_COLORS["good" if self.ok else "bad"]
+        examples = self.examples.to_html(index=False, na_rep="") if len(self.examples) else ""
+        return (
+            f"<div class='abkit-audit'><p style='color:{color}'>{e(str(self))}</p>{examples}</div>"
+        )
+
     def __str__(self) -> str:
         return (
             f"exposure audit: {self.n_mismatched:,} of {self.n_checked:,} units "
@@ -150,6 +186,21 @@ class ExposureAudit:
             f"({self.n_wrong_variant:,} wrong variant, {self.n_not_in_experiment:,} should not be "
             f"in the experiment); {self.n_null_ids:,} rows with null ids skipped"
         )
+
+
+def _srm_cell(column: str, value: Any) -> str:
+    """One cell of the SRM table: shares as %, p-values as abkit prints them, blanks for NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if column.startswith("share_"):
+        return f"{100 * value:.3g}%"
+    if column.startswith("pvalue"):
+        return html.escape(fmt_p(float(value)))
+    if column == "statistic":
+        return f"{value:.3g}"
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        return f"{int(value):,}"
+    return html.escape(str(value))
 
 
 def _exposure_frame(exposures: object) -> pd.DataFrame:

@@ -21,7 +21,8 @@ def _file_format(path: Path) -> str:
     raise DataError(f"{path}: unknown file type; use .csv, .csv.gz or .parquet")
 
 
-def _read_ids(path: Path, id_column: str | None, default: str) -> pa.ChunkedArray:
+def _read_ids(path: Path, id_column: str | None, default: str) -> tuple[str, pa.ChunkedArray]:
+    """The name of the id column and its values."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -46,7 +47,7 @@ def _read_ids(path: Path, id_column: str | None, default: str) -> pa.ChunkedArra
     elif id_column not in columns:
         raise DataError(f"{path} has no column {id_column!r}; its columns are {columns}")
     if fmt == "parquet":
-        return pq.read_table(path, columns=[id_column]).column(id_column)
+        return id_column, pq.read_table(path, columns=[id_column]).column(id_column)
     # CSV has no types: ids are read as the text written ("007" stays "007"); empty cells are null
     opts = pacsv.ConvertOptions(
         column_types={id_column: pa.string()},
@@ -54,7 +55,7 @@ def _read_ids(path: Path, id_column: str | None, default: str) -> pa.ChunkedArra
         strings_can_be_null=True,
         null_values=[""],
     )
-    return pacsv.read_csv(path, convert_options=opts).column(id_column)
+    return id_column, pacsv.read_csv(path, convert_options=opts).column(id_column)
 
 
 def assign_file(
@@ -64,10 +65,12 @@ def assign_file(
     *,
     id_column: str | None = None,
 ) -> int:
-    """Assign the ids of a CSV/Parquet file and write ``unit_id, variant, status`` to ``out_path``.
+    """Assign the ids of a CSV/Parquet file and write ``<id column>, variant, status`` to ``out_path``.
 
     The id column is ``id_column``, else the spec's ``columns.unit_id`` (default ``unit_id``), else
-    the file's only column. CSV ids are read as text. The output format follows the extension
+    the file's only column; the output keeps its name (``user_id`` in, ``user_id`` out), except
+    for an id column named ``variant`` or ``status``, which is written as ``unit_id``. CSV ids are
+    read as text. The output format follows the extension
     (``.csv``, ``.csv.gz`` or ``.parquet``) and is written atomically (temporary file, then rename).
 
     Returns:
@@ -87,11 +90,11 @@ def assign_file(
     sp = load_spec(spec)
     src, dst = Path(units_path), Path(out_path)
     fmt = _file_format(dst)
-    ids = _read_ids(src, id_column, sp.columns.get("unit_id", "unit_id"))
+    name, ids = _read_ids(src, id_column, sp.columns.get("unit_id", "unit_id"))
     df = assign(ids, sp, with_status=True)
     table = pa.table(
         {
-            "unit_id": ids,
+            "unit_id" if name in ("variant", "status") else name: ids,
             "variant": pa.array(
                 df["variant"].astype(object).where(df["variant"].notna(), None), type=pa.string()
             ),

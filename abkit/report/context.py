@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abkit._format import TONE_COLORS, decision_tone, fmt_abs, fmt_p, fmt_rel, fmt_value
+from abkit._display import TONE_COLORS, tone
+from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit._version import __version__
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.retention import churn_survival, cohort_table, retention_curve
@@ -205,8 +206,8 @@ class ReportContext:
         items = []
         for mc in shown:
             info, c = kinds[mc.metric], mc.comparison
-            tone = decision_tone(mc.significant, c.abs_lift, info.higher_is_better)
-            color = TONE_COLORS[tone]
+            shade = tone(mc.decision, info.higher_is_better)
+            color = TONE_COLORS[shade]
             p = mc.pvalue_decided
             how = ""
             if p is not None and mc.decision.startswith(("significantly", "no significant")):
@@ -214,7 +215,7 @@ class ReportContext:
                 how += ("< 0.0001" if p < 1e-4 else f"= {p:.3g}") + ")"
             items.append(
                 f"<li style='font-size:1.15em'><b>{e(info.label)}</b>, {e(mc.variant)} vs "
-                f"{e(res.control)}: <b class='abkit-{tone}' style='color:{color}'>"
+                f"{e(res.control)}: <b class='abkit-{shade}' style='color:{color}'>"
                 f"{e(mc.decision)}</b>{how} — "
                 f"{fmt_abs(c.abs_lift, info.kind)} "
                 f"[{fmt_abs(c.abs_lift_ci_lower, info.kind)}, "

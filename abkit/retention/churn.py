@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit import plot
+from abkit._display import arm_sizes, decision_words, fmt_when, more_lines, tone_attrs
+from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import day_index
@@ -112,9 +115,56 @@ class ChurnResult:
             f"immature ({self.immature:,})"
         )
 
+    def _decision(self, r: RMSTComparison) -> str:
+        significant = r.pvalue is not None and r.pvalue < r.alpha
+        return decision_words(r.pvalue, r.difference, significant, r.note)
+
+    def __repr__(self) -> str:
+        sizes = arm_sizes(self.variants, [self.curves[v].n for v in self.variants])
+        head = (
+            f"<ChurnResult as of {fmt_when(self.as_of)}: churn = {self.inactive_days} inactive "
+            f"days, tau = {self.tau}; {sizes}; log-rank {_p(self.logrank.pvalue)}>"
+        )
+        lines = [
+            f"  {v}: RMST {r.rmst_treatment:.3g} vs {r.rmst_control:.3g} days, "
+            f"{_days(r.difference)} days [{_days(r.ci_lower)}, {_days(r.ci_upper)}] "
+            f"({_p(r.pvalue)}), {self._decision(r)}"
+            for v, r in self.rmst.items()
+        ]
+        return "\n".join([head, *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """The RMST summary (extra days retained up to ``tau``), each decision coloured inline."""
+        e = html.escape
+        rows = "".join(
+            f"<tr{tone_attrs(self._decision(r))}><td>{e(v)}</td><td>{r.rmst_control:.3g}</td>"
+            f"<td>{r.rmst_treatment:.3g}</td><td>{_days(r.difference)} [{_days(r.ci_lower)}, "
+            f"{_days(r.ci_upper)}]</td><td>{e(fmt_p(r.pvalue))}</td>"
+            f"<td>{e(self._decision(r))}</td></tr>"
+            for v, r in self.rmst.items()
+        )
+        level = int(100 * (1 - next(iter(self.rmst.values())).alpha)) if self.rmst else 95
+        return (
+            f"<div class='abkit-churn'><h4>Time to churn (tau = {self.tau} days)</h4><table>"
+            f"<thead><tr><th>variant</th><th>RMST {e(self.control)}</th><th>RMST variant</th>"
+            f"<th>extra days [CI]</th><th>p-value</th><th>decision</th></tr></thead><tbody>{rows}"
+            f"</tbody></table><p><small>Log-rank p = {e(fmt_p(self.logrank.pvalue))}; {level}% "
+            "intervals; uncorrected tests; green / red: significantly more / fewer days retained, "
+            f"grey: not significant or untested. {e(self.definition)}.</small></p></div>"
+        )
+
     def plot(self, ax: Axes | None = None) -> Axes:
         """Kaplan–Meier curves with their bands."""
         return plot.km_curves(self, ax=ax)
+
+
+def _p(p: float | None) -> str:
+    return "p = –" if p is None else p_clause(p)
+
+
+def _days(x: float | None) -> str:
+    """Retained days, signed, 3 significant digits."""
+    return "–" if x is None else f"{x:+.3g}"
 
 
 def churn_survival(

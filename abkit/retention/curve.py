@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit import plot
+from abkit._display import arm_sizes, clip, fmt_when, lift_line, more_lines, tone_attrs, trust_text
 from abkit._duckdb_udf import TZ_BACKENDS, utc_to_local_for
+from abkit._format import fmt_abs, fmt_rel, fmt_value
 from abkit.analysis import Experiment
 from abkit.data import prepare_logs
 from abkit.errors import DataError, SpecError
 from abkit.metrics import Retention
+from abkit.results import CORRECTIONS
 from abkit.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-    from abkit.results import ExperimentResult
+    from abkit.results import ExperimentResult, MetricComparison
 
 __all__ = ["CohortTable", "RetentionCurve", "cohort_table", "retention_curve"]
 
@@ -27,6 +31,63 @@ __all__ = ["CohortTable", "RetentionCurve", "cohort_table", "retention_curve"]
 def _days_of(metrics: Sequence[Retention]) -> dict[str, int]:
     """Metric name → the day its Retention metric measures (from the metric, not its name)."""
     return {m.name: m.window[0] for m in metrics}
+
+
+#: the days a curve's short repr and HTML table show (with its last day)
+HEADLINE_DAYS = (1, 7, 14, 30)
+
+
+def _head(kind: str, res: ExperimentResult, what: str) -> str:
+    when = "" if res.as_of is None else f" as of {fmt_when(res.as_of)}"
+    sizes = arm_sizes(res.srm.variants, res.srm.observed)
+    return f"<{kind} {what}{when}: {sizes}; trust: {trust_text(res.data_quality)}>"
+
+
+def _lines(
+    res: ExperimentResult, comparisons: Sequence[MetricComparison], days: dict[str, int]
+) -> list[str]:
+    """One line per comparison: D<n> <variant>: treatment vs control, the lift, the decision."""
+    return [
+        lift_line(
+            f"D{days[mc.metric]} {mc.variant}", mc.comparison, "proportion", mc.decision, True
+        )
+        for mc in comparisons
+    ]
+
+
+def _decided_by(res: ExperimentResult) -> str:
+    if res.correction == "none":
+        return "decisions on raw p-values"
+    return f"decisions after the {CORRECTIONS[res.correction]} correction across the days"
+
+
+def _lift_table(
+    res: ExperimentResult, rows: Sequence[tuple[str, Sequence[MetricComparison]]]
+) -> str:
+    """An HTML table: one row per label, retention per variant, each treatment's lift and
+    decision coloured inline by the decision (readable without a style sheet)."""
+    e = html.escape
+    treatments = [v for v in res.variants if v != res.control]
+    head = "".join(f"<th>{e(v)}</th>" for v in res.variants)
+    head += "".join(f"<th>lift {e(v)}</th><th>decision {e(v)}</th>" for v in treatments)
+    body = []
+    for label, comps in rows:
+        by_variant = {mc.variant: mc for mc in comps}
+        values = {res.control: next(iter(comps)).comparison.control_value} if comps else {}
+        values |= {v: mc.comparison.treatment_value for v, mc in by_variant.items()}
+        cells = "".join(f"<td>{fmt_value(values.get(v), 'proportion')}</td>" for v in res.variants)
+        for v in treatments:
+            mc = by_variant.get(v)
+            if mc is None:
+                cells += "<td></td><td></td>"
+                continue
+            c, style = mc.comparison, tone_attrs(mc.decision)
+            cells += (
+                f"<td{style}>{fmt_abs(c.abs_lift, 'proportion')} ({fmt_rel(c.rel_lift)})</td>"
+                f"<td{style}>{e(mc.decision)}</td>"
+            )
+        body.append(f"<tr><td>{e(label)}</td>{cells}</tr>")
+    return f"<table><thead><tr><th></th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +137,32 @@ class RetentionCurve:
         df = self.result.to_pandas()
         df.insert(0, "day", [self._day(m) for m in df.metric])
         return df.sort_values(["variant", "day"], kind="stable").reset_index(drop=True)
+
+    def _headline(self) -> list[MetricComparison]:
+        days = _days_of(self.metrics)
+        shown = {d for d in days.values() if d in HEADLINE_DAYS or d == self.max_day}
+        comps = [mc for mc in self.result.comparisons if days[mc.metric] in shown]
+        return sorted(comps, key=lambda mc: days[mc.metric])
+
+    def __repr__(self) -> str:
+        days = _days_of(self.metrics)
+        head = _head("RetentionCurve", self.result, f"D0..D{self.max_day}")
+        return "\n".join([head, *more_lines(_lines(self.result, self._headline(), days))])
+
+    def _repr_html_(self) -> str:
+        """Retention per variant and the lift's decision on the headline days, coloured inline."""
+        days, res = _days_of(self.metrics), self.result
+        by_day: dict[int, list[MetricComparison]] = {}
+        for mc in self._headline():
+            by_day.setdefault(days[mc.metric], []).append(mc)
+        table = _lift_table(res, [(f"D{d}", comps) for d, comps in by_day.items()])
+        return (
+            f"<div class='abkit-curve'><h4>Retention curve D0..D{self.max_day}</h4>{table}"
+            f"<p><small>Headline days; every day: <code>.to_pandas()</code>, lifts: "
+            f"<code>.lifts_to_pandas()</code>. {int(100 * (1 - res.alpha))}% level, "
+            f"{_decided_by(res)}; green / red: significantly higher / lower, grey: not "
+            "significant or untested.</small></p></div>"
+        )
 
     def plot(self, ax: Axes | None = None) -> Axes:
         """Retention curves with their bands, one line per variant."""
@@ -162,6 +249,46 @@ class CohortTable:
         if df.empty:
             raise DataError(f"no cohort rows for variant {variant!r}")
         return df.pivot(index="cohort", columns="day", values=value)
+
+    def _what(self) -> str:
+        cohorts = sorted({a.segment_value or "" for a in self.result.arms if a.segment == "cohort"})
+        span = f" {cohorts[0]}..{cohorts[-1]}" if cohorts else ""
+        days = ", ".join(f"D{d}" for d in self.days)
+        period = {"day": "daily", "week": "weekly"}.get(self.period, self.period)
+        return f"{days} × {len(cohorts)} {period} cohorts{span}"
+
+    def __repr__(self) -> str:
+        res = self.result
+        lines = _lines(res, res.comparisons, _days_of(self.metrics))
+        return "\n".join([_head("CohortTable", res, self._what()), *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """Retention per cohort × day × variant (blank where no unit is mature yet), then the
+        overall lift of each day with its decision, coloured inline."""
+        e, res = html.escape, self.result
+        df = self.to_pandas()
+        cells = {(r.cohort, r.day, r.variant): r for r in df.itertuples()}
+        cols = [(d, v) for d in self.days for v in res.variants]
+        head = "".join(f"<th>D{d} {e(v)}</th>" for d, v in cols)
+        body = []
+        for cohort in sorted(set(df.cohort)):
+            row = "".join(
+                f"<td>{'' if r is None or not r.n else fmt_value(r.retention, 'proportion')}</td>"
+                for r in (cells.get((cohort, d, v)) for d, v in cols)
+            )
+            body.append(f"<tr><td>{e(str(cohort))}</td>{row}</tr>")
+        days = _days_of(self.metrics)
+        per_day = [
+            (f"D{days[m.name]}", [mc for mc in res.comparisons if mc.metric == m.name])
+            for m in self.metrics
+        ]
+        overall = _lift_table(res, per_day)
+        return (
+            f"<div class='abkit-cohorts'><h4>Cohorts {e(clip(self._what()))}</h4><table><thead>"
+            f"<tr><th>cohort</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<p>All cohorts:</p>{overall}<p><small>{_decided_by(res)}; green / red: "
+            "significantly higher / lower, grey: not significant or untested.</small></p></div>"
+        )
 
     def plot(self, variant: str | None = None, ax: Axes | None = None) -> Axes:
         """Heatmap of the triangle for ``variant`` (default: control)."""

@@ -3,12 +3,15 @@ with the sample size an experiment would need to verify them."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from abkit._display import TONE_COLORS, clip, more_lines
+from abkit._format import fmt_abs, fmt_p, fmt_value
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.metrics import Retention
@@ -43,6 +46,48 @@ class RetentionDrivers:
     def to_pandas(self) -> pd.DataFrame:
         return self.table
 
+    def __repr__(self) -> str:
+        units = f" ({int(self.table.units.iloc[0]):,} units)" if len(self.table) else ""
+        arm = "all arms" if self.arm is None else f"arm {clip(self.arm, 30)}"
+        head = (
+            f"<RetentionDrivers of {self.target}, behaviour in {_days(self.within_days)}, "
+            f"{arm}{units}: {len(self.table)} candidates; exploratory, not causal>"
+        )
+        p = "proportion"
+        lines = [
+            f"  {r.behaviour}: {fmt_value(r.retention_doers, p)} vs "
+            f"{fmt_value(r.retention_others, p)} retained, {fmt_abs(r.difference, p)}, "
+            f"BH p = {fmt_p(_num(r.pvalue_bh))}"
+            for r in self.table.itertuples()
+        ]
+        return "\n".join([head, *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """The ranking; rows whose interval includes 0 in grey (inline style). Associations,
+        not effects: no green or red."""
+        e, p, grey = html.escape, "proportion", TONE_COLORS["neutral"]
+        rows = []
+        for r in self.table.itertuples():
+            lo, hi = _num(r.ci_lower), _num(r.ci_upper)
+            clear = lo is not None and hi is not None and (lo > 0 or hi < 0)
+            style = "" if clear else f" style='color:{grey}'"
+            rows.append(
+                f"<tr{style}><td>{e(str(r.behaviour))}</td><td>{fmt_value(r.share_doing, p)}</td>"
+                f"<td>{fmt_value(r.retention_doers, p)}</td>"
+                f"<td>{fmt_value(r.retention_others, p)}</td><td>{fmt_abs(r.difference, p)} "
+                f"[{fmt_abs(lo, p)}, {fmt_abs(hi, p)}]</td><td>{e(fmt_p(_num(r.pvalue)))}</td>"
+                f"<td>{e(fmt_p(_num(r.pvalue_bh)))}</td></tr>"
+            )
+        arm = "all arms" if self.arm is None else f"arm {self.arm}"
+        return (
+            f"<div class='abkit-drivers'><h4>Retention drivers of {e(self.target)} "
+            f"({e(arm)})</h4><p><b>{e(self.label)}</b></p><table><thead><tr><th>behaviour</th>"
+            "<th>share doing</th><th>retained (doers)</th><th>retained (others)</th>"
+            "<th>difference [CI]</th><th>p-value</th><th>p (BH)</th></tr></thead><tbody>"
+            f"{''.join(rows)}</tbody></table><p><small>Grey: the interval includes 0.</small>"
+            "</p></div>"
+        )
+
     def power_for_top(
         self, n: int = 3, *, share_of_gap: float = 0.5, alpha: float = 0.05, power: float = 0.8
     ) -> pd.DataFrame:
@@ -71,6 +116,15 @@ class RetentionDrivers:
                 }
             )
         return pd.DataFrame(rows)
+
+
+def _days(within: int) -> str:
+    return "day 0" if within == 1 else f"days 0-{within - 1}"
+
+
+def _num(x: Any) -> float | None:
+    """A frame cell as a float, None for a missing value."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 def retention_drivers(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from abkit._display import arm_sizes, decision_words, more_lines, tone_attrs
+from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import DAY_US
-from abkit.retention._units import order_variants, prepare, require_event_column
+from abkit.retention._units import Prepared, order_variants, prepare, require_event_column
 from abkit.stats import compare_proportions
 
 if TYPE_CHECKING:
@@ -35,6 +39,51 @@ class FunnelResult:
     def to_pandas(self) -> pd.DataFrame:
         return self.comparisons
 
+    def _shown(self) -> list[tuple[str, str, Any]]:
+        """(step, base, row) for each comparison; step 1's step rate repeats its overall rate."""
+        out = []
+        for r in self.comparisons.itertuples():
+            if r.kind == "step" and r.step_index == 1:
+                continue
+            base = "units" if r.kind == "overall" else self.steps[r.step_index - 2]
+            out.append((str(r.step), base, r))
+        return out
+
+    def __repr__(self) -> str:
+        n = self.table.drop_duplicates("variant").set_index("variant")["n"]
+        sizes = arm_sizes(self.variants, [int(n.get(v, 0)) for v in self.variants])
+        head = f"<FunnelResult {' → '.join(self.steps)} within {self.window_days} days: {sizes}"
+        head += "; tests uncorrected>"
+        lines = [
+            f"  {step} / {base}, {r.variant}: {fmt_value(r.treatment_value, 'proportion')} vs "
+            f"{fmt_value(r.control_value, 'proportion')}, {fmt_abs(r.abs_lift, 'proportion')} "
+            f"({fmt_rel(_num(r.rel_lift))}), {_decision(r)}"
+            for step, base, r in self._shown()
+        ]
+        return "\n".join([head, *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """The comparisons (share of units reaching a step, and of the previous step's), each
+        decision coloured inline."""
+        e, k = html.escape, "proportion"
+        rows = "".join(
+            f"<tr{tone_attrs(_decision(r))}><td>{e(step)}</td><td>{e(base)}</td>"
+            f"<td>{e(str(r.variant))}</td><td>{fmt_value(r.control_value, k)}</td>"
+            f"<td>{fmt_value(r.treatment_value, k)}</td><td>{fmt_abs(r.abs_lift, k)} "
+            f"[{fmt_abs(_num(r.abs_lift_ci_lower), k)}, {fmt_abs(_num(r.abs_lift_ci_upper), k)}]"
+            f"</td><td>{fmt_rel(_num(r.rel_lift))}</td><td>{e(fmt_p(_num(r.pvalue)))}</td>"
+            f"<td>{e(_decision(r))}</td><td>{r.n_control:,} / {r.n_treatment:,}</td></tr>"
+            for step, base, r in self._shown()
+        )
+        return (
+            f"<div class='abkit-funnel'><h4>Funnel {e(' → '.join(self.steps))}</h4><table><thead>"
+            "<tr><th>step</th><th>of</th><th>variant</th><th>control</th><th>treatment</th>"
+            "<th>abs. lift [CI]</th><th>rel. lift</th><th>p-value</th><th>decision</th>"
+            f"<th>n (c / t)</th></tr></thead><tbody>{rows}</tbody></table><p><small>Uncorrected "
+            "tests, significant when the interval excludes 0; green / red: significantly higher "
+            f"/ lower, grey: not significant or untested. {e(self.definition)}.</small></p></div>"
+        )
+
     @property
     def definition(self) -> str:
         return (
@@ -44,6 +93,41 @@ class FunnelResult:
             f"{24 * self.window_days}h. 'overall' = reached / units; 'step' = reached / reached "
             "the previous step"
         )
+
+
+def _num(x: Any) -> float | None:
+    """A frame cell as a float, None for a missing value."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _decision(r: Any) -> str:
+    """The decision of one funnel comparison: its (Wald) interval at the funnel's alpha excludes
+    0 exactly when its p-value is below alpha."""
+    lo, hi = _num(r.abs_lift_ci_lower), _num(r.abs_lift_ci_upper)
+    sig = lo is not None and hi is not None and (lo > 0 or hi < 0)
+    return decision_words(_num(r.pvalue), r.abs_lift, sig, r.note)
+
+
+def _require_step_events(p: Prepared, steps: tuple[str, ...]) -> None:
+    """A step that names an event the log does not hold is a typo, not a step nobody reached."""
+    import difflib
+
+    found = execute(p.events.select("event").distinct(), p.con)["event"].dropna()
+    occur = sorted(str(e) for e in found)
+    missing = [s for s in dict.fromkeys(steps) if s not in set(occur)]
+    if not missing:
+        return
+    tips = []
+    for s in missing:
+        close = difflib.get_close_matches(s, occur, n=1)
+        tips.append(f"{s!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    shown = ", ".join(repr(e) for e in occur[:30]) + (
+        f" … ({len(occur)} in all)" if len(occur) > 30 else ""
+    )
+    raise DataError(
+        f"funnel step(s) {', '.join(tips)} name no event of the events log; the events that "
+        f"occur are: {shown or 'none'}"
+    )
 
 
 def funnel(
@@ -70,6 +154,7 @@ def funnel(
         raise SpecError(f"window_days must be a positive whole number, got {window_days!r}")
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     require_event_column(p, "a funnel")
+    _require_step_events(p, steps)
     as_lit = ibis.literal(p.as_of)
     units = p.units.filter(as_lit.delta(p.units.t0, unit="microsecond") >= window_days * DAY_US)
     ev = p.events.filter(p.events.event.isin(list(steps))).select("unit_id", "ts", "event")

@@ -13,12 +13,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from abkit._display import (
+    arm_sizes,
+    fmt_when,
+    lift_line,
+    more_lines,
+    severity_style,
+    tone_attrs,
+    trust_text,
+)
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value, p_clause
 from abkit.plot import forest
 from abkit.quality import DataQuality
+from abkit.results.comparisons import (
+    COMPARISON_COLUMNS,
+    CORRECTIONS,
+    ArmStats,
+    GuardrailResult,
+    MetricComparison,
+    MetricInfo,
+    decide,
+)
 from abkit.stats import srm_test
 from abkit.stats._common import crit_z
-from abkit.stats._types import Comparison, SRMResult
+from abkit.stats._types import SRMResult
 from abkit.stats.multiple import adjust_pvalues
 from abkit.stats.segments import heterogeneity, segment_mix
 from abkit.stats.sequential import always_valid_test
@@ -27,192 +45,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["ArmStats", "ExperimentResult", "GuardrailResult", "MetricComparison", "MetricInfo"]
-
-#: columns of ``ExperimentResult.to_pandas()``, in order
-COMPARISON_COLUMNS = (
-    "metric",
-    "variant",
-    "control_value",
-    "treatment_value",
-    "abs_lift",
-    "abs_lift_ci_lower",
-    "abs_lift_ci_upper",
-    "rel_lift",
-    "rel_lift_ci_lower",
-    "rel_lift_ci_upper",
-    "pvalue",
-    "pvalue_adjusted",
-    "correction",
-    "decision",
-    "significant",
-    "significant_raw",
-    "n_control",
-    "n_treatment",
-    "immature_control",
-    "immature_treatment",
-    "method",
-    "note",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricInfo:
-    """What a metric is: its key, title, kind and the exact definition behind its numbers.
-
-    ``cap``: the value each unit's value was capped at (a fixed ``cap``, or the value a
-    ``cap_quantile`` came to in this analysis); None without a cap.
-    """
-
-    name: str
-    label: str
-    kind: str
-    definition: str
-    cap: float | None = None
-    #: the direction of a good change: significant lifts this way are good (green), the other
-    #: way bad (red)
-    higher_is_better: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class ArmStats:
-    """Per-arm summary of one metric (overall, or within one segment value)."""
-
-    metric: str
-    variant: str
-    n: int
-    mean: float | None
-    var: float | None
-    immature: int
-    missing: int
-    segment: str | None = None
-    segment_value: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MetricComparison:
-    """One metric, one treatment arm against control (overall or within one segment value)."""
-
-    metric: str
-    variant: str
-    comparison: Comparison
-    immature_control: int = 0
-    immature_treatment: int = 0
-    segment: str | None = None
-    segment_value: str | None = None
-    pvalue_adjusted: float | None = None
-    correction: str | None = None
-    #: the one decision every surface shows (see :func:`decide`): "significantly higher",
-    #: "significantly lower", "no significant difference", "withheld: <findings>" or
-    #: "no test: <why>"
-    decision: str = ""
-
-    @property
-    def significant(self) -> bool:
-        """The final decision: significant after the correction and not withheld."""
-        return self.decision.startswith("significantly")
-
-    @property
-    def significant_raw(self) -> bool:
-        """Significant on the raw (uncorrected) p-value, whatever any finding says."""
-        return self.comparison.significant
-
-    @property
-    def pvalue_decided(self) -> float | None:
-        """The p-value the decision was taken on (adjusted if corrected, else raw)."""
-        return self.pvalue_adjusted if self.pvalue_adjusted is not None else self.comparison.pvalue
-
-
-#: multiple-testing corrections across metrics × treatments, and how sentences name them
-CORRECTIONS = {
-    "holm": "Holm",
-    "hochberg": "Hochberg",
-    "bonferroni": "Bonferroni",
-    "fdr_bh": "Benjamini–Hochberg",
-    "fdr_by": "Benjamini–Yekutieli",
-    "none": "no correction",
-}
-
-
-def _decision(mc: MetricComparison, p: float | None, alpha: float, withheld: str | None) -> str:
-    c = mc.comparison
-    if c.pvalue is None or p is None:
-        return f"no test: {c.note or 'no p-value'}"
-    if withheld:
-        return f"withheld: {withheld}"
-    if p < alpha:
-        return "significantly " + ("higher" if c.abs_lift > 0 else "lower")
-    return "no significant difference"
-
-
-def decide(
-    comparisons: tuple[MetricComparison, ...],
-    *,
-    alpha: float,
-    correction: str,
-    primary_metric: str | None = None,
-    withheld: str | None = None,
-) -> tuple[MetricComparison, ...]:
-    """The comparisons with their decisions, taken once for every surface.
-
-    Overall comparisons (no segment): p-values corrected by ``correction`` across metrics ×
-    treatments, the pre-registered ``primary_metric`` left out of the family (uncorrected, a
-    confirmatory test). Segment comparisons keep the Benjamini–Hochberg p-values adjusted
-    across the values of their dimension. ``withheld`` (the codes of blocking data-quality
-    findings) withholds every decision that had a test.
-    """
-    from dataclasses import replace
-
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction must be one of {list(CORRECTIONS)}, got {correction!r}")
-    out = list(comparisons)
-    overall = [i for i, mc in enumerate(out) if mc.segment is None]
-    family = [
-        i
-        for i in overall
-        if out[i].metric != primary_metric and out[i].comparison.pvalue is not None
-    ]
-    adjusted: dict[int, float] = {}
-    if correction != "none" and family:
-        ps = [out[i].comparison.pvalue for i in family]
-        fixed = adjust_pvalues(ps, method=correction, alpha=alpha).adjusted
-        adjusted = {i: p for i, p in zip(family, fixed, strict=True) if p is not None}
-    for i in overall:
-        mc = out[i]
-        p = adjusted.get(i, mc.comparison.pvalue)
-        used = correction if i in adjusted else "none"
-        out[i] = replace(
-            mc,
-            pvalue_adjusted=p if mc.comparison.pvalue is not None else None,
-            correction=used,
-            decision=_decision(mc, p, alpha, withheld),
-        )
-    for i, mc in enumerate(out):
-        if mc.segment is not None:
-            out[i] = replace(mc, decision=_decision(mc, mc.pvalue_decided, alpha, withheld))
-    return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class GuardrailResult:
-    """A non-inferiority test of one guardrail metric for one treatment.
-
-    ``passed`` is True when the one-sided ``1 - alpha`` bound stays within the margin, False when
-    it does not (the guardrail is breached: harm larger than the margin cannot be ruled out),
-    None when no test was possible (``note`` says why).
-    """
-
-    metric: str
-    variant: str
-    margin: float
-    relative: bool
-    higher_is_better: bool
-    estimate: float | None
-    bound: float | None
-    pvalue: float | None
-    passed: bool | None
-    method: str
-    note: str | None = None
+__all__ = ["ExperimentResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,60 +476,90 @@ class ExperimentResult:
         lines.extend("- " + v for v in self.verdicts())
         return "\n".join(lines)
 
-    def _repr_html_(self) -> str:
-        e = html.escape
+    def __repr__(self) -> str:
+        when = "" if self.as_of is None else f" as of {fmt_when(self.as_of)}"
+        head = (
+            f"<ExperimentResult {self.name!r}{when}: {arm_sizes(self.srm.variants, self.srm.observed)}"
+            f"; trust: {trust_text(self.data_quality)}>"
+        )
         kinds = {m.name: m for m in self.metrics}
-        parts = [f"<div class='abkit-result'><h4>Experiment {e(self.name)}</h4>"]
-        srm = self.srm
-        arms = ", ".join(f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True))
-        status = "<b class='abkit-blocking'>MISMATCH</b>" if srm.flagged else "OK"
-        parts.append(
-            f"<p>Units analysed — {arms}. Sample ratio check: {status} (p = {fmt_p(srm.pvalue)})."
-        )
-        if self.as_of is not None:
-            parts.append(f" As of {e(self.as_of.isoformat())}.")
-        parts.append("</p>")
-        warn = [f for f in self.data_quality.findings if f.severity != "info"]
-        if warn:
-            parts.append("<ul>")
-            parts.extend(f"<li><b>{e(f.severity)}</b>: {e(f.message)}</li>" for f in warn)
-            parts.append("</ul>")
-        parts.append(
-            "<table><thead><tr><th>metric</th><th>variant</th><th>control</th><th>treatment</th>"
-            "<th>abs. lift [CI]</th><th>rel. lift [CI]</th><th>p-value</th><th>n (c / t)</th>"
-            "</tr></thead><tbody>"
-        )
+        lines = []
         for mc in self.comparisons:
-            c, k = mc.comparison, kinds[mc.metric].kind
-            style = " class='abkit-sig'" if mc.significant else ""
-            parts.append(
-                f"<tr{style}><td title='{e(kinds[mc.metric].definition)}'>{e(kinds[mc.metric].label)}</td>"
-                f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, k)}</td>"
-                f"<td>{fmt_value(c.treatment_value, k)}</td>"
-                f"<td>{fmt_abs(c.abs_lift, k)} [{fmt_abs(c.abs_lift_ci_lower, k)}, "
-                f"{fmt_abs(c.abs_lift_ci_upper, k)}]</td>"
-                f"<td>{fmt_rel(c.rel_lift)} [{fmt_rel(c.rel_lift_ci_lower)}, "
-                f"{fmt_rel(c.rel_lift_ci_upper)}]</td><td>{fmt_p(c.pvalue)}</td>"
-                f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
-            )
-        parts.append("</tbody></table>")
-        notes = [
-            f"<li>{e(kinds[mc.metric].label)}, {e(mc.variant)}: {e(mc.comparison.note)}</li>"
-            for mc in self.comparisons
-            if mc.comparison.note
-        ]
-        if notes:
-            parts.append(f"<ul class='abkit-notes'><small>{''.join(notes)}</small></ul>")
-        parts.append(
-            f"<p><small>{int(100 * (1 - self.alpha))}% intervals, {e(self.alternative)}; bold rows "
-            "are significant; hover a metric for its exact definition.</small></p></div>"
-        )
-        return "".join(parts)
+            info = kinds[mc.metric]
+            label = info.label + " (primary)" * (mc.metric == self.primary_metric)
+            lines.append(lift_line(f"{label}, {mc.variant}", mc.comparison, info.kind, mc.decision))
+        return "\n".join([head, *more_lines(lines)])
+
+    def _repr_html_(self) -> str:
+        """The result for a notebook; decisions coloured inline (readable without a style sheet)."""
+        return _result_html(self)
 
     def plot(self, ax: Axes | None = None, *, relative: bool = True) -> Axes:
         """Forest plot of the lifts with their confidence intervals."""
 
         return forest(self, ax=ax, relative=relative)
+
+
+def _result_html(res: ExperimentResult) -> str:
+    """:meth:`ExperimentResult._repr_html_`: a significant row green or red (good or bad direction),
+    the others grey, all inline."""
+    e, srm = html.escape, res.srm
+    kinds = {m.name: m for m in res.metrics}
+    arms = ", ".join(f"{e(v)}: {n:,}" for v, n in zip(srm.variants, srm.observed, strict=True))
+    status = f"<b class='abkit-blocking' style='{severity_style('blocking')}'>MISMATCH</b>"
+    when = "" if res.as_of is None else f" As of {e(res.as_of.isoformat())}."
+    parts = [
+        f"<div class='abkit-result'><h4>Experiment {e(res.name)}</h4><p>Units analysed — "
+        f"{arms}. Sample ratio check: {status if srm.flagged else 'OK'} (p = "
+        f"{e(fmt_p(srm.pvalue))}).{when}</p>"
+    ]
+    warn = [f for f in res.data_quality.findings if f.severity != "info"]
+    if warn:
+        parts.append("<ul>")
+        parts.extend(
+            f"<li style='{severity_style(f.severity)}'><b>{e(f.severity)}</b>: {e(f.message)}</li>"
+            for f in warn
+        )
+        parts.append("</ul>")
+    adjusted = any(mc.correction not in (None, "none") for mc in res.comparisons)
+    parts.append(
+        "<table><thead><tr><th>metric</th><th>variant</th><th>control</th><th>treatment</th>"
+        "<th>abs. lift [CI]</th><th>rel. lift [CI]</th><th>p-value</th>"
+        + ("<th>adj. p</th>" if adjusted else "")
+        + "<th>decision</th><th>n (c / t)</th></tr></thead><tbody>"
+    )
+    for mc in res.comparisons:
+        c, info = mc.comparison, kinds[mc.metric]
+        k = info.kind
+        adj = f"<td>{e(fmt_p(mc.pvalue_adjusted))}</td>" if adjusted else ""
+        parts.append(
+            f"<tr{tone_attrs(mc.decision, info.higher_is_better)}><td title='"
+            f"{e(info.definition)}'>{e(info.label)}</td><td>{e(mc.variant)}</td>"
+            f"<td>{fmt_value(c.control_value, k)}</td><td>{fmt_value(c.treatment_value, k)}</td>"
+            f"<td>{fmt_abs(c.abs_lift, k)} [{fmt_abs(c.abs_lift_ci_lower, k)}, "
+            f"{fmt_abs(c.abs_lift_ci_upper, k)}]</td>"
+            f"<td>{fmt_rel(c.rel_lift)} [{fmt_rel(c.rel_lift_ci_lower)}, "
+            f"{fmt_rel(c.rel_lift_ci_upper)}]</td><td>{e(fmt_p(c.pvalue))}</td>{adj}"
+            f"<td>{e(mc.decision)}</td><td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
+        )
+    parts.append("</tbody></table>")
+    notes = [
+        f"<li>{e(kinds[mc.metric].label)}, {e(mc.variant)}: {e(mc.comparison.note)}</li>"
+        for mc in res.comparisons
+        if mc.comparison.note
+    ]
+    if notes:
+        parts.append(f"<ul class='abkit-notes' style='font-size:smaller'>{''.join(notes)}</ul>")
+    how = f"decisions after the {CORRECTIONS[res.correction]} correction across metrics × "
+    how += "treatments" + ("; primary metric uncorrected" if res.primary_metric else "")
+    parts.append(
+        f"<p><small>{int(100 * (1 - res.alpha))}% intervals, {e(res.alternative)}; "
+        + (how if res.correction != "none" else "decisions on raw p-values")
+        + ". Green / red: a significant change in / against the metric's good direction; "
+        "grey: not significant, withheld or untested. Hover a metric for its exact "
+        "definition.</small></p></div>"
+    )
+    return "".join(parts)
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
