@@ -165,3 +165,23 @@ def test_primary_metric_is_uncorrected_and_withheld_is_not_significant():
     assert set(none.adjusted_pvalues().correction) == {"none"}
     with pytest.raises(ab.SpecError, match="correction"):
         ab.Experiment(metrics=metrics, correction="sidak")
+
+
+def test_nightly_index_shows_the_label_the_lift_in_pp_and_the_decision(data, tmp_path):
+    import yaml
+
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    spec = yaml.safe_load(SPEC.format(variants=CASES["holm"][0]))
+    spec["primary_metric"] = "retention_d7"
+    spec["data"] = {
+        "exposures": str(data / "exposures.parquet"),
+        "events": str(data / "events.parquet"),
+    }
+    spec["report"] = {"curve_days": 0, "cohort_days": [], "churn_inactive_days": 0}
+    (folder / "onb.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert main(["report", "--all", str(folder), "--out", str(tmp_path / "nightly")]) == 0
+    index = (tmp_path / "nightly" / "index.html").read_text(encoding="utf-8")
+    # the primary metric is decided uncorrected (raw p = 0.0228)
+    assert "Day-7 retention, treatment: +3.00 pp, significantly higher" in index
+    assert "retention_d7" not in index and "+0.03" not in index

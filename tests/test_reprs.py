@@ -77,48 +77,48 @@ def _stats_result() -> ab.ExperimentResult:
 GOLDEN = {
     "result": """\
 <ExperimentResult 'onboarding-v2' as of 2024-04-09 23:55 UTC: control n=2,038, treatment n=1,962; trust: ok>
-  Day-1 retention, treatment: -0.155 pp (-0.369%), no significant difference
-  Day-7 retention, treatment: +3 pp (+14.4%), no significant difference
-  Day-30 retention, treatment: +0.32 pp (+2.48%), no significant difference""",
+  Day-1 retention, treatment: -0.16 pp (-0.4%), no significant difference
+  Day-7 retention, treatment: +3.00 pp (+14.4%), no significant difference
+  Day-30 retention, treatment: +0.32 pp (+2.5%), no significant difference""",
     "stats": """\
 <ExperimentResult 'stats': control n=10,000, treatment n=10,000; trust: ok>
-  Day-7 retention, treatment: +1.5 pp (+7.5%), significantly higher
-  churned, treatment: +2 pp (+6.67%), significantly higher
-  Day-1 retention, treatment: +0.1 pp (+0.25%), no significant difference""",
+  Day-7 retention, treatment: +1.50 pp (+7.5%), significantly higher
+  churned, treatment: +2.00 pp (+6.7%), significantly higher
+  Day-1 retention, treatment: +0.10 pp (+0.2%), no significant difference""",
     "data_quality": """\
 <DataQuality: 4,000 units analysed; trust: ok; 2 findings (2 info)>
   [info] 378 repeated exposure rows were collapsed to each unit's first
   [info] retention_d30: 1,411 units were excluded because their window had not ended by as_of (immature)""",
     "curve": """\
 <RetentionCurve D0..D14 as of 2024-04-09 23:55 UTC: control n=2,038, treatment n=1,962; trust: ok>
-  D1 treatment: 41.9% vs 42.1%, -0.155 pp (-0.369%), no significant difference
-  D7 treatment: 23.9% vs 20.9%, +3 pp (+14.4%), no significant difference
-  D14 treatment: 17% vs 16.3%, +0.682 pp (+4.19%), no significant difference""",
+  D1 treatment: 41.90% vs 42.05%, -0.16 pp (-0.4%), no significant difference
+  D7 treatment: 23.90% vs 20.90%, +3.00 pp (+14.4%), no significant difference
+  D14 treatment: 16.97% vs 16.29%, +0.68 pp (+4.2%), no significant difference""",
     "cohorts": """\
-<CohortTable D1, D7 × 14 daily cohorts 2024-03-01..2024-03-14 as of 2024-04-09 23:55 UTC: \
-control n=2,038, treatment n=1,962; trust: ok>
-  D1 treatment: 41.9% vs 42.1%, -0.155 pp (-0.369%), no significant difference
-  D7 treatment: 23.9% vs 20.9%, +3 pp (+14.4%), significantly higher""",
+<CohortTable D1, D7 × 14 daily cohorts 2024-03-01..2024-03-14 as of 2024-04-09 23:55 UTC: control \
+n=2,038, treatment n=1,962; trust: ok>
+  D1 treatment: 41.90% vs 42.05%, -0.16 pp (-0.4%), no significant difference
+  D7 treatment: 23.90% vs 20.90%, +3.00 pp (+14.4%), significantly higher""",
     "churn": """\
-<ChurnResult as of 2024-04-09 23:55 UTC: churn = 7 inactive days, tau = 30; \
-control n=2,038, treatment n=1,962; log-rank p < 0.0001>
+<ChurnResult as of 2024-04-09 23:55 UTC: churn = 7 inactive days, tau = 30; control n=2,038, \
+treatment n=1,962; log-rank p < 0.0001>
   treatment: RMST 12 vs 10.8 days, +1.2 days [+0.605, +1.79] (p < 0.0001), significantly higher""",
     "funnel": """\
 <FunnelResult session → purchase within 7 days: control n=2,038, treatment n=1,962; tests uncorrected>
-  session / units, treatment: 99.4% vs 99.8%, -0.315 pp (-0.316%), no significant difference
-  purchase / units, treatment: 18.6% vs 17.4%, +1.18 pp (+6.8%), no significant difference
-  purchase / session, treatment: 18.7% vs 17.5%, +1.25 pp (+7.14%), no significant difference""",
+  session / units, treatment: 99.44% vs 99.75%, -0.32 pp (-0.3%), no significant difference
+  purchase / units, treatment: 18.60% vs 17.42%, +1.18 pp (+6.8%), no significant difference
+  purchase / session, treatment: 18.71% vs 17.46%, +1.25 pp (+7.1%), no significant difference""",
     "drivers": """\
 <RetentionDrivers of retention_d7, behaviour in day 0, arm control (2,038 units): 2 candidates; \
 exploratory, not causal>
-  did 'purchase' in days 0-0: 25.7% vs 20.4% retained, +5.26 pp, BH p = 0.244
-  did 'session' in days 0-0: 20.9% vs 19.6% retained, +1.37 pp, BH p = 0.817""",
+  did 'purchase' in days 0-0: 25.70% vs 20.44% retained, +5.26 pp, BH p = 0.244
+  did 'session' in days 0-0: 20.93% vs 19.57% retained, +1.37 pp, BH p = 0.817""",
     "srm": """\
 <SRMDiagnosis SRM check (control/treatment planned 0.5:0.5, flag at p < 0.001): MISMATCH — \
 control=2,038, treatment=1,675; p = 2.57e-09>
   flagged segments: channel=social (p_adj=4.73e-33)
-  3,713 units from 4,065 rows; 0 null ids, 0 unknown variants, 0 units with several variants, \
-0 override units excluded""",
+  3,713 units from 4,065 rows; 0 null ids, 0 unknown variants, 0 units with several variants, 0 \
+override units excluded""",
     "audit": """\
 <ExposureAudit: MISMATCH; 2 of 4,000 units (0.050%) logged in a variant the spec does not assign; \
 .examples: 2 rows>""",

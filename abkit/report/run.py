@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abkit._format import fmt_abs
 from abkit.errors import AbkitError, ReportError
 from abkit.report.exit_codes import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, EXIT_OK
 from abkit.report.html import _PAGE
@@ -292,11 +293,11 @@ def write_index(out_root: Path, items: list[BatchItem]) -> Path:
             comps = summary["results"]["comparisons"]
             primary = summary["results"].get("primary_metric")
             head = next((c for c in comps if c["metric"] == primary), comps[0] if comps else None)
-            if head is not None and head["pvalue"] is not None:
-                detail = (
-                    f"{e(head['metric'])} {e(head['variant'])}: lift {head['abs_lift']:+.3g}, "
-                    f"p = {head['pvalue']:.3g}"
-                )
+            if head is not None:
+                info = next(m for m in summary["results"]["metrics"] if m["name"] == head["metric"])
+                lift = head["abs_lift"]
+                shown = fmt_abs(None if lift is None else float(lift), info["kind"])
+                detail = f"{e(info['label'])}, {e(head['variant'])}: {shown}, {e(head['decision'])}"
         cls = {"ok": "abkit-ok", "blocked": "abkit-blocking"}.get(it.status, "abkit-blocking")
         rows.append(
             f"<tr><td>{link}</td><td class='{cls}'>{e(it.status)}</td><td>{detail}</td>"
