@@ -184,7 +184,11 @@ def _guardrail_lines(res: ExperimentResult) -> list[str]:
     out = []
     for g in res.guardrails:
         kind, rel = res.metric(g.metric).kind, g.relative
-        margin = f"margin {_lift(g.margin, kind, rel, signed=False)}" + (" relative" if rel else "")
+        # a margin is the user's own number: shown as given (3 significant digits), not rounded
+        shown = f"{100 * g.margin:.3g}" + ("%" if rel else " pp" if kind == "proportion" else "")
+        if not rel and kind != "proportion":
+            shown = f"{g.margin:.3g}"
+        margin = f"margin {shown}" + (" relative" if rel else "")
         margin += "" if g.higher_is_better else " (lower is better)"
         if g.passed is None:
             state = "no test" + (f" ({g.note})" if g.note else "")

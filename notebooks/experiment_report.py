@@ -24,6 +24,7 @@ from abkit.report import ReportContext
 
 ctx = ReportContext.load(config_path)
 res = ctx.result
+display(Markdown("# Experiment report"))
 display(HTML(ctx.headline_html()))
 display(HTML(ctx.header_html()))
 
