@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -18,7 +23,7 @@ from abkit.errors import ReportError
 from abkit.report import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, run_report, validate_parameters
 
 SCHEMA = json.loads(
-    (Path(abkit.__file__).parent / "schemas" / "summary-v1.json").read_text(encoding="utf-8")
+    (Path(abkit.__file__).parent / "schemas" / "summary-v2.json").read_text(encoding="utf-8")
 )
 HOSTILE_NAME = "exp\"'</script><script>alert(1)</script>{{ x }}\\n"
 
@@ -82,11 +87,28 @@ def _spec(tmp_path: Path, **extra) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _fd2_to(path: Path) -> Iterator[None]:
+    """File descriptor 2 of this process — and of the kernels it starts, which inherit it —
+    written to ``path`` (what a terminal would show under ``abkit report``)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with path.open("wb") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 @pytest.fixture(scope="module")
 def report(sim_files, tmp_path_factory):
     d = tmp_path_factory.mktemp("report")
     exposures, events = sim_files
-    outcome = run_report(_spec(d), out=d / "out", exposures=exposures, events=events)
+    with _fd2_to(d / "stderr.txt"):
+        outcome = run_report(_spec(d), out=d / "out", exposures=exposures, events=events)
     return outcome
 
 
@@ -96,6 +118,14 @@ def test_report_writes_three_files(report):
     assert report.exit_code == 0 and report.status == "ok"
     leftovers = [p.name for p in report.out_dir.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_a_successful_run_prints_no_kernel_error(report):
+    # jupyter_client interrupted the idle kernel before shutting it down, and ipykernel printed
+    # "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." under a successful report
+    err = (report.out_dir.parent / "stderr.txt").read_text(encoding="utf-8", errors="replace")
+    assert "KeyboardInterrupt" not in err
+    assert "ERROR |" not in err
 
 
 def test_summary_validates_and_holds_the_metrics(report):
@@ -401,33 +431,62 @@ def test_dead_or_hung_kernel_is_a_report_error(tmp_path, source, timeout, messag
     assert info.value.exit_code == EXIT_FAILED
 
 
-@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
-def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
-    # over TCP the kernel listens on localhost ports (and ipykernel 7 warns on every run)
-    import glob
-    import tempfile
-
+def _execute_two_cells(tmp_path: Path, source: str) -> Any:
+    """Run :func:`_two_cell_notebook` through the report runner; the executed notebook."""
     import nbformat
 
     from abkit.report.notebook import _execute
 
-    src = _two_cell_notebook(
-        tmp_path,
-        "import json\n"
-        "cfg = json.load(open(get_ipython().kernel.config['IPKernelApp']['connection_file']))\n"
-        "print(cfg['transport'])",
-    )
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-k-*")))
     _execute(
-        src, tmp_path / "out.ipynb", {"x": 2}, kernel_name="python3", timeout=60,
-        start_timeout=60, keep_failed=tmp_path / "failed.ipynb", cwd=tmp_path,
+        _two_cell_notebook(tmp_path, source), tmp_path / "out.ipynb", {"x": 2},
+        kernel_name="python3", timeout=60, start_timeout=60,
+        keep_failed=tmp_path / "failed.ipynb", cwd=tmp_path,
     )  # fmt: skip
-    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert out.cells[-1].outputs[0]["text"].strip() == "ipc"
+    return nbformat.read(tmp_path / "out.ipynb", as_version=4)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets")
+def test_report_kernel_talks_over_private_unix_sockets(tmp_path, capfd):
+    # over TCP the kernel listens on localhost ports (and ipykernel 7 warns on every run). The
+    # connection file and the sockets live in a directory of this run alone, so this test looks
+    # at that directory only (other runs, e.g. other pytest workers, share the temp directory)
+    out = _execute_two_cells(
+        tmp_path,
+        "import json, os\n"
+        "cf = get_ipython().kernel.config['IPKernelApp']['connection_file']\n"
+        "d = os.path.dirname(cf)\n"
+        "print(json.dumps({'cfg': json.load(open(cf)), 'file': cf, 'dir': d,\n"
+        "                  'mode': os.stat(d).st_mode & 0o777, 'ls': os.listdir(d)}))",
+    )
+    seen = json.loads(out.cells[-1].outputs[0]["text"])
+    run_dir = Path(seen["dir"])
+    assert seen["cfg"]["transport"] == "ipc"
+    assert run_dir.name.startswith("abkit-k-") and seen["mode"] == 0o700  # the user's only
+    assert run_dir.parent.resolve() == Path(tempfile.gettempdir()).resolve()
+    assert Path(seen["cfg"]["ip"]).parent == run_dir  # the sockets are <ip>-<n> in it
+    sockets = [n for n in seen["ls"] if n != "kernel.json"]
+    assert "kernel.json" in seen["ls"] and len(sockets) == 5  # shell iopub stdin control hb
+    assert all(n.startswith(Path(seen["cfg"]["ip"]).name + "-") for n in sockets)
     assert "without encryption" not in capfd.readouterr().err
-    # the sockets are removed with the kernel, and none is left in the working directory
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "abkit-k-*"))) == before
-    assert not list(tmp_path.glob("kernel-ipc*"))
+    # the directory goes with the run, and nothing is left in the working directory
+    assert not run_dir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb", "out.ipynb"]
+
+
+def test_a_finished_kernel_is_asked_to_shut_down_not_interrupted(tmp_path, capfd):
+    # jupyter_client sends SIGINT before every shutdown; when it landed in the handler of
+    # papermill's last request, ipykernel printed "KeyboardInterrupt caught in kernel." under a
+    # successful run. The kernel here records any SIGINT that reaches it outside a handler
+    # (ipykernel restores saved_sigint_handler after each request), so the check is not a race.
+    marker = tmp_path / "interrupted"
+    _execute_two_cells(
+        tmp_path,
+        "def _seen(*args):\n"
+        f"    open({str(marker)!r}, 'w').close()\n"
+        "get_ipython().kernel.saved_sigint_handler = _seen",
+    )
+    assert not marker.exists()
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
 
 
 def test_atomic_writes_get_ordinary_permissions(tmp_path):

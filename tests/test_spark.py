@@ -3,19 +3,23 @@
 One Spark session for the whole module (it takes ~15 s to start). Small simulated data; the
 assertions are exact: identical sufficient statistics (arm counts, sums, variances), identical
 comparisons and identical data-quality counts.
+
+Spark needs Java 17: without it (or without PySpark) the tests skip and say why — except in CI,
+where they fail (``tests.conftest.require_spark``); ``.ci/run`` installs a JRE.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import abkit as ab
-
-pyspark = pytest.importorskip("pyspark")
+from tests.conftest import JAVA_FOR_SPARK, java_problem, require_spark
 
 pytestmark = [
     pytest.mark.spark,
@@ -27,6 +31,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def spark():
+    require_spark()
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)  # type: ignore[attr-defined]
@@ -186,3 +191,61 @@ def test_spark_per_unit_table(spark, cookie_cats):
     s_res = experiment.analyze(units=spark.createDataFrame(units), unit_id="userid")
     _assert_same(duck, s_res)
     assert duck.metric("rounds_p99").cap is not None
+
+
+# ------------------------------------------------------------------ without Java: skip, or fail in CI
+
+
+def _fake_java(tmp_path: Path, version_line: str) -> Path:
+    """A JAVA_HOME whose bin/java prints ``version_line`` to stderr, as ``java -version`` does."""
+    java = tmp_path / "jdk" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n", encoding="utf-8")
+    java.chmod(java.stat().st_mode | stat.S_IXUSR)
+    return tmp_path / "jdk"
+
+
+def test_without_java_the_spark_tests_skip_and_say_why(tmp_path):
+    pytest.importorskip("pyspark")
+    no_java = {"PATH": str(tmp_path)}  # an empty directory: no java on PATH, no JAVA_HOME
+    with pytest.raises(
+        pytest.skip.Exception, match=f"needs Java {JAVA_FOR_SPARK}: no java on PATH"
+    ):
+        require_spark(no_java)
+    with pytest.raises(pytest.skip.Exception, match=r"JAVA_HOME is .* not an executable"):
+        require_spark({**no_java, "JAVA_HOME": str(tmp_path / "nowhere")})
+
+
+def test_without_pyspark_the_spark_tests_skip_and_say_why(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
+    )
+    with pytest.raises(pytest.skip.Exception, match="PySpark is not installed"):
+        require_spark({})
+
+
+def test_in_ci_the_spark_tests_fail_without_java(tmp_path):
+    pytest.importorskip("pyspark")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the Spark tests"):
+        require_spark({"PATH": str(tmp_path), "CI": "true"})
+    with pytest.raises(pytest.skip.Exception):  # CI=false is a developer machine
+        require_spark({"PATH": str(tmp_path), "CI": "false"})
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script stands in for java")
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', None),
+        ('openjdk version "21.0.4" 2024-07-16', None),
+        ('openjdk version "11.0.24" 2024-07-16', "is Java 11; PySpark 4 needs Java 17"),
+        ('java version "1.8.0_412"', "is Java 8; PySpark 4 needs Java 17"),
+        ("no version here", "could not read a version"),
+    ],
+)
+def test_the_java_version_is_checked(tmp_path, line, problem):
+    found = java_problem({"JAVA_HOME": str(_fake_java(tmp_path, line)), "PATH": ""})
+    assert found is None if problem is None else problem in found

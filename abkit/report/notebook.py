@@ -95,31 +95,62 @@ def notebook_path(name: str = REPORT_NOTEBOOK) -> Path:
     raise ReportError(f"notebook {name} is not installed with abkit", exit_code=EXIT_FAILED)
 
 
-def _ipc_kernel_manager() -> type:
-    """A Jupyter kernel manager that talks to the kernel over Unix sockets, not TCP.
+#: how long a kernel asked to shut down may take before it is interrupted (it is busy in a cell)
+_SHUTDOWN_GRACE_S = 1.0
 
-    The report kernel is private to the run: over TCP it listens on localhost ports that any
-    local user could connect to (ipykernel 7 warns about it on every run). The sockets get an
-    absolute path of their own in the temp directory (Jupyter's default is relative to the
-    working directory), short enough for macOS's 104-byte socket path limit, and are removed
-    when the kernel shuts down.
+
+def _kernel_manager(run_dir: Path) -> type:
+    """A Jupyter kernel manager private to one report run.
+
+    * **Its files in a directory of its own.** The connection file (which holds the kernel's
+      key) and, on POSIX, the kernel's Unix sockets live in ``run_dir`` — made by
+      :func:`tempfile.mkdtemp` (mode 0700) and removed with the run — instead of the shared temp
+      directory (Jupyter's default connection file is ``/tmp/tmpXXXX.json``; its default IPC
+      path is relative to the working directory). The path is kept short for macOS's 104-byte
+      socket path limit.
+    * **Unix sockets, not TCP** (POSIX): over TCP the kernel listens on localhost ports that any
+      local user could connect to (ipykernel 7 warns about it on every run).
+    * **A clean shutdown.** jupyter_client interrupts (SIGINT) every kernel before it asks it to
+      shut down. After a successful run the kernel is idle, but may still be inside the handler
+      of papermill's last request (``kernel_info``), where ipykernel turns the signal into
+      ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on stderr. This manager asks
+      first and interrupts only a kernel that has not stopped within ``_SHUTDOWN_GRACE_S``
+      (one still running a cell, e.g. after a timeout), then terminates and kills as usual.
     """
-    import uuid
+    import asyncio
 
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
-    class IPCKernelManager(AsyncKernelManager):
+    ipc = os.name == "posix"
+
+    class ReportKernelManager(AsyncKernelManager):
         @default("transport")
         def _default_transport(self) -> str:
-            return "ipc"
+            return "ipc" if ipc else "tcp"
 
-        @default("ip")
-        def _default_ip(self) -> str:
-            name = f"abkit-k-{uuid.uuid4().hex[:16]}-ipc"
-            return os.path.join(tempfile.gettempdir(), name)
+        @default("connection_file")
+        def _default_connection_file(self) -> str:
+            # over IPC, Jupyter names the sockets after it: run_dir/kernel-ipc-<n>
+            return str(run_dir / "kernel.json")
 
-    return IPCKernelManager
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:  # the interrupt jupyter_client sends before every shutdown
+                return
+            await super()._async_interrupt_kernel()
+
+        async def _async_finish_shutdown(
+            self, waittime: float | None = None, pollinterval: float = 0.1, restart: bool = False
+        ) -> None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + _SHUTDOWN_GRACE_S
+            while await self.is_alive() and loop.time() < deadline:
+                await asyncio.sleep(pollinterval)
+            if await self.is_alive():  # busy in a cell: interrupt it so it acts on the request
+                await super()._async_interrupt_kernel()
+            await super()._async_finish_shutdown(waittime, pollinterval, restart)
+
+    return ReportKernelManager
 
 
 def _execute(
@@ -137,9 +168,8 @@ def _execute(
     from papermill.exceptions import PapermillExecutionError
 
     params = validate_parameters(parameters)
-    extra: dict[str, Any] = {}
-    if os.name == "posix":  # local Unix sockets: no kernel ports open on the network
-        extra["kernel_manager_class"] = _ipc_kernel_manager()
+    # the kernel's connection file and sockets: a private directory per run, removed after it
+    run_dir = Path(tempfile.mkdtemp(prefix="abkit-k-"))
     try:
         pm.execute_notebook(
             str(source),
@@ -151,7 +181,7 @@ def _execute(
             progress_bar=False,
             log_output=False,
             cwd=str(cwd),
-            **extra,
+            kernel_manager_class=_kernel_manager(run_dir),
         )
     except PapermillExecutionError as exc:
         if dest.exists():
@@ -170,6 +200,8 @@ def _execute(
             exit_code=EXIT_FAILED,
             notebook_path=str(keep_failed) if keep_failed.exists() else None,
         ) from None
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def notebook_to_html(path: Path, *, title: str) -> str:
