@@ -333,6 +333,32 @@ def normalise_unit_ids(
     return table
 
 
+def require_events_occur(
+    events: ir.Table, con: BaseBackend, names: Sequence[str], *, what: str
+) -> None:
+    """Raise a DataError when an event name in ``names`` does not occur in ``events``.
+
+    A name the log does not hold is a typo, not an event nobody did: the message lists the
+    events that do occur (and the closest one). One distinct-name query through the engine.
+    """
+    found = execute(events.select("event").distinct(), con)["event"].dropna()
+    occur = sorted(str(e) for e in found)
+    missing = [s for s in dict.fromkeys(names) if s not in set(occur)]
+    if not missing:
+        return
+    tips = []
+    for s in missing:
+        close = difflib.get_close_matches(s, occur, n=1)
+        tips.append(f"{s!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    shown = ", ".join(repr(e) for e in occur[:30]) + (
+        f" … ({len(occur)} in all)" if len(occur) > 30 else ""
+    )
+    raise DataError(
+        f"{what} {', '.join(tips)} name no event of the events log; the events that "
+        f"occur are: {shown or 'none'}"
+    )
+
+
 def align_id_types(exp: ir.Table, ev: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Unit ids of different types in the two tables (int vs text) are compared as text."""
     a, b = exp.unit_id.type(), ev.unit_id.type()

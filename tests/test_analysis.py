@@ -984,3 +984,17 @@ def test_public_face_reaches_every_documented_module():
     assert ab.engine is abkit.engine and ab.design is abkit.design and ab.spec is abkit.spec
     assert ab.ConsistencyError is ConsistencyError and "ConsistencyError" in ab.__all__
     assert ab.__version__ == abkit._version.__version__
+
+
+def test_an_event_filter_naming_an_absent_event_lists_the_events_that_occur():
+    exposures, events = ab.simulate.retention_experiment(n_units=300, seed=2)
+    exp = ab.Experiment(metrics=[ab.Retention(day=1), ab.Retention(day=7, event="purchse")])
+    with pytest.raises(DataError, match=r"'purchse' \(did you mean 'purchase'\?\).*'session'"):
+        exp.analyze(exposures=exposures, events=events)
+    # an event that occurs but never in the window is a result (zero), not an error
+    rare = events[events.event != "purchase"].copy()
+    rare.loc[rare.index[:1], "event"] = "purchase"
+    res = ab.Experiment(metrics=[ab.Retention(day=30, event="purchase")]).analyze(
+        exposures=exposures, events=rare, as_of="2024-05-30T00:00Z"
+    )
+    assert res.to_pandas().treatment_value.iloc[0] >= 0

@@ -30,6 +30,7 @@ from abkit.data import (
     label_segments,
     prepare_logs,
     prepare_units,
+    require_events_occur,
     resolve_as_of,
 )
 from abkit.engine import engine_errors_as_data_errors, execute, execute_with_sql
@@ -43,6 +44,7 @@ from abkit.quality import (
     unit_table_findings,
 )
 from abkit.query import build_analysis_query, build_unit_stats, collect_analysis
+from abkit.query.frame import SUM, stat_col
 from abkit.spec import ExperimentSpec, load_spec
 
 if TYPE_CHECKING:
@@ -216,6 +218,7 @@ class Experiment(AnalysisOptions):
         exposure_findings(got.counts, dq)
         if logs.events is not None:
             event_findings(got.counts, dq)
+        self._check_event_filters(logs, got.stats)
         res = finish(self, got.stats, dq, as_of=as_of_dt, sql=sql)
         reconcile(res, got.counts["x_ids"], events_given=logs.events is not None)
         return res
@@ -319,6 +322,24 @@ class Experiment(AnalysisOptions):
             variants=self.variants,
         )
         return query, as_of_dt
+
+    def _check_event_filters(self, logs: Logs, stats: Any) -> None:
+        """An event filter that matched nothing may name an event the log does not hold: then
+        it is an error listing the events that do (costs a query only in that case)."""
+        empty = [
+            m
+            for metric in self.metrics
+            for m in metric.event_parts
+            if m.event is not None
+            and logs.events is not None
+            and "event" in logs.events.columns
+            and stat_col(m, SUM) in stats.columns
+            and not stats[stat_col(m, SUM)].sum()
+        ]
+        for m in empty:
+            names = [m.event] if isinstance(m.event, str) else list(m.event or ())
+            assert logs.events is not None
+            require_events_occur(logs.events, logs.con, names, what=f"metric {m.name!r}: event(s)")
 
     def _analyze_units(
         self, units: TableLike, columns: dict[str, str], con: BaseBackend | None

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from abkit._display import arm_sizes, decision_words, more_lines, tone_attrs
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
+from abkit.data import require_events_occur
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import DAY_US
-from abkit.retention._units import Prepared, order_variants, prepare, require_event_column
+from abkit.retention._units import order_variants, prepare, require_event_column
 from abkit.stats import compare_proportions
 
 if TYPE_CHECKING:
@@ -108,28 +109,6 @@ def _decision(r: Any) -> str:
     return decision_words(_num(r.pvalue), r.abs_lift, sig, r.note)
 
 
-def _require_step_events(p: Prepared, steps: tuple[str, ...]) -> None:
-    """A step that names an event the log does not hold is a typo, not a step nobody reached."""
-    import difflib
-
-    found = execute(p.events.select("event").distinct(), p.con)["event"].dropna()
-    occur = sorted(str(e) for e in found)
-    missing = [s for s in dict.fromkeys(steps) if s not in set(occur)]
-    if not missing:
-        return
-    tips = []
-    for s in missing:
-        close = difflib.get_close_matches(s, occur, n=1)
-        tips.append(f"{s!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    shown = ", ".join(repr(e) for e in occur[:30]) + (
-        f" … ({len(occur)} in all)" if len(occur) > 30 else ""
-    )
-    raise DataError(
-        f"funnel step(s) {', '.join(tips)} name no event of the events log; the events that "
-        f"occur are: {shown or 'none'}"
-    )
-
-
 def funnel(
     exposures: Any,
     events: Any,
@@ -154,7 +133,7 @@ def funnel(
         raise SpecError(f"window_days must be a positive whole number, got {window_days!r}")
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     require_event_column(p, "a funnel")
-    _require_step_events(p, steps)
+    require_events_occur(p.events, p.con, steps, what="funnel step(s)")
     as_lit = ibis.literal(p.as_of)
     units = p.units.filter(as_lit.delta(p.units.t0, unit="microsecond") >= window_days * DAY_US)
     ev = p.events.filter(p.events.event.isin(list(steps))).select("unit_id", "ts", "event")
