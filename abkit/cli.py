@@ -38,6 +38,8 @@ metrics:
   - retention: {days: [7, 13]}
   - active_days: {days: [1, 7]}
   - revenue: {days: [0, 29]}
+report:
+  truth: data/truth.csv   # the simulation's true retention, shown beside the estimates
 """
 
 #: what each exit code means (the values are abkit.report.exit_codes'; tests/test_cli.py checks)

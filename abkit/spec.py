@@ -90,6 +90,10 @@ class ReportOptions(BaseModel):
     )
     """Correction of the decisions across metrics × treatments (the primary metric is not
     corrected)."""
+    truth: str | None = Field(default=None, examples=["data/truth.csv"])
+    """For simulated data: a CSV of the true retention (columns variant, day, retention; relative
+    to the spec file), shown beside the estimates (``abkit demo`` and ``abkit simulate`` write
+    one)."""
 
 
 class DataSources(BaseModel):

@@ -45,6 +45,12 @@ display(HTML(ctx.trust_html()))
 display(res)
 
 # %%
+truth = ctx.truth_html()
+if truth:
+    display(Markdown("## Estimates beside the simulation's truth"))
+    display(HTML(truth))
+
+# %%
 guardrails = ctx.guardrails_html()
 if guardrails:
     display(Markdown("## Guardrails"))

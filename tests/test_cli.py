@@ -25,6 +25,10 @@ def test_demo_writes_a_report(tmp_path, capsys):
         "retention_d30",
     }
     assert "report.html" in capsys.readouterr().out
+    # the simulation's true effects beside the estimates (spec report.truth -> data/truth.csv)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Estimates beside the simulation" in html and "interval covers the truth" in html
+    assert "<td>Day-7 retention</td><td>treatment</td>" in html
 
 
 def test_simulate_and_version(tmp_path, capsys):

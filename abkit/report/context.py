@@ -231,6 +231,51 @@ class ReportContext:
             f"<h3>{title}</h3><ul>{''.join(items)}</ul></div>"
         )
 
+    def truth_html(self) -> str:
+        """For simulated data (``report.truth``): each day-N retention estimate beside the true
+        value of the generating model, and whether the interval covers the true lift ("" when
+        there is no truth file)."""
+        import pandas as pd
+
+        from abkit.metrics import Retention
+
+        path = self.config.get("truth")
+        if not path:
+            return ""
+        truth = pd.read_csv(path)
+        true = {(str(r.variant), int(r.day)): float(r.retention) for r in truth.itertuples()}
+        days = {
+            m.name: m.day for m in self.spec.build_metrics() if isinstance(m, Retention) and m.day
+        }
+        e, res, rows = html.escape, self.result, []
+        for mc in res.comparisons:
+            day = days.get(mc.metric)
+            c = mc.comparison
+            t_c, t_t = true.get((res.control, day or -1)), true.get((mc.variant, day or -1))
+            if day is None or t_c is None or t_t is None:
+                continue
+            lift = t_t - t_c
+            lo, hi = c.abs_lift_ci_lower, c.abs_lift_ci_upper
+            covered = lo is not None and hi is not None and lo <= lift <= hi
+            rows.append(
+                f"<tr><td>{e(res.metric(mc.metric).label)}</td><td>{e(mc.variant)}</td>"
+                f"<td>{fmt_value(t_c, 'proportion')} → {fmt_value(t_t, 'proportion')}</td>"
+                f"<td>{fmt_abs(lift, 'proportion')}</td>"
+                f"<td>{fmt_abs(c.abs_lift, 'proportion')} [{fmt_abs(lo, 'proportion')}, "
+                f"{fmt_abs(hi, 'proportion')}]</td><td>{'yes' if covered else 'no'}</td></tr>"
+            )
+        if not rows:
+            return ""
+        return (
+            "<p>The data are simulated: the generating model's true retention beside the "
+            "estimate. About 1 in 20 intervals miss the truth by chance.</p>"
+            "<table class='abkit-truth'><thead><tr><th>metric</th><th>variant</th>"
+            "<th>true control → treatment</th><th>true lift</th><th>estimated lift [CI]</th>"
+            "<th>interval covers the truth</th></tr></thead><tbody>"
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+
     def header_html(self) -> str:
         e = html.escape
         res = self.result

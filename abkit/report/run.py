@@ -71,6 +71,15 @@ def _data_arg(value: Any, role: str) -> str | None:
     )
 
 
+def _truth_path(spec: Any, spec_obj: ExperimentSpec) -> str | None:
+    """The spec's ``report.truth`` file, relative to the spec file, as an absolute path."""
+    truth = spec_obj.report.truth
+    if truth is None:
+        return None
+    base = Path(spec).parent if isinstance(spec, str | Path) else Path.cwd()
+    return str((base / truth).resolve())
+
+
 def resolve_inputs(
     spec: ExperimentSpec | Mapping[str, Any] | str | Path,
     exposures: str | Path | None,
@@ -160,6 +169,7 @@ def run_report(
             },
             "as_of": as_of_s,
             "summary_path": str(work / "summary.json"),
+            "truth": _truth_path(spec, spec_obj),
         }
         config_path = work / "config.json"
         write_json_atomic(config_path, config)
