@@ -1,8 +1,10 @@
 """Frozen result objects: what ``Experiment.analyze`` returns.
 
-Display conventions (notebooks, ``__str__``, reports): 3 significant digits, proportions and relative
-lifts as percentages, absolute lifts of proportions in percentage points (pp), intervals as
-``[lo, hi]``. ``to_pandas()`` and ``to_dict()`` carry the raw numbers (fractions, not percentages).
+Display conventions (notebooks, ``repr``, reports; :mod:`abkit._format`): rates in % and lifts
+of rates in percentage points with two decimals, relative lifts in % with one decimal, means with
+3 significant digits, intervals as ``[lo, hi]``. ``to_pandas()`` and ``to_dict()`` carry the raw
+numbers (fractions, not percentages). Every comparison carries the one decision every surface
+shows (:func:`decide`).
 """
 
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value, p_clause

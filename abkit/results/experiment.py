@@ -1,9 +1,4 @@
-"""Frozen result objects: what ``Experiment.analyze`` returns.
-
-Display conventions (notebooks, ``__str__``, reports): 3 significant digits, proportions and relative
-lifts as percentages, absolute lifts of proportions in percentage points (pp), intervals as
-``[lo, hi]``. ``to_pandas()`` and ``to_dict()`` carry the raw numbers (fractions, not percentages).
-"""
+"""``ExperimentResult``: everything one analysis produced, and its tabular and display forms."""
 
 from __future__ import annotations
 
