@@ -158,7 +158,7 @@ def test_html_has_sections_numbers_and_no_code(report):
     assert "img" in page.tags  # the forest plot, embedded
     doc = json.loads(report.summary.read_text(encoding="utf-8"))
     d1 = doc["results"]["comparisons"][0]
-    assert f"{100 * d1['treatment_value']:.3g}%" in text
+    assert f"{100 * d1['treatment_value']:.2f}%" in text  # the number rule: rates with 2 decimals
     html = report.html.read_text(encoding="utf-8")
     assert "http://" not in html and "https://" not in html  # opens offline
 
