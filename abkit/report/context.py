@@ -13,6 +13,7 @@ from abkit._display import TONE_COLORS, tone
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit._version import __version__
 from abkit.report.summary import build_summary, write_json_atomic
+from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival, cohort_table, retention_curve
 
 if TYPE_CHECKING:
@@ -425,7 +426,7 @@ class ReportContext:
         note = ""
         if method != "none":
             note = (
-                f"<p><small>Significance after the {html.escape(method)} correction across "
+                f"<p><small>Significance after the {html.escape(CORRECTIONS[method])} correction across "
                 f"{len(self.result.comparisons)} comparisons (metrics × treatments)"
                 + (", primary metric uncorrected" if self.result.primary_metric else "")
                 + ".</small></p>"
