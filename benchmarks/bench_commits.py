@@ -390,6 +390,8 @@ def _git_words(tree: dict[str, Any]) -> str:
     """'at abc1234 (clean)', or the commits before and after the size's runs if they differ."""
 
     def one(g: dict[str, Any]) -> str:
+        if not g["commit"]:
+            return "(not a git checkout)"
         dirty = g["dirty_abkit_files"]
         changes = f"uncommitted changes in {len(dirty)} abkit file(s)" if dirty else "clean"
         return f"`{g['commit']}` ({changes})"
