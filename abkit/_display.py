@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = [
     "clip",
     "decision_words",
     "fmt_when",
+    "interval_scale",
+    "interval_svg",
     "lift_line",
     "more_lines",
     "severity_style",
@@ -79,6 +82,44 @@ def tone_attrs(decision: str, higher_is_better: bool = True) -> str:
     if t == "neutral":
         return f" class='abkit-neutral' style='color:{TONE_COLORS[t]}'"
     return f" class='abkit-sig abkit-{t}' style='color:{TONE_COLORS[t]};font-weight:600'"
+
+
+#: geometry of the inline interval drawn in a results table row (pixels)
+_BAR_W, _BAR_H, _BAR_PAD = 120, 14, 4
+
+
+def interval_scale(bounds: Sequence[float | None]) -> float:
+    """The half-width that the inline intervals of one table share: the largest finite
+    ``|bound|`` (1 when there is none), so that every row is drawn on the same axis."""
+    finite = [abs(b) for b in bounds if b is not None and math.isfinite(b)]
+    return max(finite, default=0.0) or 1.0
+
+
+def interval_svg(
+    lower: float | None, estimate: float | None, upper: float | None, scale: float, shade: str
+) -> str:
+    """An interval drawn inline (as GrowthBook and Statsig tables do): a grey zero line, the
+    interval as a bar in the decision's colour and the estimate as a tick; an infinite bound
+    (one-sided test) runs to the edge. Presentation attributes only, no style or script, so it
+    survives the report's sanitiser and reads without a style sheet. "" without an interval."""
+    if lower is None or upper is None or estimate is None or not math.isfinite(estimate):
+        return ""
+    mid, half = _BAR_W / 2, _BAR_W / 2 - _BAR_PAD
+
+    def x(v: float) -> float:
+        v = max(-scale, min(scale, v)) if math.isfinite(v) else math.copysign(scale, v)
+        return round(mid + half * v / scale, 1)
+
+    color = TONE_COLORS[shade]
+    lo, hi, at = x(lower), x(upper), x(estimate)
+    return (
+        f"<svg class='abkit-interval' width='{_BAR_W}' height='{_BAR_H}' role='img' "
+        f"aria-label='interval {lower:.4g} to {upper:.4g}'>"
+        f"<line x1='{mid}' y1='0' x2='{mid}' y2='{_BAR_H}' stroke='#8c959f' stroke-width='1'/>"
+        f"<rect x='{lo}' y='{_BAR_H / 2 - 2}' width='{max(hi - lo, 1.0)}' height='4' "
+        f"fill='{color}'/>"
+        f"<rect x='{at - 1.5}' y='1' width='3' height='{_BAR_H - 2}' fill='{color}'/></svg>"
+    )
 
 
 def decision_words(pvalue: float | None, lift: float, significant: bool, note: str | None) -> str:

@@ -14,17 +14,24 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from abkit.errors import SpecError
-from abkit.stats.power import PowerResult, mde_proportions, sample_size_proportions
+from abkit.stats.power import (
+    PowerResult,
+    duration_days,
+    mde_proportions,
+    sample_size_proportions,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["RetentionTestPlan", "plan_retention_test"]
+__all__ = ["PlanProgress", "RetentionTestPlan", "plan_progress", "plan_retention_test"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,7 @@ def plan_retention_test(
     power: float = 0.8,
     variance_reduction: float = 0.0,
     ratio: float = 1.0,
+    alternative: str = "two-sided",
 ) -> RetentionTestPlan:
     """Plan a test of day-``metric_day`` retention.
 
@@ -140,6 +148,7 @@ def plan_retention_test(
         alpha, power: test size and target power.
         variance_reduction: expected CUPED variance reduction in [0, 1).
         ratio: ``n_treatment / n_control``.
+        alternative: "two-sided", "greater" or "less", as the analysis will test.
     """
     if isinstance(metric_day, bool) or not isinstance(metric_day, int) or metric_day < 0:
         raise SpecError(f"metric_day must be a non-negative integer, got {metric_day!r}")
@@ -152,6 +161,7 @@ def plan_retention_test(
         alpha=alpha,
         power=power,
         ratio=ratio,
+        alternative=alternative,
         variance_reduction=variance_reduction,
         daily_units=daily_units,
         metric_day=metric_day,
@@ -167,4 +177,143 @@ def plan_retention_test(
         variance_reduction,
         ratio,
         res,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProgress:
+    """How far a running experiment is along its plan (the report's first screen).
+
+    A unit counts towards the plan once its metric has matured (its day-N window has ended by
+    ``as_of``); the plan needs ``needed[arm]`` such units in every arm. Days are calendar days of
+    UTC from ``start``: the plan lasts ``planned_days`` (enrolment plus the maturity wait),
+    ``elapsed_days`` of them have passed by ``as_of``.
+    """
+
+    metric: str
+    plan: RetentionTestPlan
+    #: units the plan needs per arm (the control's from the plan, the others' by their weight)
+    needed: Mapping[str, int]
+    #: units exposed so far, and those whose metric has matured, per arm
+    exposed: Mapping[str, int]
+    mature: Mapping[str, int]
+    start: date
+    as_of: datetime
+    elapsed_days: int
+    planned_days: int
+    #: the last day the planned sample matures at the enrolment rate observed so far
+    projected_end: date | None
+
+    @property
+    def share(self) -> float:
+        """The least-advanced arm's mature units as a share of its need (can exceed 1)."""
+        return min(self.mature[a] / self.needed[a] for a in self.needed)
+
+    @property
+    def days_left(self) -> int:
+        """Planned days not yet passed (0 once the plan's duration is over)."""
+        return max(0, self.planned_days - self.elapsed_days)
+
+    @property
+    def complete(self) -> bool:
+        """Every arm has the planned number of mature units."""
+        return all(self.mature[a] >= self.needed[a] for a in self.needed)
+
+    def text(self, label: str | None = None) -> str:
+        """One line: units so far / needed, days so far / planned, and when it will be done."""
+        what = label or self.metric
+        arms = " · ".join(f"{a} {self.mature[a]:,} / {n:,}" for a, n in self.needed.items())
+        done = f"{min(self.share, 1.0):.0%}"
+        line = (
+            f"Plan: {arms} units with {what} mature ({done}); day {self.elapsed_days} of "
+            f"{self.planned_days} planned"
+        )
+        if self.complete:
+            return line + " — the planned sample is complete."
+        line += f", {self.days_left} day{'s' * (self.days_left != 1)} left"
+        if self.projected_end is not None:
+            line += (
+                f"; at the enrolment rate so far the planned sample is mature after "
+                f"{self.projected_end.isoformat()}"
+            )
+        return line + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields of ``summary.json``'s ``design`` block."""
+        return {
+            "metric": self.metric,
+            "baseline": self.plan.baseline,
+            "mde": self.plan.mde,
+            "relative": self.plan.relative,
+            "power": self.plan.power,
+            "daily_units_planned": self.plan.daily_units,
+            "units_needed": dict(self.needed),
+            "units_exposed": dict(self.exposed),
+            "units_mature": dict(self.mature),
+            "share_complete": self.share,
+            "complete": self.complete,
+            "start": self.start.isoformat(),
+            "elapsed_days": self.elapsed_days,
+            "planned_days": self.planned_days,
+            "days_left": self.days_left,
+            "projected_end": None if self.projected_end is None else self.projected_end.isoformat(),
+        }
+
+
+def plan_progress(
+    plan: RetentionTestPlan,
+    *,
+    metric: str,
+    weights: Mapping[str, float],
+    control: str,
+    exposed: Mapping[str, int],
+    mature: Mapping[str, int],
+    start: date,
+    as_of: datetime,
+) -> PlanProgress:
+    """Compare a running experiment with its plan.
+
+    Args:
+        plan: the plan (:func:`plan_retention_test`; its ``ratio`` is the smallest treatment's
+            weight over the control's, so every treatment arm gets at least the planned power).
+        metric: name of the planned metric.
+        weights: planned traffic weight per arm, the control included.
+        control: the control arm.
+        exposed, mature: units exposed so far and units whose metric has matured, per arm.
+        start: the first day of enrolment.
+        as_of: the time the data are read up to.
+
+    Example:
+        >>> plan = plan_retention_test(0.2, 0.1, daily_units=1000, metric_day=1)
+        >>> p = plan_progress(plan, metric="retention_d1", weights={"c": 0.5, "t": 0.5},
+        ...                   control="c", exposed={"c": 3000, "t": 3000},
+        ...                   mature={"c": 2500, "t": 2500}, start=date(2026, 11, 1),
+        ...                   as_of=datetime(2026, 11, 7))
+        >>> p.needed["c"], p.elapsed_days, p.planned_days, p.projected_end
+        (6507, 6, 16, datetime.date(2026, 11, 16))
+    """
+    n_c = math.ceil(plan.result.nobs_control - 1e-9)
+    w_c = weights[control]
+    needed = {
+        a: n_c if a == control else math.ceil(n_c * w / w_c - 1e-9) for a, w in weights.items()
+    }
+    wait = plan.metric_day + 1
+    planned = duration_days(sum(needed.values()), plan.daily_units, metric_day=plan.metric_day)
+    elapsed = max(0, (as_of.date() - start).days)
+    projected = None
+    if elapsed > 0 and all(exposed.get(a, 0) > 0 for a in needed):
+        # enrolment days the slowest arm needs at its observed rate, then the maturity wait
+        enrol = max(math.ceil(needed[a] / (exposed[a] / elapsed) - 1e-9) for a in needed)
+        projected = start + timedelta(days=enrol + wait - 1)
+    return PlanProgress(
+        metric=metric,
+        plan=plan,
+        needed=needed,
+        exposed={a: int(exposed.get(a, 0)) for a in needed},
+        mature={a: int(mature.get(a, 0)) for a in needed},
+        start=start,
+        as_of=as_of,
+        elapsed_days=elapsed,
+        planned_days=planned,
+        projected_end=projected,
     )

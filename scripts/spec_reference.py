@@ -25,6 +25,7 @@ import re
 import sys
 import types
 import typing
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,14 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from abkit.metrics import _REGISTRY, Metric, metric_from_spec
-from abkit.spec import DataSources, ExperimentSpec, GuardrailSpec, ReportOptions, load_spec
+from abkit.spec import (
+    DataSources,
+    DesignSpec,
+    ExperimentSpec,
+    GuardrailSpec,
+    ReportOptions,
+    load_spec,
+)
 from abkit.spec.model import MetricItem
 from abkit.spec.words import flow as _flow
 
@@ -46,6 +54,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
     ("report", ReportOptions, "`report:` — report sections"),
     ("data", DataSources, "`data:` — data files"),
     ("guardrails", GuardrailSpec, "`guardrails:` — each entry"),
+    ("design", DesignSpec, "`design:` — the sample-size plan"),
 )
 
 #: what each metric argument means (a kind-specific entry, ``kind.argument``, wins)
@@ -112,7 +121,13 @@ METRIC_TYPES = {
     "Metric | str": "metric or column name",
 }
 
-SCALARS = {str: "text", int: "whole number", float: "number", bool: "true or false"}
+SCALARS = {
+    str: "text",
+    int: "whole number",
+    float: "number",
+    bool: "true or false",
+    date: "date (YYYY-MM-DD)",
+}
 BOUNDS = {Ge: (">=", "ge"), Gt: (">", "gt"), Le: ("<=", "le"), Lt: ("<", "lt")}
 
 

@@ -6,17 +6,22 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from abkit._display import TONE_COLORS, tone
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit._version import __version__
+from abkit.data import prepare_logs
+from abkit.engine import execute
+from abkit.report.progress import design_progress
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival, cohort_table, retention_curve
 
 if TYPE_CHECKING:
+    from abkit.design import PlanProgress
     from abkit.results import ExperimentResult
     from abkit.spec import ExperimentSpec
 
@@ -154,6 +159,24 @@ class ReportContext:
             f"<tbody>{rows}</tbody></table>"
         )
 
+    def progress(self) -> PlanProgress | None:
+        """Progress against the spec's ``design:`` (None without one, or for a per-unit table,
+        which is a finished experiment); computed once."""
+        if self.spec.design is None or self.result.as_of is None:
+            return None
+        if "progress" not in self.cache:
+            self.cache["progress"] = design_progress(
+                self.spec, self.result, self.spec.design.start or self._first_exposure_day()
+            )
+        return cast("PlanProgress | None", self.cache["progress"])
+
+    def _first_exposure_day(self) -> date:
+        """The UTC day of the first exposure (a scan of the exposure log only)."""
+        args = self._view_args()
+        logs = prepare_logs(args["exposures"], columns=args["columns"], tz=args["tz"])
+        first = execute(logs.exposures.exposed_at.min(), logs.con)
+        return cast(date, first.date())
+
     @classmethod
     def load(cls, config_path: str) -> ReportContext:
         from abkit.analysis import Experiment
@@ -226,9 +249,15 @@ class ReportContext:
             )
         when = f"as of {e(res.as_of.strftime('%Y-%m-%d %H:%M UTC'))}" if res.as_of else ""
         title = "Primary metric" if res.primary_metric else "Decisions"
+        progress = self.progress()
+        plan = ""
+        if progress is not None:
+            done = " abkit-ok" if progress.complete else ""
+            label = res.metric(progress.metric).label
+            plan = f"<p class='abkit-progress{done}'>{e(progress.text(label))}</p>"
         return (
             f"<div class='abkit-headline'><h2>{e(res.name)}</h2>"
-            f"<p>{trust}</p><p>Units analysed: {sizes} {when}</p>"
+            f"<p>{trust}</p><p>Units analysed: {sizes} {when}</p>{plan}"
             f"<h3>{title}</h3><ul>{''.join(items)}</ul></div>"
         )
 
@@ -467,7 +496,8 @@ class ReportContext:
         return head + "".join(rows) + "</tbody></table>"
 
     def summary(self) -> dict[str, Any]:
-        return build_summary(self.result)
+        progress = self.progress()
+        return build_summary(self.result, design=None if progress is None else progress.to_dict())
 
     def write_summary(self) -> str:
         path = Path(self.config["summary_path"])

@@ -24,14 +24,17 @@ ALLOWED_TAGS = [
     "hr",
     "i",
     "li",
+    "line",
     "ol",
     "p",
     "pre",
+    "rect",
     "small",
     "span",
     "strong",
     "sub",
     "sup",
+    "svg",
     "table",
     "tbody",
     "td",
@@ -40,7 +43,16 @@ ALLOWED_TAGS = [
     "tr",
     "ul",
 ]
-ALLOWED_ATTRIBUTES = {"*": ["class", "title"], "a": ["href"], "td": ["colspan"], "th": ["colspan"]}
+ALLOWED_ATTRIBUTES = {
+    "*": ["class", "title"],
+    "a": ["href"],
+    "td": ["colspan"],
+    "th": ["colspan"],
+    # the inline intervals of the results table: geometry and colour only (no href, no style)
+    "svg": ["width", "height", "role", "aria-label"],
+    "line": ["x1", "y1", "x2", "y2", "stroke", "stroke-width"],
+    "rect": ["x", "y", "width", "height", "fill"],
+}
 _DROP_ELEMENTS = re.compile(r"<(style|script)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 _PAGE = """<!DOCTYPE html>

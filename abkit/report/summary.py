@@ -26,10 +26,13 @@ __all__ = [
 SUMMARY_SCHEMA = "abkit.summary/2"
 
 
-def build_summary(res: ExperimentResult) -> dict[str, Any]:
-    """The summary.json document (schema ``abkit.summary/2``)."""
+def build_summary(
+    res: ExperimentResult, *, design: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The summary.json document (schema ``abkit.summary/2``); ``design`` is the progress
+    against the spec's plan (:meth:`abkit.design.PlanProgress.to_dict`), when it has one."""
     blocking = [f.code for f in res.data_quality.blocking]
-    return {
+    doc = {
         "schema": SUMMARY_SCHEMA,
         "abkit_version": __version__,
         "experiment": res.name,
@@ -40,6 +43,9 @@ def build_summary(res: ExperimentResult) -> dict[str, Any]:
         "guardrails_untested": sorted({g.metric for g in res.guardrails if g.passed is None}),
         "results": res.to_dict(),
     }
+    if design is not None:
+        doc["design"] = dict(design)
+    return doc
 
 
 def summary_exit_code(summary: Mapping[str, Any], fail_on: Sequence[str] = ()) -> int:

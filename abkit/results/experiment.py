@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 from abkit._display import (
     arm_sizes,
     fmt_when,
+    interval_scale,
+    interval_svg,
     lift_line,
     more_lines,
     severity_style,
+    tone,
     tone_attrs,
     trust_text,
 )
@@ -519,14 +522,28 @@ def _result_html(res: ExperimentResult) -> str:
     adjusted = any(mc.correction not in (None, "none") for mc in res.comparisons)
     parts.append(
         "<table><thead><tr><th>metric</th><th>variant</th><th>control</th><th>treatment</th>"
-        "<th>abs. lift [CI]</th><th>rel. lift [CI]</th><th>p-value</th>"
+        "<th>abs. lift [CI]</th><th>rel. lift [CI]</th><th>interval (rel.)</th><th>p-value</th>"
         + ("<th>adj. p</th>" if adjusted else "")
         + "<th>decision</th><th>n (c / t)</th></tr></thead><tbody>"
+    )
+    scale = interval_scale(
+        [
+            b
+            for mc in res.comparisons
+            for b in (mc.comparison.rel_lift_ci_lower, mc.comparison.rel_lift_ci_upper)
+        ]
     )
     for mc in res.comparisons:
         c, info = mc.comparison, kinds[mc.metric]
         k = info.kind
         adj = f"<td>{e(fmt_p(mc.pvalue_adjusted))}</td>" if adjusted else ""
+        bar = interval_svg(
+            c.rel_lift_ci_lower,
+            c.rel_lift,
+            c.rel_lift_ci_upper,
+            scale,
+            tone(mc.decision, info.higher_is_better),
+        )
         parts.append(
             f"<tr{tone_attrs(mc.decision, info.higher_is_better)}><td title='"
             f"{e(info.definition)}'>{e(info.label)}</td><td>{e(mc.variant)}</td>"
@@ -534,7 +551,7 @@ def _result_html(res: ExperimentResult) -> str:
             f"<td>{fmt_abs(c.abs_lift, k)} [{fmt_abs(c.abs_lift_ci_lower, k)}, "
             f"{fmt_abs(c.abs_lift_ci_upper, k)}]</td>"
             f"<td>{fmt_rel(c.rel_lift)} [{fmt_rel(c.rel_lift_ci_lower)}, "
-            f"{fmt_rel(c.rel_lift_ci_upper)}]</td><td>{e(fmt_p(c.pvalue))}</td>{adj}"
+            f"{fmt_rel(c.rel_lift_ci_upper)}]</td><td>{bar}</td><td>{e(fmt_p(c.pvalue))}</td>{adj}"
             f"<td>{e(mc.decision)}</td><td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
         )
     parts.append("</tbody></table>")
@@ -550,7 +567,8 @@ def _result_html(res: ExperimentResult) -> str:
     parts.append(
         f"<p><small>{int(100 * (1 - res.alpha))}% intervals, {e(res.alternative)}; "
         + (how if res.correction != "none" else "decisions on raw p-values")
-        + ". Green / red: a significant change in / against the metric's good direction; "
+        + f". The bars draw the relative intervals on one axis (±{scale:.1%}) around a grey "
+        "zero line. Green / red: a significant change in / against the metric's good direction; "
         "grey: not significant, withheld or untested. Hover a metric for its exact "
         "definition.</small></p></div>"
     )

@@ -27,6 +27,7 @@ from abkit.spec.load import load_spec
 from abkit.spec.model import (
     STANDARD_COLUMNS,
     DataSources,
+    DesignSpec,
     ExperimentSpec,
     GuardrailSpec,
     ReportOptions,
@@ -35,6 +36,7 @@ from abkit.spec.model import (
 __all__ = [
     "STANDARD_COLUMNS",
     "DataSources",
+    "DesignSpec",
     "ExperimentSpec",
     "GuardrailSpec",
     "ReportOptions",

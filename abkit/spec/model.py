@@ -4,15 +4,24 @@ generated from the strings under the fields), and the cross-field checks."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from abkit.errors import SpecError
+from abkit.errors import SpecError, StatsError
 from abkit.metrics import metric_from_spec
 from abkit.spec.words import did_you_mean, flow, metric_in_words
+from abkit.stats.power import sample_size_proportions
 
-__all__ = ["STANDARD_COLUMNS", "DataSources", "ExperimentSpec", "GuardrailSpec", "ReportOptions"]
+__all__ = [
+    "STANDARD_COLUMNS",
+    "DataSources",
+    "DesignSpec",
+    "ExperimentSpec",
+    "GuardrailSpec",
+    "ReportOptions",
+]
 
 #: Column names abkit uses internally; ``columns`` in a spec maps these to the user's names.
 STANDARD_COLUMNS = ("unit_id", "variant", "exposed_at", "ts", "event", "value")
@@ -81,6 +90,32 @@ class DataSources(BaseModel):
         if self.units is None and self.exposures is None:
             raise ValueError("give units:, or exposures: (+ events:)")
         return self
+
+
+class DesignSpec(BaseModel):
+    """The plan the experiment was sized with (``abkit design``); the report's first screen shows
+    the progress against it: units so far / needed, days left."""
+
+    model_config = _CONFIG
+
+    baseline: float = Field(gt=0, lt=1, examples=[0.2])
+    """Expected control value of the planned metric (a proportion, e.g. 0.20 for 20% D7)."""
+    mde: float = Field(gt=0, examples=[0.05])
+    """Smallest effect worth detecting: relative to baseline (0.05 = 5%), or in absolute terms
+    with relative: false (0.01 = 1 pp)."""
+    relative: bool = Field(default=True, examples=[False])
+    """mde is relative to baseline."""
+    daily_units: float = Field(gt=0, le=1e9, examples=[4000])
+    """New units expected to enter the experiment per day (all arms)."""
+    power: float = Field(default=0.8, gt=0, lt=1, examples=[0.9])
+    """Target power of the planned test."""
+    variance_reduction: float = Field(default=0.0, ge=0, lt=1, examples=[0.3])
+    """Expected CUPED variance reduction in [0, 1)."""
+    metric: str | None = Field(default=None, examples=["retention_d7"])
+    """The metric the plan is for (default: primary_metric, else the first metric); a
+    proportion such as retention or a Proportion column."""
+    start: date | None = Field(default=None, examples=["2026-11-02"])
+    """First day of enrolment (default: the day of the first exposure in the data)."""
 
 
 class GuardrailSpec(BaseModel):
@@ -168,6 +203,10 @@ class ExperimentSpec(BaseModel):
     cuped: int | None = Field(default=None, ge=1, le=365, strict=True, examples=[14])
     """Lookback in days of the pre-exposure activity that every event metric is CUPED-adjusted
     for."""
+    design: DesignSpec | None = Field(
+        default=None, examples=[{"baseline": 0.2, "mde": 0.05, "daily_units": 4000}]
+    )
+    """The sample-size plan; the report shows progress against it (see design below)."""
 
     @field_validator("variants")
     @classmethod
@@ -271,9 +310,44 @@ class ExperimentSpec(BaseModel):
                         f"guardrails[{i}].metric: {g.metric!r} is not one of the metrics "
                         f"{flow(names)}" + did_you_mean(g.metric, names)
                     )
+            problems += self._design_problems(names)
+        elif self.design is not None:
+            problems.append("design: needs metrics: to plan for; list at least one metric")
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _design_problems(self, names: list[str]) -> list[str]:
+        if self.design is None:
+            return []
+        metric = self.design_metric
+        if metric not in names:
+            return [
+                f"design.metric: {metric!r} is not one of the metrics {flow(names)}"
+                + did_you_mean(metric, names)
+            ]
+        if not self.build_metrics()[names.index(metric)].binary:
+            return [
+                f"design.metric: {metric!r} is not a proportion; the design plans a proportion "
+                "metric such as retention: {day: 7}"
+            ]
+        d = self.design
+        try:
+            sample_size_proportions(
+                d.baseline, d.mde, relative=d.relative, alpha=self.alpha, power=d.power
+            )
+        except StatsError as exc:
+            return [f"design: {exc}"]
+        return []
+
+    @property
+    def design_metric(self) -> str | None:
+        """The metric the design plans for: design.metric, else primary_metric, else the first."""
+        if self.design is None or not self.metrics:
+            return None
+        if self.design.metric is not None:
+            return self.design.metric
+        return self.primary_metric or metric_from_spec(self.metrics[0]).name
 
     @property
     def variant_names(self) -> tuple[str, ...]:
