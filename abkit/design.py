@@ -58,6 +58,7 @@ class RetentionTestPlan:
 
         wait = self.metric_day + 1
         top = max_days or max(2 * (self.result.duration_days or wait + 1), wait + 14)
+        top = min(top, wait + 730)  # two years of enrolment is as far as a curve is useful
         rows = []
         for total in range(wait + 1, top + 1):
             enrol = total - wait
@@ -150,10 +151,18 @@ def plan_retention_test(
         ratio: ``n_treatment / n_control``.
         alternative: "two-sided", "greater" or "less", as the analysis will test.
     """
-    if isinstance(metric_day, bool) or not isinstance(metric_day, int) or metric_day < 0:
-        raise SpecError(f"metric_day must be a non-negative integer, got {metric_day!r}")
-    if not (isinstance(daily_units, int | float) and daily_units > 0):
-        raise SpecError(f"daily_units must be positive, got {daily_units!r}")
+    if (
+        isinstance(metric_day, bool)
+        or not isinstance(metric_day, int)
+        or not 0 <= metric_day <= 365
+    ):
+        raise SpecError(
+            f"metric_day must be a whole number of days from 0 to 365, got {metric_day!r}"
+        )
+    if not (isinstance(daily_units, int | float) and 0 < daily_units <= 1e9):
+        raise SpecError(
+            f"daily_units must be a number of units per day in (0, 1e9], got {daily_units!r}"
+        )
     res = sample_size_proportions(
         baseline,
         mde,

@@ -112,9 +112,14 @@ def _cap_text(cap: float | None, cap_quantile: float | None = None) -> str:
     return "" if cap is None else f"; per-unit value capped at {cap:g}"
 
 
+MAX_DAY = 3650  #: the longest window a metric may read, in days (ten years)
+
+
 def _check_day(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SpecError(f"{name} must be a non-negative integer number of days, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAY:
+        raise SpecError(
+            f"{name} must be a whole number of days from 0 to {MAX_DAY} (ten years), got {value!r}"
+        )
     return value
 
 

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -95,6 +97,9 @@ if churn is not None:
     display(Markdown("## Time to churn"))
     churn.plot()
     display(HTML(ctx.churn_html(churn)))
+elif ctx.skipped_html("churn"):
+    display(Markdown("## Time to churn"))
+    display(HTML(ctx.skipped_html("churn")))
 
 # %%
 segments = ctx.segments_html()

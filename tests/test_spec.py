@@ -58,7 +58,7 @@ def test_weight_mapping_and_bom(tmp_path):
         ({"alternative": "bigger"}, r"- alternative: expected one of 'two-sided'"),
         ({"metrics": [{"retention": {"week": 1}}]}, r"retention: unknown key 'week'; allowed arg"),
         ({"metrics": [{"retentoin": {"day": 1}}]}, r"unknown metric kind 'retentoin'"),
-        ({"metrics": [{"retention": {"day": -1}}]}, r"non-negative integer"),
+        ({"metrics": [{"retention": {"day": -1}}]}, r"whole number of days from 0 to 3650"),
         (
             {"metrics": [{"retention": {"day": 1}}, {"retention": {"day": 1}}]},
             r"- metrics: .*unique",

@@ -15,6 +15,7 @@ from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 from abkit._version import __version__
 from abkit.data import prepare_logs
 from abkit.engine import execute
+from abkit.errors import DataError
 from abkit.report.progress import design_progress
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.results import CORRECTIONS
@@ -96,17 +97,26 @@ class ReportContext:
         if not self.has_events or k == 0:
             return None
         args = self._view_args()
-        return churn_survival(
-            args["exposures"],
-            args["events"],
-            inactive_days=k,
-            tau=self.spec.report.churn_tau,
-            control=self.spec.control,
-            alpha=self.spec.alpha,
-            as_of=args["as_of"],
-            columns=args["columns"],
-            tz=args["tz"],
-        )
+        try:
+            return churn_survival(
+                args["exposures"],
+                args["events"],
+                inactive_days=k,
+                tau=self.spec.report.churn_tau,
+                control=self.spec.control,
+                alpha=self.spec.alpha,
+                as_of=args["as_of"],
+                columns=args["columns"],
+                tz=args["tz"],
+            )
+        except DataError as exc:  # e.g. more inactive days than the log covers: the report stays
+            self.cache["skipped:churn"] = str(exc)
+            return None
+
+    def skipped_html(self, section: str) -> str:
+        """Why a section the spec asks for could not be shown ("" when it was not skipped)."""
+        why = self.cache.get(f"skipped:{section}")
+        return "" if why is None else f"<p class='abkit-skipped'>Not shown: {html.escape(why)}.</p>"
 
     def churn_html(self, churn: Any) -> str:
         e = html.escape
@@ -126,7 +136,8 @@ class ReportContext:
         )
         level = round(100 * (1 - self.spec.alpha))
         return (
-            f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
+            (f"<p>{e(churn.note)}.</p>" if churn.note else "")
+            + f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
             "<th>days retained (control)</th><th>days retained (treatment)</th>"
             f"<th>extra days</th><th>{level}% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"

@@ -51,6 +51,8 @@ class ChurnResult:
     rmst: dict[str, RMSTComparison]
     counts: pd.DataFrame
     immature: int = 0
+    #: why there is no RMST comparison (tau beyond the follow-up), else None
+    note: str | None = None
 
     def to_pandas(self) -> pd.DataFrame:
         """KM curves in long form: variant, day, survival, ci_lower, ci_upper, at_risk, churned."""
@@ -87,6 +89,8 @@ class ChurnResult:
         """One row per treatment: RMST per arm, the difference ("extra retained days"), CI, p."""
         import pandas as pd
 
+        columns = ["variant", "tau", "rmst_control", "rmst_treatment", "extra_days", "ci_lower"]
+        columns += ["ci_upper", "pvalue", "logrank_pvalue"]
         return pd.DataFrame(
             [
                 {
@@ -101,7 +105,8 @@ class ChurnResult:
                     "logrank_pvalue": self.logrank.pvalue,
                 }
                 for v, r in self.rmst.items()
-            ]
+            ],
+            columns=columns,
         )
 
     @property
@@ -131,7 +136,7 @@ class ChurnResult:
             f"({_p(r.pvalue)}), {self._decision(r)}"
             for v, r in self.rmst.items()
         ]
-        return "\n".join([head, *more_lines(lines)])
+        return "\n".join([head, *more_lines(lines), *([f"  {self.note}"] if self.note else [])])
 
     def _repr_html_(self) -> str:
         """The RMST summary (extra days retained up to ``tau``), each decision coloured inline."""
@@ -148,7 +153,8 @@ class ChurnResult:
             f"<div class='abkit-churn'><h4>Time to churn (tau = {self.tau} days)</h4><table>"
             f"<thead><tr><th>variant</th><th>RMST {e(self.control)}</th><th>RMST variant</th>"
             f"<th>extra days [CI]</th><th>p-value</th><th>decision</th></tr></thead><tbody>{rows}"
-            f"</tbody></table><p><small>Log-rank p = {e(fmt_p(self.logrank.pvalue))}; {level}% "
+            f"</tbody></table>{f'<p>{e(self.note)}</p>' if self.note else ''}"
+            f"<p><small>Log-rank p = {e(fmt_p(self.logrank.pvalue))}; {level}% "
             "intervals; uncorrected tests; green / red: significantly more / fewer days retained, "
             f"grey: not significant or untested. {e(self.definition)}.</small></p></div>"
         )
@@ -221,6 +227,12 @@ def churn_survival(
     u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
     counts = execute(u.group_by(["variant", "time", "churned"]).aggregate(units=u.count()), p.con)
     if counts.empty:
+        if n_immature:
+            raise DataError(
+                f"no unit has {k} whole days observed by as_of ({fmt_when(p.as_of)}), so churn "
+                f"after {k} inactive days cannot be checked yet; lower inactive_days "
+                "(report.churn_inactive_days in a spec) or wait for more data"
+            )
         raise DataError("no analysable units: check exposures and as_of")
     counts["variant"] = counts["variant"].astype(str)
     variants = order_variants(counts.variant.unique().tolist(), control)
@@ -230,11 +242,22 @@ def churn_survival(
     }
     curves = {v: kaplan_meier(*arms[v], alpha=alpha) for v in variants}
     lr = logrank(counts.time, counts.churned, counts.variant, counts.units)
+    # the KM curve says nothing beyond an arm's longest follow-up: an RMST restricted to a later
+    # tau would integrate an extrapolated flat tail (as survRM2 refuses, so does abkit)
+    follow = {v: int(arms[v][0].max()) for v in variants}
+    short = min(variants, key=lambda v: follow[v])
+    note = None
+    if follow[short] < tau:
+        note = (
+            f"RMST not computed: tau = {tau} days is beyond the longest follow-up by as_of "
+            f"({follow[short]} days in {short}); set tau (report.churn_tau) to at most "
+            f"{follow[short]}, or wait for more data"
+        )
     rm = {
         v: compare_rmst(arms[control], arms[v], tau=tau, alpha=alpha, alternative=alternative)
-        for v in variants[1:]
+        for v in (variants[1:] if note is None else [])
     }
     counts = counts.sort_values(["variant", "time", "churned"]).reset_index(drop=True)
     return ChurnResult(
-        control, tuple(variants), k, tau, p.as_of, curves, lr, rm, counts, n_immature
+        control, tuple(variants), k, tau, p.as_of, curves, lr, rm, counts, n_immature, note
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,12 @@ from abkit.errors import SpecError
 from abkit.spec.model import ExperimentSpec
 from abkit.spec.words import format_validation_error
 
-__all__ = ["load_spec"]
+__all__ = ["MAX_SPEC_BYTES", "MAX_SPEC_VALUES", "load_spec", "read_yaml"]
+
+#: a spec is a page of YAML; anything near these sizes is a mistake or an attack
+MAX_SPEC_BYTES = 1_000_000
+#: values a spec may hold once its aliases (``*name``) are expanded (a "billion laughs" bound)
+MAX_SPEC_VALUES = 100_000
 
 
 def load_spec(source: ExperimentSpec | Mapping[str, Any] | str | Path) -> ExperimentSpec:
@@ -34,13 +39,12 @@ def load_spec(source: ExperimentSpec | Mapping[str, Any] | str | Path) -> Experi
         path = Path(source)
         where = f" {path}"
         if not path.is_file():
-            raise SpecError(f"spec file {path} does not exist")
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except yaml.YAMLError as exc:
-            raise SpecError(f"spec file {path} is not valid YAML: {exc}") from None
+            raise SpecError(
+                f"spec file {path} does not exist"
+                if not path.exists()
+                else f"spec file {path} is not a regular file; give the path of a YAML file"
+            )
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise SpecError(f"spec file {path} must hold a mapping (name:, control:, …)")
         source = data
@@ -50,3 +54,98 @@ def load_spec(source: ExperimentSpec | Mapping[str, Any] | str | Path) -> Experi
         return ExperimentSpec.model_validate(dict(source))
     except ValidationError as exc:
         raise SpecError(format_validation_error(exc, where, source, ExperimentSpec)) from None
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file as Python values, refusing what would make a spec mean something else than
+    it says or cost more than a spec can: a key given twice in one mapping (YAML would keep
+    the last silently), aliases that expand to more than :data:`MAX_SPEC_VALUES` values or refer
+    to themselves, text that is not UTF-8, a file over :data:`MAX_SPEC_BYTES`.
+
+    Raises:
+        SpecError: naming the file, the line and the fix.
+    """
+    import yaml
+
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"spec file {path} is {path.stat().st_size:,} bytes; a spec is at most "
+            f"{MAX_SPEC_BYTES:,} bytes of YAML — is this the right file?"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(
+            f"spec file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "save it as UTF-8"
+        ) from None
+
+    class _Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Hashable, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *defaults` keys may be overridden: that is what merges do
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, Hashable) and key in seen:
+                    raise SpecError(
+                        f"spec file {path}: key {key!r} is given twice in one mapping (lines "
+                        f"{seen[key]} and {line}); YAML would silently keep the last one — "
+                        "remove the one you do not mean"
+                    )
+                if isinstance(key, Hashable):
+                    seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"spec file {path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise SpecError(
+            f"spec file {path} nests its values too deeply to be a spec; is this the right file?"
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: Any, path: Path) -> None:
+    """Refuse a node graph whose aliases expand to more than MAX_SPEC_VALUES values, or loop."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise SpecError(
+                f"spec file {path}: an alias refers to the value that contains it (line "
+                f"{node.start_mark.line + 1}); a spec cannot be recursive"
+            )
+        open_.add(key)
+        n = 1
+        if isinstance(node.value, list):
+            for item in node.value:
+                parts = item if isinstance(item, tuple) else (item,)
+                n += sum(size(p) for p in parts)
+                if n > MAX_SPEC_VALUES:
+                    break
+        open_.discard(key)
+        sizes[key] = n
+        if n > MAX_SPEC_VALUES:
+            raise SpecError(
+                f"spec file {path}: its aliases (*name) expand to more than {MAX_SPEC_VALUES:,} "
+                "values; write the values out, or use fewer nested aliases"
+            )
+        return n
+
+    size(root)

@@ -46,9 +46,11 @@ def flow(value: Any) -> str:
     return text if text else "''"
 
 
-def got(value: Any) -> str:
-    """A value a user wrote, for ``got …``: text quoted, the rest as YAML."""
-    return repr(value) if isinstance(value, str) else flow(value)
+def got(value: Any, width: int = 80) -> str:
+    """A value a user wrote, for ``got …``: text quoted, the rest as YAML; at most ``width``
+    characters (a long value is cut with "…")."""
+    text = repr(value) if isinstance(value, str) else flow(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def closest(word: Any, options: Sequence[Any]) -> str | None:
