@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -256,6 +257,20 @@ def event_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
             rows,
             f"{k:,} event rows with a null unit id or time were dropped",
         )
+    matched = c["e_in_window"] + c["e_before"] + c["e_after"] + c["e_late"]
+    if c["e_unexposed"] and matched < 0.01 * (matched + c["e_unexposed"]):
+        dq.add(
+            "events_match_no_unit",
+            "blocking" if matched == 0 else "warning",
+            c["e_unexposed"],
+            rows,
+            f"{'no' if matched == 0 else 'almost no'} event row ({matched:,} of {rows:,}) "
+            "belongs to an exposed unit: the unit ids of the two logs probably differ in form "
+            "(42 vs '00042', 1 vs 1.0, trailing spaces, accents composed or not); compare a few "
+            "unit_id values of each log and make them equal"
+            + ("" if matched == 0 else " (expected only if the events log covers many more "
+               "units than the experiment)"),
+        )  # fmt: skip
     for code, key, message in (
         ("events_unexposed_units", "e_unexposed", "events belong to units never exposed "
          "(by as_of); ignored"),
@@ -314,11 +329,34 @@ def unknown_variant_findings(
     )
 
 
+#: letters of other scripts drawn like Latin ones (Unicode's confusables for the Latin alphabet)
+_LOOK_ALIKE = str.maketrans(
+    "аеорсухіјѕԁɡАВЕКМНОРСТХІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧοіν",
+    "aeopcyxijsdgABEKMHOPCTXIJSABEZHIKMNOPTYXoiv",
+)
+
+
+def label_key(label: str) -> str:
+    """What a reader sees of a label: Unicode-normalised (NFKC), without invisible characters
+    (zero-width spaces, joiners, byte-order marks), letters of other scripts that look Latin
+    mapped to Latin, outer white space stripped, case folded. Two labels with one key look the
+    same in a report but are different arms.
+
+    Example:
+        >>> label_key("Cont\u200brol ") == label_key("control") == label_key("cоntrol")
+        True
+    """
+    text = unicodedata.normalize("NFKC", label)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text.translate(_LOOK_ALIKE).strip().casefold()
+
+
 def label_variant_findings(units_by_variant: Mapping[str, int], dq: FindingsBuilder) -> None:
-    """Labels equal but for case or surrounding white space usually split one arm in two."""
+    """Labels that look the same (case, white space, Unicode form, invisible characters, letters
+    of another script) split one arm in two: blocking."""
     groups: dict[str, list[str]] = {}
     for v in sorted(units_by_variant):
-        groups.setdefault(v.strip().casefold(), []).append(v)
+        groups.setdefault(label_key(v), []).append(v)
     clashes = [sorted(g) for g in groups.values() if len(g) > 1]
     if clashes:
         n = sum(units_by_variant[v] for g in clashes for v in g)
@@ -327,8 +365,13 @@ def label_variant_findings(units_by_variant: Mapping[str, int], dq: FindingsBuil
             "blocking",
             n,
             sum(units_by_variant.values()),
-            f"variant labels {clashes} differ only in case or white space; they are analysed "
-            "as separate arms. Normalise the labels (e.g. str.strip().lower()) in the source",
+            "variant labels "
+            + "; ".join(" and ".join(ascii(v) for v in g) for g in clashes)
+            + " look the same but "
+            "differ in case, white space, Unicode form, invisible characters or look-alike "
+            "letters of another script; they are analysed as separate arms. Normalise the "
+            "labels in the source (e.g. unicodedata.normalize('NFKC', s).strip().lower() and "
+            "remove zero-width characters)",
         )
 
 

@@ -291,6 +291,37 @@ def labels_differing_only_by_case_and_whitespace(tmp: Path) -> Case:
     return Case(_logs(e), Recorded(codes=("variant_label_variants",)))
 
 
+@pytest.mark.parametrize(
+    "twin", ["contro\u0301l", "cont\u200brol", "c\u043entrol", "CONTROL\ufeff"]
+)
+def test_look_alike_variant_labels_block(twin):
+    """NFD accents, zero-width characters, a Cyrillic о, a byte-order mark: one arm in two."""
+    import unicodedata
+
+    control = unicodedata.normalize("NFC", "contro\u0301l") if "\u0301" in twin else "control"
+    e = _exp(
+        units=list("abcdef"), variants=(control, "treatment", twin, "treatment", control, twin)
+    )
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], control=control).analyze(
+        **_logs(e, as_of=AS_OF)
+    )
+    (f,) = [f for f in res.data_quality.findings if f.code == "variant_label_variants"]
+    assert f.severity == "blocking" and ascii(twin) in f.message and f.count == 4
+
+
+@case
+def events_whose_ids_match_no_exposed_unit(tmp: Path) -> Case:
+    # exposures keyed 1, 2, 3, 4; events keyed '00001'…: as text they never meet
+    e = _exp(units=(1, 2, 3, 4))
+    v = _ev((("00001", 1), ("00002", 1), ("00003", 2)))
+
+    def check(res):
+        (f,) = [f for f in res.data_quality.findings if f.code == "events_match_no_unit"]
+        assert f.severity == "blocking" and "'00042'" in f.message and f.count == 3
+
+    return Case(_logs(e, v), Recorded(codes=("events_match_no_unit",), check=check))
+
+
 @case
 def non_ascii_variant_labels(tmp: Path) -> Case:
     e = _exp(variants=("对照组", "实验组") * 2)
