@@ -162,6 +162,22 @@ def test_report_first_screen_and_summary_show_the_progress(sim: Path):
     jsonschema.validate(summary, schema)
     assert summary["design"]["days_left"] == p.days_left == p.planned_days - 11
 
+    # when each metric is readable: every unit exposed by as_of is either mature or waiting
+    last = exposures.exposed_at[exposures.exposed_at <= pd.Timestamp(as_of)].max()
+    by_metric = {m.metric: m for m in ctx.maturity()}
+    for name, delay in (("retention_d1", 2), ("retention_d7", 8)):
+        m = by_metric[name]
+        assert m.mature_after_days == delay
+        assert m.units_mature + m.units_waiting == sum(res.srm.observed)
+        assert m.all_enrolled_mature_on == (last + pd.Timedelta(days=delay)).date()
+    assert by_metric["retention_d7"].planned_sample_mature_on == p.projected_end
+    assert by_metric["retention_d1"].planned_sample_mature_on == p.projected_end - pd.Timedelta(
+        days=6
+    )
+    (d7_doc,) = [m for m in summary["maturity"] if m["metric"] == "retention_d7"]
+    assert d7_doc["units_waiting"] == by_metric["retention_d7"].units_waiting
+    assert "Readable" in ctx.header_html() and "of units mature" in ctx.header_html()
+
     # a start given in the spec wins over the data's first exposure; a per-unit table has none
     later = spec.model_copy(
         update={"design": spec.design.model_copy(update={"start": date(2024, 3, 5)})}

@@ -6,18 +6,19 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from abkit._display import TONE_COLORS, tone
-from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
+from abkit._format import fmt_abs, fmt_p, fmt_value
 from abkit._version import __version__
 from abkit.data import prepare_logs
 from abkit.engine import execute
 from abkit.errors import DataError
-from abkit.report.progress import design_progress
+from abkit.report.progress import MetricMaturity, design_progress, maturity
 from abkit.report.summary import build_summary, write_json_atomic
+from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival, cohort_table, retention_curve
 
@@ -119,29 +120,7 @@ class ReportContext:
         return "" if why is None else f"<p class='abkit-skipped'>Not shown: {html.escape(why)}.</p>"
 
     def churn_html(self, churn: Any) -> str:
-        e = html.escape
-
-        def num(x: float | None, fmt: str = "+.3g") -> str:
-            return "–" if x is None else format(x, fmt)
-
-        rows = "".join(
-            f"<tr><td>{e(r.variant)}</td><td>{num(r.rmst_control, '.3g')}</td>"
-            f"<td>{num(r.rmst_treatment, '.3g')}</td><td>{num(r.extra_days)}</td>"
-            f"<td>[{num(r.ci_lower)}, {num(r.ci_upper)}]</td><td>{fmt_p(r.pvalue)}</td>"
-            f"<td>{fmt_p(r.logrank_pvalue)}</td></tr>"
-            for r in churn.summary()
-            .astype(object)
-            .where(churn.summary().notna(), None)
-            .itertuples()
-        )
-        level = round(100 * (1 - self.spec.alpha))
-        return (
-            (f"<p>{e(churn.note)}.</p>" if churn.note else "")
-            + f"<p>{e(churn.definition)}.</p><table><thead><tr><th>variant</th>"
-            "<th>days retained (control)</th><th>days retained (treatment)</th>"
-            f"<th>extra days</th><th>{level}% CI</th><th>p</th><th>log-rank p</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
+        return churn_table(churn, self.spec.alpha)
 
     def sequential_html(self) -> str:
         """Always-valid status per comparison: safe to read every day ("" when switched off,
@@ -182,11 +161,24 @@ class ReportContext:
         return cast("PlanProgress | None", self.cache["progress"])
 
     def _first_exposure_day(self) -> date:
-        """The UTC day of the first exposure (a scan of the exposure log only)."""
-        args = self._view_args()
-        logs = prepare_logs(args["exposures"], columns=args["columns"], tz=args["tz"])
-        first = execute(logs.exposures.exposed_at.min(), logs.con)
-        return cast(date, first.date())
+        return self._exposure_span()[0].date()
+
+    def _exposure_span(self) -> tuple[datetime, datetime]:
+        """The first and the last exposure by as_of (one scan of the exposure log, once)."""
+        if "span" not in self.cache:
+            args = self._view_args()
+            logs = prepare_logs(args["exposures"], columns=args["columns"], tz=args["tz"])
+            x = logs.exposures
+            x = x.filter(x.exposed_at <= args["as_of"])
+            span = execute(x.aggregate(first=x.exposed_at.min(), last=x.exposed_at.max()), logs.con)
+            self.cache["span"] = (span["first"].iloc[0], span["last"].iloc[0])
+        return cast("tuple[datetime, datetime]", self.cache["span"])
+
+    def maturity(self) -> list[MetricMaturity]:
+        """When each windowed metric is readable (empty for a per-unit table)."""
+        if self.result.as_of is None or not self.has_events:
+            return []
+        return maturity(self.spec, self.result, self._exposure_span()[1], self.progress())
 
     @classmethod
     def load(cls, config_path: str) -> ReportContext:
@@ -328,6 +320,9 @@ class ReportContext:
             ("Significance", f"alpha = {res.alpha:g}, {e(res.alternative)}"),
             ("abkit", e(__version__)),
         ]
+        readable = [e(m.text()) for m in self.maturity() if m.units_waiting]
+        if readable:
+            rows.insert(4, ("Readable", "<br>".join(readable)))
         if self.spec.description:
             rows.insert(1, ("Description", e(self.spec.description)))
         body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
@@ -424,33 +419,7 @@ class ReportContext:
 
     def guardrails_html(self) -> str:
         """Guardrail metrics: passed / breached, with the one-sided bound against the margin."""
-        res = self.result
-        if not res.guardrails:
-            return ""
-        e = html.escape
-        labels = {m.name: m.label for m in res.metrics}
-        rows = []
-        for g in res.guardrails:
-            state = {True: "passed", False: "BREACHED", None: "no test"}[g.passed]
-            cls = {True: "abkit-ok", False: "abkit-blocking", None: ""}[g.passed]
-            unit = " (relative)" if g.relative else ""
-            direction = "higher is better" if g.higher_is_better else "lower is better"
-            est = "–" if g.estimate is None else f"{g.estimate:+.3g}"
-            bound = "–" if g.bound is None else f"{g.bound:+.3g}"
-            rows.append(
-                f"<tr><td>{e(labels.get(g.metric, g.metric))}</td><td>{e(g.variant)}</td>"
-                f"<td>{g.margin:g}{unit}, {direction}</td><td>{est}</td><td>{bound}</td>"
-                f"<td>{fmt_p(g.pvalue)}</td><td class='{cls}'>{state}"
-                f"{' — ' + e(g.note) if g.note else ''}</td></tr>"
-            )
-        return (
-            "<p>Non-inferiority tests: a guardrail passes when the one-sided "
-            f"{round(100 * (1 - res.alpha))}% bound of the lift stays within the margin.</p>"
-            "<table><thead><tr><th>metric</th><th>variant</th><th>margin</th><th>lift</th>"
-            "<th>bound</th><th>p</th><th>status</th></tr></thead><tbody>"
-            + "".join(rows)
-            + "</tbody></table>"
-        )
+        return guardrails_table(self.result)
 
     def definitions_html(self) -> str:
         e = html.escape
@@ -481,34 +450,15 @@ class ReportContext:
 
     def segments_html(self) -> str:
         """Per-segment lifts with Benjamini–Hochberg adjusted p-values."""
-        e = html.escape
-        res = self.result
-        if not res.segment_comparisons:
-            return ""
-        kinds = {m.name: m for m in res.metrics}
-        head = (
-            "<table class='abkit-segments'><thead><tr><th>segment</th><th>value</th>"
-            "<th>metric</th><th>variant</th><th>control</th><th>treatment</th><th>abs. lift</th>"
-            "<th>rel. lift</th><th>p</th><th>p (BH)</th><th>n (c / t)</th></tr></thead><tbody>"
-        )
-        rows = []
-        for mc in res.segment_comparisons:
-            c, info = mc.comparison, kinds[mc.metric]
-            sig = mc.significant
-            rows.append(
-                f"<tr{' class=abkit-sig' if sig else ''}><td>{e(mc.segment or '')}</td>"
-                f"<td>{e(mc.segment_value or '')}</td><td>{e(info.label)}</td>"
-                f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, info.kind)}</td>"
-                f"<td>{fmt_value(c.treatment_value, info.kind)}</td>"
-                f"<td>{fmt_abs(c.abs_lift, info.kind)}</td><td>{fmt_rel(c.rel_lift)}</td>"
-                f"<td>{fmt_p(c.pvalue)}</td><td>{fmt_p(mc.pvalue_adjusted)}</td>"
-                f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
-            )
-        return head + "".join(rows) + "</tbody></table>"
+        return segments_table(self.result)
 
     def summary(self) -> dict[str, Any]:
         progress = self.progress()
-        return build_summary(self.result, design=None if progress is None else progress.to_dict())
+        return build_summary(
+            self.result,
+            design=None if progress is None else progress.to_dict(),
+            maturity=[m.to_dict() for m in self.maturity()],
+        )
 
     def write_summary(self) -> str:
         path = Path(self.config["summary_path"])

@@ -1,9 +1,11 @@
-"""Progress of a running experiment against the spec's ``design:`` (the report's first screen)."""
+"""A running experiment's progress: against the spec's ``design:`` (the report's first screen),
+and when each metric becomes readable (the header's "Readable" row)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from abkit.design import PlanProgress, plan_progress, plan_retention_test
 
@@ -11,7 +13,7 @@ if TYPE_CHECKING:
     from abkit.results import ExperimentResult
     from abkit.spec import ExperimentSpec
 
-__all__ = ["design_progress"]
+__all__ = ["MetricMaturity", "design_progress", "maturity"]
 
 
 def design_progress(
@@ -57,3 +59,90 @@ def design_progress(
         start=start,
         as_of=res.as_of,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MetricMaturity:
+    """When a metric with a window can be read: a unit counts once ``mature_after_days`` have
+    passed since its exposure."""
+
+    metric: str
+    label: str
+    mature_after_days: int
+    #: units (all arms) whose window has ended by as_of, and those still waiting
+    units_mature: int
+    units_waiting: int
+    #: the day after whose end every unit enrolled by as_of has its window ended
+    all_enrolled_mature_on: date
+    #: with a design: the day after whose end the planned sample is mature, at the enrolment
+    #: rate observed so far
+    planned_sample_mature_on: date | None
+
+    @property
+    def share_mature(self) -> float:
+        total = self.units_mature + self.units_waiting
+        return self.units_mature / total if total else 0.0
+
+    def text(self) -> str:
+        line = f"{self.label}: {self.share_mature:.0%} of units mature"
+        if self.units_waiting:
+            line += f"; all units enrolled so far after {self.all_enrolled_mature_on.isoformat()}"
+        if self.planned_sample_mature_on is not None:
+            line += f"; the planned sample after {self.planned_sample_mature_on.isoformat()}"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "mature_after_days": self.mature_after_days,
+            "units_mature": self.units_mature,
+            "units_waiting": self.units_waiting,
+            "share_mature": self.share_mature,
+            "all_enrolled_mature_on": self.all_enrolled_mature_on.isoformat(),
+            "planned_sample_mature_on": None
+            if self.planned_sample_mature_on is None
+            else self.planned_sample_mature_on.isoformat(),
+        }
+
+
+def maturity(
+    spec: ExperimentSpec,
+    res: ExperimentResult,
+    last_exposure: datetime,
+    progress: PlanProgress | None = None,
+) -> list[MetricMaturity]:
+    """Each windowed metric's maturity as of ``res.as_of`` (empty for a per-unit table).
+
+    ``all_enrolled_mature_on`` is the day of ``last_exposure + mature_after_days``; with a
+    plan, the planned sample's last enrolment day (from :attr:`PlanProgress.projected_end`) plus
+    the metric's delay. Counts are of the overall comparisons (the first treatment's, so the
+    control is counted once).
+    """
+    if res.as_of is None:
+        return []
+    delays = {m.name: m.mature_after_days for m in spec.build_metrics()}
+    design_delay = None if progress is None else progress.plan.metric_day + 1
+    out, seen = [], set()
+    for mc in res.comparisons:
+        m = delays.get(mc.metric, 0)
+        if mc.segment is not None or m == 0 or mc.metric in seen:
+            continue
+        seen.add(mc.metric)
+        arms = [x for x in res.comparisons if x.metric == mc.metric and x.segment is None]
+        mature = mc.comparison.n_control + sum(x.comparison.n_treatment for x in arms)
+        waiting = mc.immature_control + sum(x.immature_treatment for x in arms)
+        planned = None
+        if progress is not None and progress.projected_end is not None and design_delay:
+            planned = progress.projected_end + timedelta(days=m - design_delay)
+        out.append(
+            MetricMaturity(
+                metric=mc.metric,
+                label=res.metric(mc.metric).label,
+                mature_after_days=m,
+                units_mature=mature,
+                units_waiting=waiting,
+                all_enrolled_mature_on=(last_exposure + timedelta(days=m)).date(),
+                planned_sample_mature_on=planned,
+            )
+        )
+    return out

@@ -27,12 +27,17 @@ SUMMARY_SCHEMA = "abkit.summary/2"
 
 
 def build_summary(
-    res: ExperimentResult, *, design: Mapping[str, Any] | None = None
+    res: ExperimentResult,
+    *,
+    design: Mapping[str, Any] | None = None,
+    maturity: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The summary.json document (schema ``abkit.summary/2``); ``design`` is the progress
-    against the spec's plan (:meth:`abkit.design.PlanProgress.to_dict`), when it has one."""
+    against the spec's plan (:meth:`abkit.design.PlanProgress.to_dict`), when it has one, and
+    ``maturity`` when each windowed metric is readable
+    (:class:`~abkit.report.progress.MetricMaturity`)."""
     blocking = [f.code for f in res.data_quality.blocking]
-    doc = {
+    doc: dict[str, Any] = {
         "schema": SUMMARY_SCHEMA,
         "abkit_version": __version__,
         "experiment": res.name,
@@ -45,6 +50,8 @@ def build_summary(
     }
     if design is not None:
         doc["design"] = dict(design)
+    if maturity:
+        doc["maturity"] = [dict(m) for m in maturity]
     return doc
 
 
