@@ -8,12 +8,13 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from abkit._display import tone_attrs
 from abkit._format import fmt_abs, fmt_p, fmt_rel, fmt_value
 
 if TYPE_CHECKING:
     from abkit.results import ExperimentResult
 
-__all__ = ["churn_table", "guardrails_table", "segments_table"]
+__all__ = ["MAX_SEGMENT_VALUES", "churn_table", "guardrails_table", "segments_table"]
 
 
 def guardrails_table(res: ExperimentResult) -> str:
@@ -46,31 +47,54 @@ def guardrails_table(res: ExperimentResult) -> str:
     )
 
 
-def segments_table(res: ExperimentResult) -> str:
-    """Per-segment lifts with Benjamini–Hochberg adjusted p-values."""
+#: segment values a report lists per dimension (the largest by units); the rest are counted
+MAX_SEGMENT_VALUES = 20
+
+
+def segments_table(res: ExperimentResult, limit: int = MAX_SEGMENT_VALUES) -> str:
+    """Per-segment lifts with Benjamini–Hochberg adjusted p-values: the ``limit`` largest values
+    of each dimension (by units), and a line saying how many smaller ones are left out."""
     e = html.escape
     if not res.segment_comparisons:
         return ""
     kinds = {m.name: m for m in res.metrics}
+    size: dict[tuple[str | None, str | None], int] = {}
+    for mc in res.segment_comparisons:
+        key, n = (mc.segment, mc.segment_value), mc.comparison.n_control + mc.comparison.n_treatment
+        size[key] = max(size.get(key, 0), n)
+    shown: set[tuple[str | None, str | None]] = set()
+    notes = []
+    for dim in dict.fromkeys(k[0] for k in size):
+        values = sorted((k for k in size if k[0] == dim), key=lambda k: (-size[k], str(k[1])))
+        shown.update(values[:limit])
+        if len(values) > limit:
+            share = sum(size[k] for k in values[:limit]) / max(1, sum(size[k] for k in values))
+            notes.append(
+                f"<p class='abkit-note'>{e(str(dim))}: the {limit} largest of {len(values):,} "
+                f"values are shown ({share:.1%} of the units); every value is in "
+                "<code>res.segments_to_pandas()</code>.</p>"
+            )
     head = (
         "<table class='abkit-segments'><thead><tr><th>segment</th><th>value</th>"
         "<th>metric</th><th>variant</th><th>control</th><th>treatment</th><th>abs. lift</th>"
-        "<th>rel. lift</th><th>p</th><th>p (BH)</th><th>n (c / t)</th></tr></thead><tbody>"
+        "<th>rel. lift</th><th>p</th><th>p (BH)</th><th>decision</th><th>n (c / t)</th></tr>"
+        "</thead><tbody>"
     )
     rows = []
     for mc in res.segment_comparisons:
+        if (mc.segment, mc.segment_value) not in shown:
+            continue
         c, info = mc.comparison, kinds[mc.metric]
-        sig = mc.significant
         rows.append(
-            f"<tr{' class=abkit-sig' if sig else ''}><td>{e(mc.segment or '')}</td>"
+            f"<tr{tone_attrs(mc.decision, info.higher_is_better)}><td>{e(mc.segment or '')}</td>"
             f"<td>{e(mc.segment_value or '')}</td><td>{e(info.label)}</td>"
             f"<td>{e(mc.variant)}</td><td>{fmt_value(c.control_value, info.kind)}</td>"
             f"<td>{fmt_value(c.treatment_value, info.kind)}</td>"
             f"<td>{fmt_abs(c.abs_lift, info.kind)}</td><td>{fmt_rel(c.rel_lift)}</td>"
             f"<td>{fmt_p(c.pvalue)}</td><td>{fmt_p(mc.pvalue_adjusted)}</td>"
-            f"<td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
+            f"<td>{e(mc.decision)}</td><td>{c.n_control:,} / {c.n_treatment:,}</td></tr>"
         )
-    return head + "".join(rows) + "</tbody></table>"
+    return head + "".join(rows) + "</tbody></table>" + "".join(notes)
 
 
 def churn_table(churn: Any, alpha: float) -> str:
