@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ReportContext"]
 
+#: colour of a recommendation (abkit.results.recommend)
+TONE = {"ship": "good", "do not ship": "bad", "inconclusive": "neutral", "withheld": "neutral"}
+
 
 @dataclass(frozen=True, slots=True)
 class ReportContext:
@@ -250,6 +253,11 @@ class ReportContext:
                 f"{fmt_value(c.control_value, info.kind)} → "
                 f"{fmt_value(c.treatment_value, info.kind)}</li>"
             )
+        advice = "".join(
+            f"<li><b class='abkit-{TONE[r.action]}' style='color:{TONE_COLORS[TONE[r.action]]}'>"
+            f"{e(r.action.capitalize())}</b> {e(r.variant)}: {e(r.reason)}</li>"
+            for r in res.recommendations()
+        )
         when = f"as of {e(res.as_of.strftime('%Y-%m-%d %H:%M UTC'))}" if res.as_of else ""
         title = "Primary metric" if res.primary_metric else "Decisions"
         progress = self.progress()
@@ -261,7 +269,8 @@ class ReportContext:
         return (
             f"<div class='abkit-headline'><h2>{e(res.name)}</h2>"
             f"<p>{trust}</p><p>Units analysed: {sizes} {when}</p>{plan}"
-            f"<h3>{title}</h3><ul>{''.join(items)}</ul></div>"
+            f"<h3>{title}</h3><ul>{''.join(items)}</ul>"
+            f"<h3>Recommendation</h3><ul class='abkit-recommendation'>{advice}</ul></div>"
         )
 
     def truth_html(self) -> str:

@@ -47,6 +47,7 @@ def build_summary(
         "guardrails_breached": sorted({g.metric for g in res.guardrails_breached}),
         "guardrails_untested": sorted({g.metric for g in res.guardrails if g.passed is None}),
         "results": res.to_dict(),
+        "recommendations": [r.to_dict() for r in res.recommendations()],
     }
     if design is not None:
         doc["design"] = dict(design)

@@ -18,6 +18,7 @@ from abkit.results.comparisons import (
     decide,
 )
 from abkit.results.experiment import ExperimentResult
+from abkit.results.recommend import Recommendation, recommend
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -27,10 +28,12 @@ __all__ = [
     "GuardrailResult",
     "MetricComparison",
     "MetricInfo",
+    "Recommendation",
     "decide",
     "fmt_abs",
     "fmt_p",
     "fmt_rel",
     "fmt_value",
     "p_clause",
+    "recommend",
 ]

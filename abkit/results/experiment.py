@@ -32,6 +32,7 @@ from abkit.results.comparisons import (
     MetricInfo,
     decide,
 )
+from abkit.results.recommend import Recommendation, recommend
 from abkit.stats import srm_test
 from abkit.stats._common import crit_z
 from abkit.stats._types import SRMResult
@@ -430,6 +431,12 @@ class ExperimentResult:
                 }
             )
         return pd.DataFrame(rows, columns=["segment", "chi2", "df", "pvalue", "flagged", "note"])
+
+    def recommendations(self) -> tuple[Recommendation, ...]:
+        """Ship / do not ship / inconclusive / withheld per treatment, from all its metrics
+        (Spotify's rule: a success metric significantly better, no guardrail inferior, nothing
+        significantly worse; see :mod:`abkit.results.recommend`)."""
+        return recommend(self)
 
     # ---------------------------------------------------------------------------- display
 
