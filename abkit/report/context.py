@@ -20,7 +20,8 @@ from abkit.report.progress import MetricMaturity, design_progress, maturity
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
-from abkit.retention import churn_survival, cohort_table, retention_curve
+from abkit.retention import churn_survival
+from abkit.retention.curve import curve_and_cohorts
 
 if TYPE_CHECKING:
     from abkit.design import PlanProgress
@@ -64,36 +65,30 @@ class ReportContext:
 
     def curve(self) -> Any:
         """Retention curve D0..D``report.curve_days`` (None when skipped or without events)."""
-        days = self.spec.report.curve_days
-        if not self.has_events or days == 0:
-            return None
-        return retention_curve(
-            max_day=days,
-            control=self.spec.control,
-            alpha=self.spec.alpha,
-            variants=self.spec.variant_names,
-            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
-            name=self.spec.name,
-            **self._view_args(),
-        )
+        return self._views()[0]
 
     def cohorts(self) -> Any:
-        """Cohort triangle (None when skipped or without events); computed once."""
-        days = self.spec.report.cohort_days
-        if not self.has_events or not days:
-            return None
-        if "cohorts" in self.cache:
-            return self.cache["cohorts"]
-        self.cache["cohorts"] = cohort_table(
-            days=days,
-            period=self.spec.report.cohort_period,
-            control=self.spec.control,
-            variants=self.spec.variant_names,
-            weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
-            name=self.spec.name,
-            **self._view_args(),
-        )
-        return self.cache["cohorts"]
+        """Cohort triangle (None when skipped or without events)."""
+        return self._views()[1]
+
+    def _views(self) -> tuple[Any, Any]:
+        """The curve and the cohort triangle, from one analysis of the logs (computed once)."""
+        r = self.spec.report
+        if not self.has_events or (r.curve_days == 0 and not r.cohort_days):
+            return None, None
+        if "views" not in self.cache:
+            self.cache["views"] = curve_and_cohorts(
+                max_day=r.curve_days or None,
+                days=r.cohort_days,
+                period=r.cohort_period,
+                control=self.spec.control,
+                alpha=self.spec.alpha,
+                variants=self.spec.variant_names,
+                weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
+                name=self.spec.name,
+                **self._view_args(),
+            )
+        return cast("tuple[Any, Any]", self.cache["views"])
 
     def churn(self) -> Any:
         """Time to churn (None when skipped or without events)."""

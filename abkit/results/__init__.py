@@ -19,6 +19,7 @@ from abkit.results.comparisons import (
 )
 from abkit.results.experiment import ExperimentResult
 from abkit.results.recommend import Recommendation, recommend
+from abkit.results.restrict import restrict
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -36,4 +37,5 @@ __all__ = [
     "fmt_value",
     "p_clause",
     "recommend",
+    "restrict",
 ]

@@ -17,6 +17,7 @@ from abkit.data import prepare_logs
 from abkit.errors import DataError, SpecError
 from abkit.metrics import Retention
 from abkit.results import CORRECTIONS
+from abkit.results.restrict import restrict
 from abkit.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
 
     from abkit.results import ExperimentResult, MetricComparison
 
-__all__ = ["CohortTable", "RetentionCurve", "cohort_table", "retention_curve"]
+__all__ = [
+    "CohortTable",
+    "RetentionCurve",
+    "cohort_table",
+    "curve_and_cohorts",
+    "retention_curve",
+]
 
 
 def _days_of(metrics: Sequence[Retention]) -> dict[str, int]:
@@ -317,12 +324,26 @@ def cohort_table(
         cohort_tz: zone in which cohort dates are taken.
         tz: zone of naive input timestamps (as in ``Experiment``).
     """
-    if period not in ("day", "week"):
-        raise SpecError(f"period must be 'day' or 'week', got {period!r}")
     metrics = [Retention(day=int(d)) for d in days]
     exp = Experiment(
         metrics=metrics, control=control, segments=["cohort"], columns=columns, tz=tz, **options
     )
+    res = _analyze_by_cohort(exp, exposures, events, period, cohort_tz, as_of, con)
+    return CohortTable(res, period, tuple(int(d) for d in days), tuple(metrics))
+
+
+def _analyze_by_cohort(
+    exp: Experiment,
+    exposures: Any,
+    events: Any,
+    period: str,
+    cohort_tz: str,
+    as_of: datetime | str | None,
+    con: Any,
+) -> ExperimentResult:
+    """``exp`` (segmented by ``cohort``) on the logs, the cohort derived from the exposures."""
+    if period not in ("day", "week"):
+        raise SpecError(f"period must be 'day' or 'week', got {period!r}")
     # the logs are loaded once: the cohort column is derived from the prepared exposures
     logs = prepare_logs(exposures, events, columns=exp.columns, tz=exp.tz, con=con)
     t = logs.exposures
@@ -334,5 +355,54 @@ def cohort_table(
         )
     start = local.truncate("D") if period == "day" else local.truncate("W")
     t = t.mutate(cohort=start.date().cast("string"))
-    res = exp.analyze_logs(logs.with_exposures(t), as_of=as_of)
-    return CohortTable(res, period, tuple(int(d) for d in days), tuple(metrics))
+    return exp.analyze_logs(logs.with_exposures(t), as_of=as_of)
+
+
+def curve_and_cohorts(
+    exposures: Any,
+    events: Any,
+    *,
+    max_day: int | None = 30,
+    days: Sequence[int] = (1, 3, 7, 14, 30),
+    period: str = "day",
+    control: str = "control",
+    cohort_tz: str = "UTC",
+    as_of: datetime | str | None = None,
+    con: Any = None,
+    columns: dict[str, str] | None = None,
+    tz: str | None = None,
+    **options: Any,
+) -> tuple[RetentionCurve | None, CohortTable | None]:
+    """The retention curve D0..D``max_day`` and the cohort triangle of ``days`` from ONE
+    analysis of the logs (what a report shows), each the same as :func:`retention_curve` and
+    :func:`cohort_table` give on their own: the one analysis is restricted to each view's
+    metrics (:func:`abkit.results.restrict`), its decisions re-taken within the view.
+
+    ``max_day=None`` leaves the curve out, ``days=()`` the triangle (None in their place).
+    """
+    if max_day is not None and (
+        isinstance(max_day, bool) or not isinstance(max_day, int) or not 0 <= max_day <= 365
+    ):
+        raise SpecError(f"max_day must be an integer in 0..365, got {max_day!r}")
+    curve_m = [] if max_day is None else [Retention(day=d) for d in range(max_day + 1)]
+    cohort_m = [Retention(day=int(d)) for d in days]
+    every = list({m.name: m for m in (*curve_m, *cohort_m)}.values())
+    if not every:
+        return None, None
+    segments = ["cohort"] if cohort_m else []
+    exp = Experiment(
+        metrics=every, control=control, segments=segments, columns=columns, tz=tz, **options
+    )
+    if cohort_m:
+        res = _analyze_by_cohort(exp, exposures, events, period, cohort_tz, as_of, con)
+    else:
+        res = exp.analyze(exposures=exposures, events=events, as_of=as_of, con=con)
+    curve = None
+    if max_day is not None:
+        part = restrict(res, [m.name for m in curve_m], segments=False)
+        curve = RetentionCurve(part, max_day, tuple(curve_m))
+    cohorts = None
+    if cohort_m:
+        part = restrict(res, [m.name for m in cohort_m])
+        cohorts = CohortTable(part, period, tuple(int(d) for d in days), tuple(cohort_m))
+    return curve, cohorts
