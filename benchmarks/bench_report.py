@@ -51,7 +51,11 @@ def _run(cmd: list[str], tree: Path | None) -> tuple[float, int]:
         env["PYTHONPATH"] = str(tree)
     with tempfile.NamedTemporaryFile(suffix=".time") as t:
         full = ["/usr/bin/time", "-f", "%e %M", "-o", t.name, *cmd]
-        done = subprocess.run(full, env=env, capture_output=True, text=True, check=False)
+        # from a neutral folder: `python -m` puts the working directory first on sys.path, which
+        # would import the checkout the command is started from instead of PYTHONPATH's tree
+        done = subprocess.run(
+            full, env=env, capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()
+        )
         if done.returncode not in (0, 4):
             raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
         wall, rss = Path(t.name).read_text().split()[-2:]
