@@ -374,6 +374,7 @@ def surrogate_forecast(
                 "n_mature_treatment": n_mt,
                 "backtest_forecast": back_t - back_c,
                 "backtest_measured": None if measured is None else measured.abs_lift,
+                "bootstrap_se": float(np.std(draws[v], ddof=1)) if len(draws[v]) > 1 else math.nan,
                 "bootstrap_replicates": len(draws[v]),
             }
         )
