@@ -8,6 +8,7 @@ defaults and the provenance of the reference values the tests check them against
 from __future__ import annotations
 
 from abkit.stats._types import ALTERNATIVES, Alternative, Comparison, SRMResult
+from abkit.stats.allocation import AllocationResult, optimal_allocation
 from abkit.stats.bayes import BayesResult, bayes_means, bayes_proportions, prob_beta_greater
 from abkit.stats.cuped import CovariateSums, CupedResult, cuped
 from abkit.stats.lift import relative_lift
@@ -40,6 +41,7 @@ from abkit.stats.sequential import (
     sequential_rho,
     spending_function,
 )
+from abkit.stats.sequential_plan import SequentialPower, always_valid_power, sequential_tuning
 from abkit.stats.srm import srm_test
 from abkit.stats.survival import (
     KMCurve,
@@ -54,6 +56,7 @@ from abkit.stats.vectorized import ComparisonArrays, compare_means_many, compare
 
 __all__ = [
     "ALTERNATIVES",
+    "AllocationResult",
     "Alternative",
     "BayesResult",
     "Comparison",
@@ -71,8 +74,10 @@ __all__ = [
     "RMSTComparison",
     "RatioSums",
     "SRMResult",
+    "SequentialPower",
     "SequentialResult",
     "adjust_pvalues",
+    "always_valid_power",
     "always_valid_test",
     "bayes_means",
     "bayes_proportions",
@@ -95,6 +100,7 @@ __all__ = [
     "noninferiority_means",
     "noninferiority_proportions",
     "noninferiority_ratios",
+    "optimal_allocation",
     "power_means",
     "power_proportions",
     "prob_beta_greater",
@@ -105,6 +111,7 @@ __all__ = [
     "sample_size_proportions",
     "segment_mix",
     "sequential_rho",
+    "sequential_tuning",
     "spending_function",
     "srm_test",
     "wilson_interval",

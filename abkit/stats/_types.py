@@ -47,7 +47,7 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class SRMResult:
-    """Sample-ratio-mismatch check: Pearson chi-square of observed arm sizes vs planned weights."""
+    """Sample-ratio-mismatch check: observed arm sizes vs planned weights (``method`` says how)."""
 
     variants: tuple[str, ...]
     observed: tuple[int, ...]
@@ -58,6 +58,8 @@ class SRMResult:
     df: int
     threshold: float = 0.001
     note: str | None = None
+    #: the test that produced ``pvalue`` ("Pearson chi-square", "G-test", "exact binomial" …)
+    method: str = "Pearson chi-square"
 
     @property
     def flagged(self) -> bool:

@@ -15,7 +15,18 @@ posterior ``Beta(a + x, b + n - x)``. Reported:
 ``μ = m_t - m_c`` and ``s² = v_t/n_t + v_c/n_c``; with a ``N(prior_mean, prior_var)`` prior on
 the absolute lift, precision-weighted. Chance to beat ``Φ(μ/s)``, expected losses
 ``s φ(μ/s) - μ Φ(-μ/s)`` (treatment) and ``s φ(μ/s) + μ Φ(μ/s)`` (control), interval
-``μ ± z s``; the relative interval uses the delta method on the arm means.
+``μ ± z s``. The relative lift comes from the same posterior: with a flat prior on the control
+mean ``m_c`` and the prior on the lift ``d``, the posterior of ``(m_c, d)`` is bivariate normal —
+``d ~ N(μ, s²)`` as above and ``m_c | d ~ N(a - (1-w) d, τ²)`` with ``w = v_t/(v_c+v_t)``,
+``a = w m̂_c + (1-w) m̂_t``, ``τ² = v_c v_t/(v_c+v_t)`` (``v_i = s_i²/n_i``) — and
+``d/m_c`` gets the delta method on that posterior (with a flat prior this is exactly the
+delta-method interval of :func:`~abkit.stats.relative_lift`).
+
+**Relative-scale normal model** (``relative=True``, GrowthBook's ``difference_type="relative"``):
+the likelihood is ``r̂ ~ N(r, v_r)`` for the relative lift ``r̂ = m̂_t/m̂_c - 1`` with the
+delta-method ``v_r``, and the ``N(prior_mean, prior_var)`` prior is on ``r``; the posterior
+``N(μ_r, s_r²)`` gives the relative fields, and the absolute ones are that posterior scaled by
+the control mean (``a = r·m̂_c``), so chance to beat and losses are computed on ``a``.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -242,6 +254,7 @@ def bayes_means(
     prior_mean: float = 0.0,
     prior_var: float = math.inf,
     alpha: float = 0.05,
+    relative: bool = False,
 ) -> BayesResult:
     """Normal-model Bayesian comparison of two means (closed form).
 
@@ -252,13 +265,18 @@ def bayes_means(
         mean_treatment: treatment mean.
         var_treatment: treatment sample variance.
         nobs_treatment: units in treatment.
-        prior_mean: mean of the normal prior on the absolute lift.
+        prior_mean: mean of the normal prior on the lift (absolute, or relative when
+            ``relative=True``, e.g. 0.0).
         prior_var: variance of that prior (``inf``, the default, is the flat prior).
         alpha: 1 - credible level.
+        relative: put the normal model (and the prior) on the relative lift, GrowthBook's
+            convention; default ``False`` (absolute lift).
 
     Returns:
-        A :class:`BayesResult`; ``chance_to_beat`` etc. are ``None`` with a note when an arm
-        has fewer than 2 units or both variances are 0.
+        A :class:`BayesResult` (``control_value``/``treatment_value`` are the observed means;
+        lifts, intervals, chance to beat and losses are posterior). ``chance_to_beat`` etc. are
+        ``None`` with a note when an arm has fewer than 2 units or both variances are 0, or —
+        with ``relative=True`` — when the control mean is 0.
 
     Raises:
         StatsError: non-finite input, negative variances, ``prior_var <= 0``, bad ``alpha``.
@@ -267,6 +285,9 @@ def bayes_means(
         >>> r = bayes_means(10.0, 4.0, 100, 10.5, 4.0, 100)
         >>> round(r.chance_to_beat, 4), round(r.abs_lift_ci_lower, 4)
         (0.9615, -0.0544)
+        >>> q = bayes_means(10.0, 4.0, 100, 10.5, 4.0, 100, prior_var=0.01, relative=True)
+        >>> round(q.rel_lift, 4), round(q.rel_lift_ci_lower, 4), round(q.chance_to_beat, 4)
+        (0.0461, -0.0085, 0.9511)
     """
     nc = check_count(nobs_control, "nobs_control")
     nt = check_count(nobs_treatment, "nobs_treatment")
@@ -280,6 +301,8 @@ def bayes_means(
         raise StatsError(f"prior_var must be > 0 (inf for a flat prior), got {prior_var!r}.")
     alpha = check_alpha(alpha)
     label = "normal model, " + ("flat prior" if math.isinf(pv) else f"N({pm:g}, {pv:g}) prior")
+    if relative:
+        label = "normal model on the relative lift, " + label.split(", ", 1)[1]
     base = {
         "control_value": mc,
         "treatment_value": mt,
@@ -290,8 +313,10 @@ def bayes_means(
         "alpha": alpha,
     }
     s2 = vc / nc + vt / nt if nc >= 2 and nt >= 2 else math.nan
-    if not (s2 > 0):
+    if not (s2 > 0) or (relative and mc == 0):
         why = "fewer than 2 units in an arm" if nc < 2 or nt < 2 else "zero variance in both arms"
+        if s2 > 0:
+            why = "the relative model needs a non-zero control mean"
         return BayesResult(
             abs_lift=mt - mc,
             abs_lift_ci_lower=None,
@@ -305,6 +330,8 @@ def bayes_means(
             note=f"{why}: no posterior",
             **base,  # type: ignore[arg-type]
         )
+    if relative:
+        return _relative_model(mc, vc / nc, mt, vt / nt, pm, pv, alpha, base)
     d = mt - mc
     if math.isinf(pv):
         mu, s = d, math.sqrt(s2)
@@ -323,11 +350,17 @@ def bayes_means(
     rel_hi: float | None = None
     if mc == 0:
         notes.append("relative lift undefined: control mean is 0")
-    else:
+    elif math.isinf(pv):
         r, lo, hi = rel_lift_arrays(
             mc, vc / nc, mt, vt / nt, alpha=alpha, alternative="two-sided", method="delta"
         )
         rel, rel_lo, rel_hi = float(r), float(lo), float(hi)
+    else:
+        rel, sd_rel = posterior_relative(mc, vc / nc, mt, vt / nt, mu, s)
+        if rel is None:
+            notes.append("relative lift undefined: posterior control mean is 0")
+        else:
+            rel_lo, rel_hi = rel - z * sd_rel, rel + z * sd_rel
     return BayesResult(
         abs_lift=mu,
         abs_lift_ci_lower=mu - z * s,
@@ -340,4 +373,66 @@ def bayes_means(
         expected_loss_control=max(loss_c, 0.0),
         note=join_notes(*notes),
         **base,  # type: ignore[arg-type]
+    )
+
+
+def posterior_relative(
+    mean_c: float, var_mean_c: float, mean_t: float, var_mean_t: float, mu: float, s: float
+) -> tuple[float | None, float]:
+    """Posterior mean and sd (delta method) of ``d/m_c`` given ``d ~ N(mu, s²)`` a posterior.
+
+    The joint posterior of ``(m_c, d)`` under a flat prior on ``m_c``: ``m_c | d`` is normal
+    with mean ``a - (1-w) d`` and variance ``τ²`` (module docstring), so
+    ``E m_c = a - (1-w) mu``, ``Var m_c = τ² + (1-w)² s²``, ``Cov(m_c, d) = -(1-w) s²``.
+    """
+    v_sum = var_mean_c + var_mean_t
+    w = var_mean_t / v_sum
+    a = w * mean_c + (1.0 - w) * mean_t
+    tau2 = var_mean_c * var_mean_t / v_sum
+    m = a - (1.0 - w) * mu
+    if m == 0:
+        return None, math.nan
+    var_c = tau2 + (1.0 - w) ** 2 * s * s
+    cov = -(1.0 - w) * s * s
+    var_r = s * s / m**2 + mu * mu * var_c / m**4 - 2.0 * mu * cov / m**3
+    return mu / m, math.sqrt(max(var_r, 0.0))
+
+
+def _relative_model(
+    mc: float,
+    a_c: float,
+    mt: float,
+    a_t: float,
+    pm: float,
+    pv: float,
+    alpha: float,
+    base: dict[str, Any],
+) -> BayesResult:
+    """Normal model on the relative lift (GrowthBook's ``difference_type="relative"``)."""
+    # data: the relative lift and its delta-method variance (as relative_lift's "delta")
+    r_hat = mt / mc - 1.0
+    v_r = a_t / mc**2 + (mt / mc) ** 2 * a_c / mc**2
+    z = crit_z(alpha, "two-sided")
+    if math.isinf(pv):
+        mu_r, s_r = r_hat, math.sqrt(v_r)
+    else:
+        prec = 1.0 / pv + 1.0 / v_r
+        mu_r, s_r = (pm / pv + r_hat / v_r) / prec, math.sqrt(1.0 / prec)
+    # the absolute lift implied by the relative posterior: a = r·m_c
+    mu, s = mu_r * mc, s_r * abs(mc)
+    zscore = mu / s
+    ctb = float(special.ndtr(zscore))
+    pdf = math.exp(-0.5 * zscore * zscore) / math.sqrt(2.0 * math.pi)
+    return BayesResult(
+        abs_lift=mu,
+        abs_lift_ci_lower=mu - z * s,
+        abs_lift_ci_upper=mu + z * s,
+        rel_lift=mu_r,
+        rel_lift_ci_lower=mu_r - z * s_r,
+        rel_lift_ci_upper=mu_r + z * s_r,
+        chance_to_beat=ctb,
+        expected_loss_treatment=max(s * pdf - mu * float(special.ndtr(-zscore)), 0.0),
+        expected_loss_control=max(s * pdf + mu * ctb, 0.0),
+        note=None,
+        **base,
     )

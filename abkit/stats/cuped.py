@@ -113,7 +113,7 @@ def cuped(
         treatment: the same for treatment.
         alpha: 1 - confidence level and the significance level.
         alternative: "two-sided", "greater" (treatment > control) or "less".
-        rel_method: relative-lift interval, "delta" or "fieller".
+        rel_method: relative-lift interval, "delta", "fieller", "log" or "auto".
         imbalance_threshold: p-value below which the pre-period check flags imbalance.
 
     Returns:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-import numpy as np
-
 from abkit.errors import StatsError
 from abkit.stats._common import (
     check_alpha,
@@ -31,7 +29,7 @@ from abkit.stats._common import (
     pvalue_t,
 )
 from abkit.stats._types import Comparison
-from abkit.stats.lift import REL_METHODS, rel_lift_arrays, rel_note
+from abkit.stats.lift import REL_LABELS, REL_METHODS, rel_note, rel_scalar
 
 __all__ = ["MEAN_METHODS", "compare_means", "moments_from_sums"]
 
@@ -41,7 +39,6 @@ _METHOD_LABEL = {
     "welch": "Welch t-test (Welch–Satterthwaite df), t CI",
     "student": "Student t-test (pooled variance), t CI",
 }
-_REL_LABEL = {"delta": "delta-method relative CI", "fieller": "Fieller relative CI"}
 
 
 def moments_from_sums(total: float, total_sq: float, nobs: int) -> tuple[float, float]:
@@ -115,7 +112,8 @@ def compare_means(
         alpha: 1 - confidence level and the significance level.
         alternative: "two-sided", "greater" (treatment > control) or "less".
         method: "welch" (default) or "student" (pooled variance).
-        rel_method: relative-lift interval, "delta" (default) or "fieller".
+        rel_method: relative-lift interval, "delta" (default), "fieller", "log" or "auto"
+            (see :func:`~abkit.stats.relative_lift`).
 
     Returns:
         A :class:`~abkit.stats.Comparison`; ``pvalue`` is ``None`` with a ``note`` when an arm has
@@ -141,7 +139,7 @@ def compare_means(
     alternative = check_alternative(alternative)
     method = check_choice(method, "method", MEAN_METHODS)
     rel_method = check_choice(rel_method, "rel_method", REL_METHODS)
-    label = f"{_METHOD_LABEL[method]}, {_REL_LABEL[rel_method]}"
+    label = f"{_METHOD_LABEL[method]}, {REL_LABELS[rel_method]}"
     diff = mt - mc
 
     if nc < 2 or nt < 2:
@@ -195,14 +193,12 @@ def compare_means(
     if mc == 0.0:
         notes.append(rel_note(mc))
     else:
-        r, lo_r, hi_r = rel_lift_arrays(
+        rel, lo_r, hi_r, rel_msg = rel_scalar(
             mc, a_c, mt, a_t, alpha=alpha, alternative=alternative, method=rel_method
         )
-        rel = float(r)
         if se > 0:
-            rel_lo, rel_hi = float(lo_r), float(hi_r)
-        if rel_method == "fieller" and not (np.isfinite(rel_lo or 0) or np.isfinite(rel_hi or 0)):
-            notes.append("Fieller interval unbounded: control mean not clearly different from 0")
+            rel_lo, rel_hi = lo_r, hi_r
+            notes.append(rel_msg)
     return Comparison(
         control_value=mc,
         treatment_value=mt,

@@ -12,6 +12,14 @@ For proportions ``v = p(1 - p)`` at the control rate and at the alternative rate
 ``v = sd²`` (``sd_treatment`` defaults to ``sd``). A CUPED ``variance_reduction`` ``ρ²`` scales
 both variances by ``1 - ρ²``.
 
+**Welch degrees of freedom** (``df_method="welch"`` in the ``*_means`` functions; default
+``"pooled"``, the ``TTestIndPower`` convention ``ν = n_c + n_t - 2``): the test abkit runs on
+means is Welch's, whose degrees of freedom with unequal arms are far fewer than the pooled ones,
+``ν = (a_c + a_t)² / (a_c²/(n_c-1) + a_t²/(n_t-1))``, ``a_i = v_i/n_i``. Power is then
+``P(T > t_{ν,1-α/2}) + P(T < -t_{ν,1-α/2})`` for ``T`` non-central t with ``ν`` degrees of
+freedom and non-centrality ``d / sqrt(a_c + a_t)`` (``scipy.special.nctdtr``; with equal arms
+and variances this is ``TTestIndPower`` exactly).
+
 **Duration.** A day-N metric (retention on day N, or a bracket ending on day N) counts a unit only
 once it is mature: units exposed in the last ``N + 1`` days are not yet in the denominator. To
 collect ``n`` mature units at ``daily_units`` new units a day the experiment must enrol for
@@ -26,7 +34,7 @@ from dataclasses import dataclass
 from scipy import special
 
 from abkit.errors import StatsError
-from abkit.stats._common import check_alpha, check_alternative, check_finite
+from abkit.stats._common import check_alpha, check_alternative, check_choice, check_finite
 
 __all__ = [
     "PowerResult",
@@ -114,7 +122,38 @@ def _effect_size(d: float, v_c: float, v_t: float, ratio: float) -> float:
     return d / math.sqrt((v_c + v_t / ratio) / (1.0 + 1.0 / ratio))
 
 
-def _power(kind: str, es: float, n_c: float, alpha: float, ratio: float, alternative: str) -> float:
+DF_METHODS: tuple[str, ...] = ("pooled", "welch")
+
+
+def _welch_power(
+    es: float, n_c: float, alpha: float, ratio: float, alternative: str, v_c: float, v_t: float
+) -> float:
+    """Power of Welch's t-test (non-central t with Welch–Satterthwaite df)."""
+    n_t = n_c * ratio
+    if n_c <= 1.0 or n_t <= 1.0:
+        return 0.0
+    d = es * math.sqrt((v_c + v_t / ratio) / (1.0 + 1.0 / ratio))
+    a_c, a_t = v_c / n_c, v_t / n_t
+    df = (a_c + a_t) ** 2 / (a_c * a_c / (n_c - 1.0) + a_t * a_t / (n_t - 1.0))
+    ncp = d / math.sqrt(a_c + a_t)
+    if alternative == "less":
+        ncp, alternative = -ncp, "greater"
+    elif alternative == "two-sided":
+        ncp = abs(ncp)
+    tail = alpha / 2.0 if alternative == "two-sided" else alpha
+    crit = float(special.stdtrit(df, 1.0 - tail))
+    pw = 1.0 - float(special.nctdtr(df, ncp, crit))
+    if alternative == "two-sided":
+        pw += float(special.nctdtr(df, ncp, -crit))
+    return min(max(pw, 0.0), 1.0)
+
+
+def _power(
+    kind: str, es: float, n_c: float, alpha: float, ratio: float, alternative: str,
+    welch: tuple[float, float] | None = None,
+) -> float:  # fmt: skip
+    if welch is not None:
+        return _welch_power(es, n_c, alpha, ratio, alternative, *welch)
     from statsmodels.stats.power import NormalIndPower, TTestIndPower  # heavy: on first use
 
     cls = NormalIndPower() if kind == "proportion" else TTestIndPower()
@@ -157,11 +196,15 @@ def _check_rate(p: float) -> float:
 def _result(
     kind: str, baseline: float, d: float, n_c: float, ratio: float, power: float, alpha: float,
     alternative: str, vr: float, daily_units: float | None, metric_day: int | None,
+    welch: bool = False,
 ) -> PowerResult:  # fmt: skip
     total = n_c * (1 + ratio)
     enrol = None if daily_units is None else duration_days(total, daily_units)
     dur = None if daily_units is None else duration_days(total, daily_units, metric_day=metric_day)
     test = "two-proportion z-test (unpooled)" if kind == "proportion" else "two-sample t-test"
+    engine = "statsmodels " + ("NormalIndPower" if kind == "proportion" else "TTestIndPower")
+    if welch:
+        test, engine = "Welch t-test", "non-central t with Welch–Satterthwaite df"
     return PowerResult(
         nobs_control=n_c,
         nobs_treatment=n_c * ratio,
@@ -173,15 +216,16 @@ def _result(
         alternative=alternative,
         ratio=ratio,
         variance_reduction=vr,
-        method=f"{test}, statsmodels {'NormalIndPower' if kind == 'proportion' else 'TTestIndPower'}",
+        method=f"{test}, {engine}",
         enrollment_days=enrol,
         duration_days=dur,
     )
 
 
 def _solve_n(
-    kind: str, es: float, power: float, alpha: float, ratio: float, alternative: str
-) -> float:
+    kind: str, es: float, power: float, alpha: float, ratio: float, alternative: str,
+    welch: tuple[float, float] | None = None,
+) -> float:  # fmt: skip
     if not 0.0 < power < 1.0:
         raise StatsError(f"power must be in (0, 1), e.g. 0.8; got {power!r}.")
     if (alternative == "greater" and es <= 0) or (alternative == "less" and es >= 0):
@@ -191,7 +235,7 @@ def _solve_n(
         )
 
     def f(n: float) -> float:
-        return _power(kind, es, n, alpha, ratio, alternative) - power
+        return _power(kind, es, n, alpha, ratio, alternative, welch) - power
 
     hi = 4.0
     while f(hi) < 0:
@@ -350,6 +394,11 @@ def _means_vars(sd: float, sd_treatment: float | None, vr: float) -> tuple[float
     return s_c * s_c * (1 - vr), s_t * s_t * (1 - vr)
 
 
+def _welch_vars(df_method: str, v_c: float, v_t: float) -> tuple[float, float] | None:
+    check_choice(df_method, "df_method", DF_METHODS)
+    return (v_c, v_t) if df_method == "welch" else None
+
+
 def sample_size_means(
     baseline: float,
     sd: float,
@@ -364,6 +413,7 @@ def sample_size_means(
     variance_reduction: float = 0.0,
     daily_units: float | None = None,
     metric_day: int | None = None,
+    df_method: str = "pooled",
 ) -> PowerResult:
     """Units per arm needed to detect ``mde`` on a mean (two-sample t-test).
 
@@ -380,6 +430,8 @@ def sample_size_means(
         variance_reduction: CUPED variance reduction in [0, 1).
         daily_units: new units per day (both arms) to compute the duration.
         metric_day: ``N`` of a day-N metric, for the maturity delay.
+        df_method: "pooled" (default; statsmodels ``TTestIndPower``, ``ν = n_c + n_t - 2``) or
+            "welch" (Welch–Satterthwaite df: right for unequal arms, see the module docstring).
 
     Returns:
         A :class:`PowerResult`.
@@ -387,17 +439,21 @@ def sample_size_means(
     Example:
         >>> sample_size_means(50.0, 100.0, 0.1).nobs_control
         6281.0
+        >>> sample_size_means(50.0, 100.0, 0.1, ratio=0.1, df_method="welch").nobs_control
+        34551.0
     """
     base = check_finite(baseline, "baseline")
     alpha, alternative, ratio, vr = _check_common(alpha, alternative, ratio, variance_reduction)
     d = _abs_effect(base, mde, relative)
     v_c, v_t = _means_vars(sd, sd_treatment, vr)
+    welch = _welch_vars(df_method, v_c, v_t)
     es = _effect_size(d, v_c, v_t, ratio)
-    n_c = _solve_n("mean", es, power, alpha, ratio, alternative)
-    achieved = _power("mean", es, n_c, alpha, ratio, alternative)
+    n_c = _solve_n("mean", es, power, alpha, ratio, alternative, welch)
+    achieved = _power("mean", es, n_c, alpha, ratio, alternative, welch)
     return _result(
-        "mean", base, d, n_c, ratio, achieved, alpha, alternative, vr, daily_units, metric_day
-    )
+        "mean", base, d, n_c, ratio, achieved, alpha, alternative, vr, daily_units, metric_day,
+        welch is not None,
+    )  # fmt: skip
 
 
 def power_means(
@@ -412,6 +468,7 @@ def power_means(
     ratio: float = 1.0,
     alternative: str = "two-sided",
     variance_reduction: float = 0.0,
+    df_method: str = "pooled",
 ) -> PowerResult:
     """Power of the two-sample t-test for an effect ``mde`` on a mean.
 
@@ -426,6 +483,8 @@ def power_means(
         ratio: ``n_treatment / n_control``.
         alternative: "two-sided", "greater" or "less".
         variance_reduction: CUPED variance reduction in [0, 1).
+        df_method: "pooled" (default; statsmodels ``TTestIndPower``, ``ν = n_c + n_t - 2``) or
+            "welch" (Welch–Satterthwaite df: right for unequal arms, see the module docstring).
 
     Returns:
         A :class:`PowerResult`.
@@ -441,8 +500,11 @@ def power_means(
         raise StatsError(f"nobs_control must be >= 2, got {n_c!r}.")
     d = _abs_effect(base, mde, relative)
     v_c, v_t = _means_vars(sd, sd_treatment, vr)
-    pw = _power("mean", _effect_size(d, v_c, v_t, ratio), n_c, alpha, ratio, alternative)
-    return _result("mean", base, d, n_c, ratio, pw, alpha, alternative, vr, None, None)
+    welch = _welch_vars(df_method, v_c, v_t)
+    pw = _power("mean", _effect_size(d, v_c, v_t, ratio), n_c, alpha, ratio, alternative, welch)
+    return _result(
+        "mean", base, d, n_c, ratio, pw, alpha, alternative, vr, None, None, welch is not None
+    )
 
 
 def mde_means(
@@ -456,6 +518,7 @@ def mde_means(
     ratio: float = 1.0,
     alternative: str = "two-sided",
     variance_reduction: float = 0.0,
+    df_method: str = "pooled",
 ) -> PowerResult:
     """Smallest absolute lift on a mean detectable with the given power.
 
@@ -469,6 +532,8 @@ def mde_means(
         ratio: ``n_treatment / n_control``.
         alternative: "two-sided", "greater" or "less".
         variance_reduction: CUPED variance reduction in [0, 1).
+        df_method: "pooled" (default; statsmodels ``TTestIndPower``, ``ν = n_c + n_t - 2``) or
+            "welch" (Welch–Satterthwaite df: right for unequal arms, see the module docstring).
 
     Returns:
         A :class:`PowerResult`.
@@ -476,6 +541,8 @@ def mde_means(
     Example:
         >>> round(mde_means(50.0, 100.0, 6281).mde_abs, 3)
         5.0
+        >>> round(mde_means(0.3636, 0.658, 22, ratio=1010 / 22, df_method="welch").mde_abs, 4)
+        0.4158
     """
     base = check_finite(baseline, "baseline")
     alpha, alternative, ratio, vr = _check_common(alpha, alternative, ratio, variance_reduction)
@@ -483,6 +550,7 @@ def mde_means(
     if not 0.0 < power < 1.0:
         raise StatsError(f"power must be in (0, 1), got {power!r}.")
     v_c, v_t = _means_vars(sd, sd_treatment, vr)
+    welch = _welch_vars(df_method, v_c, v_t)
     sign = -1.0 if alternative == "less" else 1.0
     test_alt = "two-sided" if alternative == "two-sided" else "greater"
     # The smallest standardised effect with the requested power (t-test, statsmodels power),
@@ -493,12 +561,16 @@ def mde_means(
     )
     from scipy import optimize  # heavy module: imported on first use
 
-    es = optimize.brentq(
-        lambda e: _power("mean", e, n_c, alpha, ratio, test_alt) - power,
-        0.5 * es_normal,
-        1.5 * es_normal,
-        xtol=1e-15,
-        rtol=1e-14,
-    )
+    def f(e: float) -> float:
+        return _power("mean", e, n_c, alpha, ratio, test_alt, welch) - power
+
+    hi = 1.5 * es_normal
+    while welch is not None and f(hi) < 0:  # few Welch df: the effect can be far above normal
+        hi *= 2.0
+        if hi > 1e6 * es_normal:
+            raise StatsError("no effect reaches the requested power with this sample.")
+    es = optimize.brentq(f, 0.5 * es_normal, hi, xtol=1e-15, rtol=1e-14)
     d = sign * es * math.sqrt((v_c + v_t / ratio) / (1.0 + 1.0 / ratio))
-    return _result("mean", base, d, n_c, ratio, power, alpha, alternative, vr, None, None)
+    return _result(
+        "mean", base, d, n_c, ratio, power, alpha, alternative, vr, None, None, welch is not None
+    )

@@ -43,7 +43,7 @@ from abkit.stats._common import (
     pvalue_z,
 )
 from abkit.stats._types import Comparison
-from abkit.stats.lift import REL_METHODS, rel_lift_arrays, rel_note
+from abkit.stats.lift import REL_LABELS, REL_METHODS, rel_note, rel_scalar
 
 __all__ = [
     "CI_METHODS",
@@ -77,7 +77,6 @@ _CI_LABEL = {
     "wald": "Wald CI",
     "newcombe": "Newcombe hybrid-score CI",
 }
-_REL_LABEL = {"delta": "delta-method relative CI", "fieller": "Fieller relative CI"}
 
 
 def _check_arm(count: int, nobs: int, arm: str) -> tuple[int, int]:
@@ -255,7 +254,8 @@ def compare_proportions(
         alternative: "two-sided", "greater" (treatment > control) or "less".
         method: "unpooled-z" (Wald; default), "pooled-z", "fisher", "barnard", "boschloo" or
             "auto" (Fisher when any expected cell is below 5, else "unpooled-z").
-        rel_method: relative-lift interval, "delta" (default) or "fieller".
+        rel_method: relative-lift interval, "delta" (default), "fieller", "log" or "auto"
+            (see :func:`~abkit.stats.relative_lift`).
         ci_method: interval for the difference, "wald" or "newcombe"; ``None`` picks Wald for
             the z-tests and Newcombe for the exact tests.
 
@@ -294,7 +294,7 @@ def compare_proportions(
             method = "unpooled-z"
     ci = ci_method or ("newcombe" if method in _EXACT else "wald")
     ci_label = _CI_LABEL.get((method, ci), _CI_LABEL[ci])
-    label = f"{_METHOD_LABEL[method]}, {ci_label}, {_REL_LABEL[rel_method]}"
+    label = f"{_METHOD_LABEL[method]}, {ci_label}, {REL_LABELS[rel_method]}"
 
     pc = xc / nc if nc > 0 else math.nan
     pt = xt / nt if nt > 0 else math.nan
@@ -359,12 +359,11 @@ def compare_proportions(
     if pc == 0.0:
         notes.append(rel_note(pc))
     else:
-        r, lo_r, hi_r = rel_lift_arrays(
-            pc, var_c, pt, var_t, alpha=alpha, alternative=alternative, method=rel_method
-        )
-        rel, rel_lo, rel_hi = float(r), float(lo_r), float(hi_r)
-        if rel_method == "fieller" and not (np.isfinite(rel_lo) or np.isfinite(rel_hi)):
-            notes.append("Fieller interval unbounded: control proportion not clearly above 0")
+        rel, rel_lo, rel_hi, rel_msg = rel_scalar(
+            pc, var_c, pt, var_t, alpha=alpha, alternative=alternative, method=rel_method,
+            unbounded="control proportion not clearly above 0",
+        )  # fmt: skip
+        notes.append(rel_msg)
     return Comparison(
         control_value=pc,
         treatment_value=pt,

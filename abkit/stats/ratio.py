@@ -31,7 +31,7 @@ from abkit.stats._common import (
     pvalue_z,
 )
 from abkit.stats._types import Comparison
-from abkit.stats.lift import REL_METHODS, rel_lift_arrays
+from abkit.stats.lift import REL_LABELS, REL_METHODS, rel_scalar
 
 __all__ = ["RatioSums", "compare_ratios", "ratio_moments"]
 
@@ -118,7 +118,8 @@ def compare_ratios(
         treatment: the same for treatment.
         alpha: 1 - confidence level and the significance level.
         alternative: "two-sided", "greater" (treatment > control) or "less".
-        rel_method: relative-lift interval, "delta" (default) or "fieller".
+        rel_method: relative-lift interval, "delta" (default), "fieller", "log" or "auto"
+            (see :func:`~abkit.stats.relative_lift`).
 
     Returns:
         A :class:`~abkit.stats.Comparison` (``control_value``/``treatment_value`` are the ratios);
@@ -140,9 +141,7 @@ def compare_ratios(
     alpha = check_alpha(alpha)
     alternative = check_alternative(alternative)
     rel_method = check_choice(rel_method, "rel_method", REL_METHODS)
-    label = "ratio metric: delta-method z-test, normal CI, " + (
-        "delta-method relative CI" if rel_method == "delta" else "Fieller relative CI"
-    )
+    label = "ratio metric: delta-method z-test, normal CI, " + REL_LABELS[rel_method]
     rc, vc = ratio_moments(sc)
     rt, vt = ratio_moments(st)
     notes: list[str | None] = []
@@ -176,10 +175,10 @@ def compare_ratios(
     elif rc == rc and rt == rt:
         rel = rt / rc - 1.0
         if pvalue is not None:
-            r, lo_r, hi_r = rel_lift_arrays(
+            rel, rel_lo, rel_hi, rel_msg = rel_scalar(
                 rc, vc, rt, vt, alpha=alpha, alternative=alternative, method=rel_method
             )
-            rel, rel_lo, rel_hi = float(r), float(lo_r), float(hi_r)
+            notes.append(rel_msg)
     return Comparison(
         control_value=rc,
         treatment_value=rt,

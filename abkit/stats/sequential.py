@@ -9,7 +9,24 @@ parameter ``ρ = sqrt((-2 ln α + ln(-2 ln α + 1)) / N*)`` with the tuning para
     p-value    = min(1, sqrt(N ρ² + 1) · exp( -ρ² N² d² / (2 s² (N ρ² + 1)) ))
 
 The interval and the p-value stay valid however often they are looked at (the p-value is
-``1/e-value`` of the mixture martingale). Only two-sided inference is offered.
+``1/e-value`` of the mixture martingale).
+
+**One-sided** (``alternative="greater"`` / ``"less"``): the closed-form one-sided normal-mixture
+boundary of Howard, Ramdas, McAuliffe & Sekhon (2021, "Time-uniform, nonparametric,
+nonasymptotic confidence sequences", Ann. Statist. 49(2)), ``sqrt(2(V+ρ') ln(1 +
+sqrt((V+ρ')/ρ')/(2α)))`` on the sum with intrinsic time ``V`` — slightly wider (0.02–1.7 %) than
+the exact one-sided mixture boundary their ``confseq`` library solves for, hence valid — written
+per unit of the estimate (GrowthBook's ``sequential_interval_halfwidth_one_sided``, with ``ρ``
+from :func:`sequential_rho` at ``2α``)::
+
+    half-width = s · sqrt( 2 (N ρ² + 1) / (N² ρ²) · ln( 1 + sqrt(N ρ² + 1) / (2α) ) )
+    p-value    = min(1, sqrt(N ρ² + 1) / (2 (exp(Λ) - 1))),  Λ = ρ² N² d² / (2 s² (N ρ² + 1))
+
+for an estimate on the tested side (``d > 0`` for "greater"; otherwise the p-value is 1). The
+p-value is the smallest ``α`` whose bound excludes 0 at this look — the quantity GrowthBook finds
+by bisection — so ``p < α`` exactly when the one-sided bound excludes 0. Both mixtures are the
+mixture SPRT of Johari, Koomen, Pekelis & Walsh (2017, "Peeking at A/B tests", KDD) with a
+normal mixing distribution.
 
 **Group-sequential (Lan–DeMets).** Cumulative alpha spent at information fraction ``t`` in
 each tail of level ``a`` (``a = α/2`` per tail for two-sided designs, ``a = α`` one-sided):
@@ -33,7 +50,14 @@ import numpy as np
 from scipy import special
 
 from abkit.errors import StatsError
-from abkit.stats._common import FloatArray, check_alpha, check_choice, check_finite, norm_quantile
+from abkit.stats._common import (
+    FloatArray,
+    check_alpha,
+    check_alternative,
+    check_choice,
+    check_finite,
+    norm_quantile,
+)
 
 __all__ = [
     "GroupSequentialDesign",
@@ -101,12 +125,16 @@ class GroupSequentialDesign:
         return None
 
 
-def sequential_rho(alpha: float, tuning: float) -> float:
-    """Mixture parameter ``ρ = sqrt((-2 ln α + ln(-2 ln α + 1)) / N*)`` (GrowthBook).
+def sequential_rho(alpha: float, tuning: float, *, alternative: str = "two-sided") -> float:
+    """Mixture parameter ``ρ = sqrt((-2 ln a + ln(-2 ln a + 1)) / N*)`` (GrowthBook).
+
+    ``a = α`` for the two-sided sequence and ``a = 2α`` for a one-sided one (GrowthBook's
+    ``sequential_rho(..., two_sided=False)``).
 
     Args:
         alpha: significance level.
         tuning: ``N*``, the total sample size at which the confidence sequence is tightest.
+        alternative: "two-sided" (default), "greater" or "less".
 
     Returns:
         ``ρ``.
@@ -116,6 +144,11 @@ def sequential_rho(alpha: float, tuning: float) -> float:
         0.03984
     """
     alpha = check_alpha(alpha)
+    alternative = check_alternative(alternative)
+    if alternative != "two-sided":
+        if alpha >= 0.5:
+            raise StatsError(f"a one-sided always-valid test needs alpha < 0.5, got {alpha!r}.")
+        alpha = 2.0 * alpha
     tuning = check_finite(tuning, "tuning")
     if tuning <= 0:
         raise StatsError(f"tuning must be > 0 (a sample size such as 5000), got {tuning!r}.")
@@ -130,27 +163,36 @@ def always_valid_test(
     *,
     alpha: float = 0.05,
     tuning: float = 5000.0,
+    alternative: str = "two-sided",
 ) -> SequentialResult:
-    """Always-valid two-sided p-value and confidence interval (GrowthBook's sequential mode).
+    """Always-valid p-value and confidence sequence (GrowthBook's sequential mode).
 
     Args:
         estimate: the estimated lift (absolute or relative).
         std_error: its standard error.
         n: total units in both arms at this look.
         alpha: significance level.
-        tuning: ``N*`` of :func:`sequential_rho` (default 5000).
+        tuning: ``N*`` of :func:`sequential_rho` (default 5000); pick it from the plan with
+            :func:`~abkit.stats.sequential_tuning`.
+        alternative: "two-sided" (default), "greater" (treatment > control: a lower bound,
+            upper ``inf``) or "less" — the one-sided sequence of Howard et al. (2021), see the
+            module docstring.
 
     Returns:
         A :class:`SequentialResult`; ``pvalue`` is ``None`` with a note when ``n < 2`` or the
         standard error is 0.
 
     Raises:
-        StatsError: non-finite input, negative ``std_error`` or ``n``, bad ``alpha``/``tuning``.
+        StatsError: non-finite input, negative ``std_error`` or ``n``, bad ``alpha``/``tuning``/
+            ``alternative`` (one-sided needs ``alpha < 0.5``).
 
     Example:
         >>> r = always_valid_test(0.03, 0.0142, 2000)
         >>> round(r.pvalue, 4), round(r.ci_lower, 4), round(r.ci_upper, 4)
         (0.3743, -0.0144, 0.0744)
+        >>> g = always_valid_test(0.03, 0.0142, 2000, alternative="greater")
+        >>> round(g.pvalue, 4), round(g.ci_lower, 4), g.ci_upper
+        (0.2378, -0.011, inf)
     """
     est = check_finite(estimate, "estimate")
     se = check_finite(std_error, "std_error")
@@ -160,8 +202,11 @@ def always_valid_test(
         raise StatsError(f"n must be a non-negative integer (total units), got {n!r}.")
     n = int(n)
     alpha = check_alpha(alpha)
-    rho = sequential_rho(alpha, tuning)
+    alternative = check_alternative(alternative)
+    rho = sequential_rho(alpha, tuning, alternative=alternative)
     label = f"always-valid mixture SPRT (normal mixture, N*={tuning:g}), confidence sequence"
+    if alternative != "two-sided":
+        label = f"one-sided ({alternative}) " + label
     if n < 2 or se == 0:
         return SequentialResult(
             est, None, None, None, n, alpha, float(tuning), rho, label,
@@ -169,10 +214,23 @@ def always_valid_test(
         )  # fmt: skip
     s2 = se * se * n
     nr2 = n * rho * rho
+    lam = rho * rho * n * n * est * est / (2.0 * s2 * (nr2 + 1.0))
+    if alternative != "two-sided":
+        half = math.sqrt(s2) * math.sqrt(
+            2.0 * (nr2 + 1.0) / (nr2 * n) * math.log1p(math.sqrt(nr2 + 1.0) / (2.0 * alpha))
+        )
+        toward = est > 0 if alternative == "greater" else est < 0
+        pvalue = 1.0
+        if toward and lam > 0:
+            # log(expm1(Λ)) without overflow for large Λ
+            log_em1 = lam + math.log(-math.expm1(-lam))
+            pvalue = min(1.0, math.exp(0.5 * math.log(nr2 + 1.0) - math.log(2.0) - log_em1))
+        lo, hi = (est - half, math.inf) if alternative == "greater" else (-math.inf, est + half)
+        return SequentialResult(est, lo, hi, pvalue, n, alpha, float(tuning), rho, label)
     half = math.sqrt(s2) * math.sqrt(
         2.0 * (nr2 + 1.0) / (nr2 * n) * math.log(math.sqrt(nr2 + 1.0) / alpha)
     )
-    log_e = rho * rho * n * n * est * est / (2.0 * s2 * (nr2 + 1.0)) - 0.5 * math.log(nr2 + 1.0)
+    log_e = lam - 0.5 * math.log(nr2 + 1.0)
     pvalue = min(1.0, math.exp(-log_e)) if log_e > -700 else 1.0
     return SequentialResult(
         est, est - half, est + half, pvalue, n, alpha, float(tuning), rho, label

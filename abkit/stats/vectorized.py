@@ -25,7 +25,7 @@ from abkit.stats._common import (
     pvalue_t,
     pvalue_z,
 )
-from abkit.stats.lift import REL_METHODS, rel_lift_arrays
+from abkit.stats.lift import REL_LABELS, REL_METHODS, rel_lift_arrays
 
 __all__ = ["ComparisonArrays", "compare_means_many", "compare_proportions_many"]
 
@@ -95,7 +95,7 @@ def compare_proportions_many(
         alpha: significance level.
         alternative: "two-sided", "greater" or "less".
         method: "unpooled-z" or "pooled-z".
-        rel_method: "delta" or "fieller".
+        rel_method: "delta", "fieller", "log" or "auto" (NaN bounds where undefined).
 
     Returns:
         A :class:`ComparisonArrays`.
@@ -143,7 +143,7 @@ def compare_proportions_many(
         )
     label = (
         f"two-proportion z-test ({'pooled' if method == 'pooled-z' else 'unpooled'} SE), "
-        f"Wald CI, {'delta-method' if rel_method == 'delta' else 'Fieller'} relative CI"
+        f"Wald CI, {REL_LABELS[rel_method]}"
     )
     return ComparisonArrays(
         pc, pt, diff, lo, hi, np.asarray(rel), np.where(ok, rlo, np.nan), np.where(ok, rhi, np.nan),
@@ -176,7 +176,7 @@ def compare_means_many(
         alpha: significance level.
         alternative: "two-sided", "greater" or "less".
         method: "welch" or "student".
-        rel_method: "delta" or "fieller".
+        rel_method: "delta", "fieller", "log" or "auto" (NaN bounds where undefined).
 
     Returns:
         A :class:`ComparisonArrays`.
@@ -222,7 +222,7 @@ def compare_means_many(
         )
     label = (
         "Welch t-test (Welch–Satterthwaite df)" if method == "welch" else "Student t-test"
-    ) + f", t CI, {'delta-method' if rel_method == 'delta' else 'Fieller'} relative CI"
+    ) + f", t CI, {REL_LABELS[rel_method]}"
     nan = np.nan
     return ComparisonArrays(
         mc, mt, diff, np.where(ok, lo, nan), np.where(ok, hi, nan), np.asarray(rel),
