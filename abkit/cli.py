@@ -11,7 +11,7 @@ import math
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ CLI_WORDS: tuple[tuple[str, str], ...] = (
     (r"pass id_column= \(CLI: --id-column\)", "pass --id-column"),
     (r"pass as_of= explicitly", "pass --as-of"),
     (r"default as_of:", "default --as-of:"),
+    (r"\bas_of=(?=[\s,;.)]|$)", "--as-of"),
     (r"\bas_of=", "--as-of "),
     (r"set tz= on the Experiment", "set tz: in the spec"),
     (r"Pass tz='UTC'", "Set tz: UTC in the spec"),
@@ -86,6 +87,8 @@ CLI_WORDS: tuple[tuple[str, str], ...] = (
     (r"parse it first \(e\.g\. pd\.to_datetime\([^)]*\)\) or store", "store"),
     (r" \(e\.g\. pd\.\w+\([^)]*\)\)", ""),
     (r" \(df\[[^)]*\)\)", ""),
+    (r"; in Python, parse it with its format.*? and pass the frame", ""),
+    (r"\b(exposures|events|units)=(?=[\s,;.)/]|$)", r"--\1"),
 )
 
 #: the design options as the library names them (a message about ``metric_day`` is about
@@ -212,8 +215,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from abkit.analysis import Experiment
     from abkit.report import build_summary, resolve_inputs, summary_exit_code, write_json_atomic
 
+    if args.json and Path(args.json).is_dir():
+        raise ReportError(
+            f"--json {args.json} is a folder; give the file to write, e.g. summary.json"
+        )
     spec, exposures, events, units = resolve_inputs(
-        args.spec, args.exposures, args.events, args.units
+        args.spec, args.exposures, args.events, args.units, as_of=args.as_of
     )
     exp = Experiment.from_spec(spec)
     if units is not None:
@@ -224,7 +231,10 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
     elif args.format == "csv":
-        print(res.to_pandas().to_csv(index=False), end="")
+        from abkit._files import neutralise_csv_frame
+
+        # labels are the user's strings: none may run as a formula when the CSV is opened
+        print(neutralise_csv_frame(res.to_pandas()).to_csv(index=False), end="")
     else:
         print(res)
         for line in _guardrail_lines(res):
@@ -504,8 +514,31 @@ def _version() -> str:
     return f"abkit {__version__}"
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM / SIGHUP unwind like Ctrl-C, so the run's work folder and kernel go with it."""
+    raise SystemExit(128 + signum)
+
+
+def _on_signals() -> Callable[[], None]:
+    """Install :func:`_terminate` (main thread only); the function that restores the old ones."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    names = [n for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    old = {n: signal.signal(getattr(signal, n), _terminate) for n in names}
+
+    def restore() -> None:
+        for n, handler in old.items():
+            signal.signal(getattr(signal, n), handler)
+
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    restore = _on_signals()
     try:
         return int(args.func(args))
     except ReportError as exc:
@@ -514,9 +547,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AbkitError as exc:
         print(f"abkit: error: {cli_words(str(exc), args.command)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file the command reads or writes: named, not a traceback
+        name = exc.filename2 or exc.filename  # os.replace(tmp, dst): dst is the one to name
+        where = f" ({name})" if name else ""
+        print(f"abkit: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("abkit: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        if exc.code in (143, 129):
+            print("abkit: terminated", file=sys.stderr)
+        raise
+    finally:
+        restore()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,8 @@ Names are mapped with ``columns={"unit_id": "userid", …}`` (abkit name → you
 from __future__ import annotations
 
 import difflib
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,8 +29,6 @@ from abkit.errors import DataError, first_line
 from abkit.quality import DataQuality, Finding
 
 if TYPE_CHECKING:
-    import os
-
     import ibis.expr.types as ir
     import pandas as pd
     import pyarrow as pa
@@ -110,28 +110,95 @@ def load_table(source: TableLike, *, con: BaseBackend, role: str) -> ir.Table:
         if isinstance(source, pa.Table):
             return ibis.memtable(source)
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"{role}: file {path} does not exist")
-        suffix = path.suffix.lower()
-        try:
-            if path.is_dir():
-                return con.read_parquet(str(path / "**" / "*.parquet"))
-            if suffix in (".parquet", ".pq"):
-                return con.read_parquet(str(path))
-            if suffix in (".csv", ".tsv", ".txt", ".gz"):
-                return con.read_csv(str(path))
-        except DataError:
-            raise
-        except Exception as exc:
-            raise DataError(f"{role}: could not read {path}: {first_line(exc)}") from None
-        raise DataError(
-            f"{role}: cannot tell the format of {path} (suffix {suffix!r}); use .parquet or .csv"
-        )
+        return _read_path(source, con=con, role=role)
     raise DataError(
         f"{role}: unsupported input type {type(source).__name__}; pass a pandas DataFrame, an Arrow "
         "table, a Parquet/CSV path or an Ibis table"
     )
+
+
+#: a timestamp written day and month first in either order: 03/04/2024, 3.4.24, 03-04-2024 …
+_DAY_MONTH = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-]\d{2,4}"
+
+
+def _read_path(source: str | os.PathLike[str], *, con: BaseBackend, role: str) -> ir.Table:
+    """A file read as named, a folder of Parquet files, or (``glob:`` prefix) a pattern.
+
+    A literal name is never expanded: ``ev[1].parquet`` is that file, not ``ev1.parquet``, and
+    ``*`` or ``?`` in a real file name match only themselves.
+    """
+    from abkit._files import GLOB_CHARS, GLOB_PREFIX, arrow_source, input_problem, table_format
+
+    if isinstance(source, str) and source.startswith(GLOB_PREFIX):
+        path, pattern = Path(source[len(GLOB_PREFIX) :]), True
+    else:
+        path, pattern = Path(source), False
+    problem = None if pattern else input_problem(path)
+    if problem is not None:
+        raise DataError(f"{role}: {problem}")
+    fmt = "parquet" if path.is_dir() else table_format(path)
+    if fmt is None:
+        raise DataError(
+            f"{role}: cannot tell the format of {source} (suffix {path.suffix!r}); use .parquet "
+            "or .csv"
+        )
+    duck, name = con.name == "duckdb", str(path.absolute())
+    try:
+        if not pattern and GLOB_CHARS & set(name):  # an engine's reader would expand the name
+            import ibis
+
+            return ibis.memtable(arrow_source(path.absolute(), fmt))
+        if path.is_dir() and not pattern:  # every Parquet file under it, partition folders too
+            return con.read_parquet(name + "/**/*.parquet")
+        opts = {"hive_partitioning": False} if duck and not pattern else {}
+        if fmt == "parquet":
+            return con.read_parquet(name, **opts)
+        table = con.read_csv(name, **opts)
+        if duck:
+            _refuse_ambiguous_dates(table, con=con, target=name, role=role, path=path)
+        return table
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{role}: could not read {source}: {first_line(exc)}") from None
+
+
+def _refuse_ambiguous_dates(
+    table: ir.Table, *, con: BaseBackend, target: str, role: str, path: Path
+) -> None:
+    """Raise a DataError when DuckDB read a CSV column of day/month dates it had to guess.
+
+    DuckDB's CSV sniffer reads ``03/04/2024`` as 3 April, silently. Such a column is accepted
+    only when its values settle the order (a number over 12 in one place, never in the other);
+    the first value shows the column's form, so only a day/month column costs a scan.
+    """
+    cols = [c for c, t in table.schema().items() if t.is_timestamp() or t.is_date()]
+    raw = con.read_csv(target, all_varchar=True, hive_partitioning=False) if cols else table
+    for col in cols:
+        text = raw[col]
+        present = text.notnull() & (text.strip() != "")
+        first = execute(raw.filter(present).limit(1), con)
+        value = "" if first.empty else str(first[col].iloc[0])
+        form = re.match(_DAY_MONTH, value)
+        if form is None:
+            continue
+        top = execute(
+            raw.filter(present & text.re_search(_DAY_MONTH)).aggregate(
+                a=text.re_extract(_DAY_MONTH, 1).cast("int64").max(),
+                b=text.re_extract(_DAY_MONTH, 3).cast("int64").max(),
+            ),
+            con,
+        ).iloc[0]
+        if (int(top["a"]) > 12) != (int(top["b"]) > 12):
+            continue  # e.g. a 25 in first place and none in second: every value is day first
+        fmt = form[2].join(("%d", "%m", "%Y")) + (" %H:%M:%S" if ":" in value else "")
+        raise DataError(
+            f"{role}: column {col!r} of {path.name} holds dates such as {value!r} that read as "
+            "day/month and as month/day alike (every value fits both), so abkit will not guess; "
+            f"e.g. the row {first.iloc[0].to_dict()}. Write the column in ISO 8601 (e.g. "
+            "2024-04-03T10:00:00Z); in Python, parse it with its format "
+            f"(e.g. pd.to_datetime(df[{col!r}], format={fmt!r}, utc=True)) and pass the frame"
+        )
 
 
 def _spark_instants(table: ir.Table, frame: Any) -> ir.Table:

@@ -3,16 +3,20 @@ conversion of an executed notebook to one sanitized HTML page."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import html
 import keyword
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from abkit._files import copy_atomic
 from abkit.errors import ReportError
 from abkit.report.exit_codes import EXIT_FAILED, EXIT_INPUT
 from abkit.report.html import _DROP_ELEMENTS, _PAGE, ALLOWED_ATTRIBUTES, ALLOWED_TAGS
@@ -23,6 +27,7 @@ __all__ = [
     "notebook_path",
     "notebook_to_html",
     "validate_parameters",
+    "write_error",
 ]
 
 REPORT_NOTEBOOK = "experiment_report.ipynb"
@@ -95,11 +100,65 @@ def notebook_path(name: str = REPORT_NOTEBOOK) -> Path:
     raise ReportError(f"notebook {name} is not installed with abkit", exit_code=EXIT_FAILED)
 
 
+#: file-system errors that mean the output cannot be written (exit code 2, not a failed notebook)
+WRITE_ERRNOS = frozenset(
+    getattr(errno, n)
+    for n in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EFBIG", "ENAMETOOLONG", "ENOTDIR")
+    if hasattr(errno, n)
+) | {errno.EEXIST, errno.EISDIR}
+
+
+def write_error(folder: Path, exc: OSError) -> ReportError:
+    """A file-system error while writing into ``folder``, said plainly (exit code 2)."""
+    why = {
+        errno.ENOSPC: "the disk is full; free some space or give another output folder",
+        getattr(errno, "EDQUOT", -1): "the disk quota is used up; free some space",
+        errno.EROFS: "the file system is read-only; give another output folder",
+        errno.EACCES: "permission denied; give a folder you can write to",
+        errno.EPERM: "permission denied; give a folder you can write to",
+        errno.ENAMETOOLONG: "a file name is too long; give a shorter output folder",
+    }.get(exc.errno if exc.errno is not None else -2)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return ReportError(
+        f"cannot write to {folder}{where}: {why or exc.strerror or exc}", exit_code=EXIT_INPUT
+    )
+
+
+#: kernel folders are ``abkit-k-<pid>-…`` in the temp directory, so a later run can tell a
+#: folder left by a killed process (its sockets and key) from one in use
+KERNEL_PREFIX = "abkit-k-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
+
+
+def sweep_kernel_folders(tmp: Path | None = None) -> None:
+    """Remove this user's kernel folders whose process no longer runs (killed with SIGKILL)."""
+    root = Path(tmp or tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for p in root.glob(f"{KERNEL_PREFIX}*"):
+        m = re.match(rf"{KERNEL_PREFIX}(\d+)-", p.name)
+        try:
+            mine = uid is None or p.lstat().st_uid == uid
+        except OSError:
+            continue
+        ours = m is not None and mine and p.is_dir() and not p.is_symlink()
+        if ours and m is not None and int(m[1]) != os.getpid() and not _pid_alive(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 #: how long a kernel asked to shut down may take before it is interrupted (it is busy in a cell)
 _SHUTDOWN_GRACE_S = 1.0
 
 
-def _kernel_manager(run_dir: Path) -> type:
+def _kernel_manager(run_dir: Path, started: list[Any] | None = None) -> type:
     """A Jupyter kernel manager private to one report run.
 
     * **Its files in a directory of its own.** The connection file (which holds the kernel's
@@ -116,6 +175,8 @@ def _kernel_manager(run_dir: Path) -> type:
       ``[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.`` on stderr. This manager asks
       first and interrupts only a kernel that has not stopped within ``_SHUTDOWN_GRACE_S``
       (one still running a cell, e.g. after a timeout), then terminates and kills as usual.
+    * **Known to the run.** Each manager made is appended to ``started``, so a run that is
+      interrupted or terminated can kill its kernel (which runs in a session of its own).
     """
     import asyncio
 
@@ -125,6 +186,11 @@ def _kernel_manager(run_dir: Path) -> type:
     ipc = os.name == "posix"
 
     class ReportKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            if started is not None:
+                started.append(self)
+
         @default("transport")
         def _default_transport(self) -> str:
             return "ipc" if ipc else "tcp"
@@ -169,11 +235,26 @@ def _execute(
 
     params = validate_parameters(parameters)
     # the kernel's connection file and sockets: a private directory per run, removed after it
-    run_dir = Path(tempfile.mkdtemp(prefix="abkit-k-"))
+    sweep_kernel_folders()
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{KERNEL_PREFIX}{os.getpid()}-"))
+    started: list[Any] = []
+
+    def literal(p: Path) -> str:  # papermill formats paths with the parameters: {x} is literal
+        return str(p).replace("{", "{{").replace("}", "}}")
+
+    def keep() -> str | None:
+        if not dest.exists():
+            return None
+        try:
+            copy_atomic(dest, keep_failed)  # a link planted at keep_failed is replaced
+        except OSError:
+            return None
+        return str(keep_failed)
+
     try:
         pm.execute_notebook(
-            str(source),
-            str(dest),
+            literal(source),
+            literal(dest),
             parameters=params,
             kernel_name=kernel_name,
             execution_timeout=timeout,
@@ -181,27 +262,53 @@ def _execute(
             progress_bar=False,
             log_output=False,
             cwd=str(cwd),
-            kernel_manager_class=_kernel_manager(run_dir),
+            kernel_manager_class=_kernel_manager(run_dir, started),
         )
     except PapermillExecutionError as exc:
-        if dest.exists():
-            shutil.copyfile(dest, keep_failed)
+        kept = keep()
+        where = f"the executed notebook is kept at {kept}" if kept else "it could not be kept"
         raise ReportError(
             f"report notebook failed in cell {exc.exec_count} ({exc.ename}: {exc.evalue}); "
-            f"the executed notebook is kept at {keep_failed}",
+            + where,
             exit_code=EXIT_FAILED,
-            notebook_path=str(keep_failed),
+            notebook_path=kept,
         ) from None
-    except Exception as exc:  # kernel died, timeout, missing kernel …
-        if dest.exists():
-            shutil.copyfile(dest, keep_failed)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRNOS:  # a half-written notebook is not kept
+            raise write_error(dest.parent, exc) from None
         raise ReportError(
             f"report notebook could not run: {type(exc).__name__}: {exc}",
             exit_code=EXIT_FAILED,
-            notebook_path=str(keep_failed) if keep_failed.exists() else None,
+            notebook_path=keep(),
         ) from None
+    except Exception as exc:  # kernel died, timeout, missing kernel …
+        raise ReportError(
+            f"report notebook could not run: {type(exc).__name__}: {exc}",
+            exit_code=EXIT_FAILED,
+            notebook_path=keep(),
+        ) from None
+    except BaseException:  # Ctrl-C, SIGTERM: the kernel goes with the run, not after it
+        for km in started:
+            _kill_kernel(km)
+        raise
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _kill_kernel(km: Any) -> None:
+    """Kill a kernel's process group now (its manager cannot be awaited while unwinding)."""
+    import signal
+
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    except (OSError, AttributeError):  # not a group of its own, or not POSIX
+        with contextlib.suppress(OSError):
+            process.kill()
+    with contextlib.suppress(Exception):
+        process.wait(timeout=5)
 
 
 def notebook_to_html(path: Path, *, title: str) -> str:
