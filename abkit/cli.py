@@ -38,6 +38,9 @@ metrics:
   - retention: {days: [7, 13]}
   - active_days: {days: [1, 7]}
   - revenue: {days: [0, 29]}
+guardrails:
+  - {metric: retention_d1, margin: 0.01}   # D1 must not drop by more than 1 pp
+design: {baseline: 0.22, mde: 0.08, daily_units: 1400}   # what abkit design was given
 report:
   truth: data/truth.csv   # the simulation's true retention, shown beside the estimates
 """

@@ -279,6 +279,7 @@ def plan_progress(
     mature: Mapping[str, int],
     start: date,
     as_of: datetime,
+    last_exposure: datetime | None = None,
 ) -> PlanProgress:
     """Compare a running experiment with its plan.
 
@@ -291,6 +292,9 @@ def plan_progress(
         exposed, mature: units exposed so far and units whose metric has matured, per arm.
         start: the first day of enrolment.
         as_of: the time the data are read up to.
+        last_exposure: the last exposure by ``as_of``: the enrolment rate is taken over the
+            days from ``start`` to it (default: to ``as_of``), so an enrolment that has ended
+            does not look slow.
 
     Example:
         >>> plan = plan_retention_test(0.2, 0.1, daily_units=1000, metric_day=1)
@@ -309,10 +313,13 @@ def plan_progress(
     wait = plan.metric_day + 1
     planned = duration_days(sum(needed.values()), plan.daily_units, metric_day=plan.metric_day)
     elapsed = max(0, (as_of.date() - start).days)
+    enrolling = elapsed
+    if last_exposure is not None:
+        enrolling = min(elapsed, max(1, (last_exposure.date() - start).days + 1))
     projected = None
-    if elapsed > 0 and all(exposed.get(a, 0) > 0 for a in needed):
+    if enrolling > 0 and all(exposed.get(a, 0) > 0 for a in needed):
         # enrolment days the slowest arm needs at its observed rate, then the maturity wait
-        enrol = max(math.ceil(needed[a] / (exposed[a] / elapsed) - 1e-9) for a in needed)
+        enrol = max(math.ceil(needed[a] / (exposed[a] / enrolling) - 1e-9) for a in needed)
         projected = start + timedelta(days=enrol + wait - 1)
     return PlanProgress(
         metric=metric,

@@ -178,6 +178,13 @@ def test_report_first_screen_and_summary_show_the_progress(sim: Path):
     assert d7_doc["units_waiting"] == by_metric["retention_d7"].units_waiting
     assert "Readable" in ctx.header_html() and "of units mature" in ctx.header_html()
 
+    # the sequential section is tuned to the plan's sample (N* from abkit.stats.sequential_tuning)
+    from abkit.stats import sequential_tuning
+
+    planned = sum(p.needed.values())
+    n_star = sequential_tuning(planned, alpha=0.05)
+    assert f"N* = {n_star:,.0f}, tuned to the plan's {planned:,} units" in ctx.sequential_html()
+
     # a start given in the spec wins over the data's first exposure; a per-unit table has none
     later = spec.model_copy(
         update={"design": spec.design.model_copy(update={"start": date(2024, 3, 5)})}
@@ -211,3 +218,15 @@ def test_interval_bars_survive_the_report_sanitiser_and_nothing_else_does(sim: P
     hostile = "<svg onload='alert(1)'><rect x='1' style='x' fill='red'/><a href='javascript:alert(1)'>a</a></svg>"
     out = bleach.clean(hostile, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, strip=True)
     assert "onload" not in out and "style" not in out and "javascript" not in out
+
+
+def test_one_sided_experiments_get_the_one_sided_always_valid_test(sim: Path):
+    from abkit.stats import always_valid_test
+
+    inputs = {"exposures": sim / "exposures.parquet", "events": sim / "events.parquet"}
+    res = ab.Experiment(metrics=[ab.Retention(day=1)], alternative="greater").analyze(**inputs)
+    (row,) = res.sequential(tuning=1000).itertuples()
+    c = res.comparisons[0].comparison
+    ref = always_valid_test(c.abs_lift, c.std_error, c.n_control + c.n_treatment,
+                            tuning=1000, alternative="greater")  # fmt: skip
+    assert row.decision != "no test" and row.pvalue == ref.pvalue and row.ci_lower == ref.ci_lower

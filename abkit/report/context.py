@@ -6,7 +6,7 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +22,7 @@ from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival
 from abkit.retention.curve import curve_and_cohorts
+from abkit.stats import sequential_tuning
 
 if TYPE_CHECKING:
     from abkit.design import PlanProgress
@@ -123,9 +124,19 @@ class ReportContext:
     def sequential_html(self) -> str:
         """Always-valid status per comparison: safe to read every day ("" when switched off,
         or for a per-unit table, which is a finished experiment, not a running one)."""
-        tuning = self.spec.report.sequential_tuning
+        tuning, how = self.spec.report.sequential_tuning, "set in the spec"
         if tuning is None or self.result.as_of is None:
             return ""
+        if tuning == "auto":
+            progress = self.progress()
+            tuning, how = 5000.0, "the default; a design: in the spec tunes it to the plan"
+            if progress is not None:
+                planned = sum(progress.needed.values())
+                tuning = sequential_tuning(
+                    planned, alpha=self.spec.alpha, alternative=self.spec.alternative
+                )
+                how = f"tuned to the plan's {planned:,} units"
+        tuning = float(tuning)
         e = html.escape
         res = self.result
         kinds = {m.name: m for m in res.metrics}
@@ -139,7 +150,8 @@ class ReportContext:
             for r in table.itertuples()
         )
         return (
-            f"<p>Always-valid confidence sequences (normal mixture, N* = {tuning:g}): unlike the "
+            f"<p>Always-valid confidence sequences (normal mixture, N* = {tuning:,.0f}, {how}): "
+            "unlike the "
             "fixed-horizon p-values above, these stay valid however often the report is read. "
             "Immature units are not counted, so D-N metrics gain information N days late.</p>"
             "<table><thead><tr><th>metric</th><th>variant</th><th>lift</th>"
@@ -153,13 +165,10 @@ class ReportContext:
         if self.spec.design is None or self.result.as_of is None:
             return None
         if "progress" not in self.cache:
-            self.cache["progress"] = design_progress(
-                self.spec, self.result, self.spec.design.start or self._first_exposure_day()
-            )
+            first, last = self._exposure_span()
+            start = self.spec.design.start or first.date()
+            self.cache["progress"] = design_progress(self.spec, self.result, start, last)
         return cast("PlanProgress | None", self.cache["progress"])
-
-    def _first_exposure_day(self) -> date:
-        return self._exposure_span()[0].date()
 
     def _exposure_span(self) -> tuple[datetime, datetime]:
         """The first and the last exposure by as_of (one scan of the exposure log, once)."""

@@ -17,7 +17,7 @@ __all__ = ["MetricMaturity", "design_progress", "maturity"]
 
 
 def design_progress(
-    spec: ExperimentSpec, res: ExperimentResult, start: date
+    spec: ExperimentSpec, res: ExperimentResult, start: date, last_exposure: datetime | None = None
 ) -> PlanProgress | None:
     """The plan of ``spec.design`` for the design metric, and how far ``res`` is along it.
 
@@ -58,6 +58,7 @@ def design_progress(
         mature=mature,
         start=start,
         as_of=res.as_of,
+        last_exposure=last_exposure,
     )
 
 

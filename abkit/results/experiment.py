@@ -271,7 +271,8 @@ class ExperimentResult:
         Uses :func:`abkit.stats.sequential.always_valid_test` (GrowthBook's normal-mixture
         confidence sequence, ``N* = tuning``) on the absolute lift, with the standard error read
         off the fixed-horizon interval. Safe to look at daily: the false-positive rate stays at
-        ``alpha`` however often it is checked. Two-sided only.
+        ``alpha`` however often it is checked; one-sided when the experiment's ``alternative``
+        is (Howard et al. 2021's one-sided mixture bound).
         """
         import pandas as pd
 
@@ -286,18 +287,20 @@ class ExperimentResult:
                 "abs_lift": c.abs_lift,
                 "n": c.n_control + c.n_treatment,
             }
-            if (
-                self.alternative != "two-sided"
-                or lo is None
-                or hi is None
-                or not math.isfinite(lo)
-                or not math.isfinite(hi)
-                or math.isnan(c.abs_lift)
-            ):
+            se = c.std_error
+            if se is None and self.alternative == "two-sided" and lo is not None and hi is not None:
+                se = (hi - lo) / (2 * z) if math.isfinite(lo) and math.isfinite(hi) else None
+            if se is None or not math.isfinite(se) or math.isnan(c.abs_lift):
                 row.update(ci_lower=None, ci_upper=None, pvalue=None, decision="no test")
             else:
-                se = c.std_error if c.std_error is not None else (hi - lo) / (2 * z)
-                r = always_valid_test(c.abs_lift, se, row["n"], alpha=self.alpha, tuning=tuning)
+                r = always_valid_test(
+                    c.abs_lift,
+                    se,
+                    row["n"],
+                    alpha=self.alpha,
+                    tuning=tuning,
+                    alternative=self.alternative,
+                )
                 decision = (
                     "keep running"
                     if not r.significant

@@ -58,8 +58,9 @@ class ReportOptions(BaseModel):
     """Days without activity that count as churn, in the time-to-churn section (0: none)."""
     churn_tau: int = Field(default=30, ge=1, le=365, examples=[60])
     """Horizon in days of the restricted mean time to churn (RMST)."""
-    sequential_tuning: float | None = Field(default=5000.0, gt=0, examples=[10000])
-    """N* of the always-valid sequential test shown as "can we stop yet?" (null: none)."""
+    sequential_tuning: float | Literal["auto"] | None = Field(default="auto", examples=[10000])
+    """N* of the always-valid sequential test shown as "can we stop yet?": auto tunes it to the
+    planned sample of design: (else 5000); a number > 0 fixes it; null: no section."""
     multiple_testing: Literal["holm", "hochberg", "bonferroni", "fdr_bh", "fdr_by", "none"] = Field(
         default="holm", examples=["fdr_bh"]
     )
@@ -69,6 +70,13 @@ class ReportOptions(BaseModel):
     """For simulated data: a CSV of the true retention (columns variant, day, retention; relative
     to the spec file), shown beside the estimates (``abkit demo`` and ``abkit simulate`` write
     one)."""
+
+    @field_validator("sequential_tuning")
+    @classmethod
+    def _positive_tuning(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, float | int) and not (math.isfinite(v) and v > 0):
+            raise ValueError(f"expected a number > 0, auto or null, got {flow(v)}")
+        return v
 
 
 class DataSources(BaseModel):
