@@ -580,3 +580,14 @@ def test_assign_file_keeps_the_id_column_name(tmp_path: Path) -> None:
     (tmp_path / "v.csv").write_text("variant\nx\n", encoding="utf-8")
     assign_file(_spec(), tmp_path / "v.csv", tmp_path / "v_out.csv")
     assert pd.read_csv(tmp_path / "v_out.csv").columns.tolist() == ["unit_id", "variant", "status"]
+
+
+def test_assign_refuses_a_fifo_instead_of_blocking(tmp_path):
+    import os
+
+    from abkit.assign.files import assign_file
+
+    fifo = tmp_path / "units.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"not a regular file|FIFO|named pipe"):
+        assign_file({"name": "e", "control": "a", "variants": ["a", "b"]}, fifo, tmp_path / "o.csv")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from abkit._files import atomic_path
+from abkit._files import atomic_path, input_problem
 from abkit.assign.vectorized import SpecLike, assign
 from abkit.errors import DataError
 from abkit.spec import load_spec
@@ -26,8 +26,9 @@ def _read_ids(path: Path, id_column: str | None, default: str) -> tuple[str, pa.
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    if not path.is_file():
-        raise DataError(f"units file {path} does not exist")
+    problem = input_problem(path)  # missing, a folder, a FIFO or a device: never read
+    if problem is not None:
+        raise DataError(f"units file: {problem}")
     fmt = _file_format(path)
     if fmt == "parquet":
         columns = pq.read_schema(path).names
