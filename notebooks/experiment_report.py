@@ -102,6 +102,17 @@ elif ctx.skipped_html("churn"):
     display(HTML(ctx.skipped_html("churn")))
 
 # %%
+forecasts = ctx.forecasts()
+if forecasts or ctx.skipped_html("forecast"):
+    display(Markdown(
+        "## Long-term\nForecasts of the long-term metrics from the first days' activity (the "
+        "surrogate index): a forecast, not a measurement — see its assumption below each."
+    ))
+    for forecast in forecasts:
+        display(forecast)
+    display(HTML(ctx.skipped_html("forecast")))
+
+# %%
 segments = ctx.segments_html()
 if segments:
     display(Markdown(

@@ -159,3 +159,31 @@ def test_calibration_coverage_and_the_documented_failure():
     assert sum(missed) >= 18  # the forecast's interval lies below the truth almost always
     print(f"coverage {coverage:.3f} over {reps}; true lift {truth:.4f}; direct-effect truth "
           f"{direct_truth:.4f}, missed {sum(missed)}/20")  # fmt: skip
+
+
+def test_the_report_forecasts_its_long_term_metrics(tmp_path):
+    import abkit as ab
+    from abkit.report.context import ReportContext
+    from abkit.spec import load_spec
+
+    exposures, events = logs(3000, seed=7)
+    paths = {"exposures": tmp_path / "x.parquet", "events": tmp_path / "e.parquet"}
+    exposures.to_parquet(paths["exposures"])
+    events.to_parquet(paths["events"])
+    inputs = {k: str(v) for k, v in paths.items()}
+    spec = load_spec(
+        {"name": "x", "control": "control", "variants": ["control", "treatment"],
+         "metrics": [{"retention": {"day": 1}}, {"retention": {"day": 30}}]}
+    )  # fmt: skip
+    res = ab.Experiment.from_spec(spec).analyze(**inputs, as_of=AS_OF)
+    (f,) = ReportContext({"inputs": inputs}, spec, res).forecasts()  # D1 is not long-term
+    alone = surrogate_forecast(**inputs, target=30, as_of=AS_OF)
+    pd.testing.assert_frame_equal(f.to_pandas(), alone.to_pandas())
+    # 20 days in, nothing is mature for D30: the section says why instead of a forecast
+    early = START + 20 * DAY
+    res = ab.Experiment.from_spec(spec).analyze(**inputs, as_of=early)
+    ctx = ReportContext({"inputs": inputs}, spec, res)
+    assert ctx.forecasts() == []
+    assert "Day-30 retention: too few units to fit the surrogate model" in ctx.skipped_html(
+        "forecast"
+    )

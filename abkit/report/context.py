@@ -16,12 +16,14 @@ from abkit._version import __version__
 from abkit.data import prepare_logs
 from abkit.engine import execute
 from abkit.errors import DataError
+from abkit.metrics import ActiveDays, Retention
 from abkit.report.progress import MetricMaturity, design_progress, maturity
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival
 from abkit.retention.curve import curve_and_cohorts
+from abkit.retention.surrogate import surrogate_forecast
 from abkit.stats import sequential_tuning
 
 if TYPE_CHECKING:
@@ -112,6 +114,37 @@ class ReportContext:
         except DataError as exc:  # e.g. more inactive days than the log covers: the report stays
             self.cache["skipped:churn"] = str(exc)
             return None
+
+    def forecasts(self) -> list[Any]:
+        """Surrogate-index forecasts of the spec's long-term retention metrics (those starting
+        after ``report.forecast_from_day``) from the activity up to that day; a metric the data
+        cannot forecast yet is noted under ``skipped:forecast``."""
+        k = self.spec.report.forecast_from_day
+        if not self.has_events or k is None or self.result.as_of is None:
+            return []
+        if "forecasts" not in self.cache:
+            args, out, notes = self._view_args(), [], []
+            surrogates: list[Retention | ActiveDays] = [ActiveDays(days=(1, k)), Retention(day=1)]
+            surrogates += [Retention(day=k)] if k > 1 else []
+            for m in self.spec.build_metrics():
+                if not isinstance(m, Retention) or m.window[0] <= k or m.tz or m.event:
+                    continue
+                try:
+                    out.append(
+                        surrogate_forecast(
+                            target=m,
+                            surrogates=surrogates,
+                            control=self.spec.control,
+                            alpha=self.spec.alpha,
+                            **args,
+                        )
+                    )
+                except DataError as exc:
+                    notes.append(f"{m.label}: {exc}")
+            self.cache["forecasts"] = out
+            if notes:
+                self.cache["skipped:forecast"] = "; ".join(notes)
+        return cast("list[Any]", self.cache["forecasts"])
 
     def skipped_html(self, section: str) -> str:
         """Why a section the spec asks for could not be shown ("" when it was not skipped)."""

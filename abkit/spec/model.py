@@ -66,6 +66,9 @@ class ReportOptions(BaseModel):
     )
     """Correction of the decisions across metrics × treatments (the primary metric is not
     corrected)."""
+    forecast_from_day: int | None = Field(default=7, ge=1, le=60, examples=[14])
+    """Long-term section: forecast every retention metric that starts later than this day (D30)
+    from the activity up to it — the surrogate index (null: no forecast)."""
     truth: str | None = Field(default=None, examples=["data/truth.csv"])
     """For simulated data: a CSV of the true retention (columns variant, day, retention; relative
     to the spec file), shown beside the estimates (``abkit demo`` and ``abkit simulate`` write
