@@ -63,7 +63,41 @@ class ChurnLike(Protocol):
     def to_pandas(self) -> pd.DataFrame: ...
 
 
-__all__ = ["cohort_heatmap", "curve_lift", "forest", "km_curves", "retention_curve"]
+class NoveltyLike(Protocol):
+    """Per-day lifts and their trend (``NoveltyResult``)."""
+
+    @property
+    def control(self) -> str: ...
+    @property
+    def scale(self) -> str: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def flags(self) -> dict[str, str]: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+
+
+class HazardsLike(Protocol):
+    """A Cox model of time to churn (``ChurnRegression``)."""
+
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def inactive_days(self) -> int: ...
+    def to_pandas(self) -> pd.DataFrame: ...
+    def schoenfeld_to_pandas(self) -> pd.DataFrame: ...
+
+
+__all__ = [
+    "cohort_heatmap",
+    "curve_lift",
+    "forest",
+    "hazard_ratios",
+    "km_curves",
+    "novelty_trend",
+    "retention_curve",
+    "schoenfeld",
+]
 
 
 #: fonts tried after matplotlib's default for glyphs it lacks (Chinese, Japanese, Korean names)
@@ -280,6 +314,110 @@ def km_curves(churn: ChurnLike, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("days retained")
     ax.set_ylabel(f"not yet churned (%) — churn = {churn.inactive_days} inactive days")
     ax.set_title("time to churn (Kaplan–Meier)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def novelty_trend(result: NoveltyLike, ax: Axes | None = None) -> Axes:
+    """Lift per day since exposure with its interval, and the fitted trend with its band.
+
+    Relative lifts in %, absolute lifts of active-day rates in percentage points; the legend
+    names each treatment's flag (lift fading / growing / no trend detected).
+    """
+    df = result.to_pandas()
+    ax = _axes(ax, 3.5)
+    variants = [result.control, *dict.fromkeys(str(v) for v in df.variant)]
+    colors = _variant_colors(variants)
+    scale = 100.0 if result.scale == "relative" or result.metric == "active" else 1.0
+    for v, d in df.groupby("variant", sort=False):
+        c, flag = colors[str(v)], result.flags.get(str(v), "")
+        ax.errorbar(
+            d.day,
+            scale * d.lift,
+            yerr=[scale * (d.lift - d.ci_lower), scale * (d.ci_upper - d.lift)],
+            fmt="o",
+            ms=3,
+            capsize=2,
+            color=c,
+            label=_text(f"{v} − {result.control}: {flag}"),
+        )
+        fit = d.dropna(subset=["fit"])
+        if len(fit):
+            ax.plot(fit.day, scale * fit.fit, color=c, lw=1.5)
+            ax.fill_between(
+                fit.day, scale * fit.fit_ci_lower, scale * fit.fit_ci_upper, color=c, alpha=0.15
+            )
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xlabel("day since first exposure")
+    if result.scale == "relative":
+        ax.set_ylabel("relative lift (%)")
+    else:
+        ax.set_ylabel("lift (pp)" if result.metric == "active" else "lift")
+    ax.set_title(_text(f"lift by day since exposure ({result.metric})"))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def hazard_ratios(model: HazardsLike, ax: Axes | None = None) -> Axes:
+    """Adjusted hazard ratios of churn with their intervals on a log scale, 1 marked.
+
+    Treatment terms are coloured by their decision (a lower churn hazard is good); attribute
+    terms are grey. A term whose proportional-hazards check failed is marked with a ``*``.
+    """
+    df = model.to_pandas().iloc[::-1].reset_index(drop=True)
+    ax = _axes(ax, 0.45 * len(df) + 1.0)
+    for i, r in enumerate(df.itertuples()):
+        color = TONE_COLORS[tone(r.decision, higher_is_better=False)] if r.treatment else "grey"
+        ax.errorbar(
+            r.hazard_ratio,
+            i,
+            xerr=[[r.hazard_ratio - r.ci_lower], [r.ci_upper - r.hazard_ratio]],
+            fmt="o",
+            color=color,
+            capsize=3,
+        )
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    # a few plain ratios (0.9, 1, 1.2 …) instead of powers of ten on a narrow log axis
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = float(df.ci_lower.min()), float(df.ci_upper.max())
+    ticks = sorted({1.0, *(float(f"{x:.2g}") for x in np.geomspace(min(lo, 1), max(hi, 1), 5))})
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.set_yticks(range(len(df)))
+    marks = ["*" if r.ph_fails else "" for r in df.itertuples()]
+    ax.set_yticklabels([_text(f"{t}{m}") for t, m in zip(df.term, marks, strict=True)])
+    ax.set_xlabel(f"hazard ratio of churn, {round(100 * (1 - model.alpha))}% CI (log scale)")
+    ax.set_title(f"Cox model of time to churn ({model.inactive_days} inactive days)")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def schoenfeld(model: HazardsLike, term: str | None = None, ax: Axes | None = None) -> Axes:
+    """Scaled Schoenfeld residuals of one term against time: the coefficient β(t) each day.
+
+    Each point is the mean scaled residual plus the coefficient over the churns of one day (its
+    size: the number of churns); a flat cloud around the horizontal line (the fitted
+    coefficient) is what proportional hazards look like, a trend is a violation.
+    """
+    df = model.schoenfeld_to_pandas()
+    coefs = model.to_pandas()
+    term = str(coefs.term.iloc[0]) if term is None else term
+    d = df[df.term == term]
+    ax = _axes(ax, 3.5)
+    size = 200 * d.churned / max(float(d.churned.max()), 1.0) + 5
+    ax.scatter(d.time, d.beta_t, s=size, color="#1f77b4", alpha=0.6, lw=0)
+    coef = float(coefs.loc[coefs.term == term, "coef"].iloc[0])
+    ax.axhline(coef, color="black", lw=1.0, label=f"fitted coefficient {coef:.3g}")
+    ax.axhline(0.0, color="grey", lw=0.6, ls="--")
+    ax.set_xlabel("days retained (churn time)")
+    ax.set_ylabel("β(t): scaled Schoenfeld residual + β")
+    ax.set_title(_text(f"proportional-hazards check: {term}"))
     ax.grid(alpha=0.3)
     ax.legend()
     return ax

@@ -6,14 +6,17 @@ The model, stated exactly so tests can check estimates against the truth:
   an acquisition ``channel`` (``CHANNELS``, with a retention multiplier each) and a ``platform``;
 * day 0 (the exposure day) is always active: an event at the exposure instant;
 * on day ``k >= 1`` a unit is active with probability
-  ``p = base · k^(-decay) · (1 + effect[variant]) · channel_mult · z`` where ``z ~ 2·Beta(2, 2)``
-  is the unit's own propensity (mean 1, so days of one unit are correlated as in real logs);
+  ``p = base · k^(-decay) · (1 + effect[variant] · f(k)) · channel_mult · z`` where
+  ``z ~ 2·Beta(2, 2)`` is the unit's own propensity (mean 1, so days of one unit are correlated as
+  in real logs) and ``f(k) = 1`` (a constant effect), or ``f(k) = exp(-k / effect_decay_days)``
+  for an effect that fades with the days since exposure (a novelty effect);
 * an active day has ``1 + Poisson(1)`` events at uniform times inside the day's 24-hour window; an
   event is a ``"purchase"`` with probability 0.05 and a log-normal ``value``, else a ``"session"``;
 * no event is recorded after ``start + days``.
 
-Hence the true DayN retention of a variant is ``base · N^(-decay) · (1 + effect) · E[channel_mult]``
-(and 1 for N = 0), available as ``SimulatedExperiment.truth``.
+Hence the true DayN retention of a variant is
+``base · N^(-decay) · (1 + effect · f(N)) · E[channel_mult]`` (and 1 for N = 0), available as
+``SimulatedExperiment.truth``: the true relative lift on day N is ``effect · f(N)``.
 
 Example:
     >>> from abkit.simulate import retention_experiment
@@ -70,6 +73,13 @@ def _daily_probability(day: np.ndarray, base: float, decay: float) -> np.ndarray
     return np.where(day >= 1, base * np.maximum(day, 1).astype(float) ** (-decay), 1.0)
 
 
+def _effect_fade(day: np.ndarray, decay_days: float | None) -> np.ndarray:
+    """The share of the effect left on each day: 1, or ``exp(-day / decay_days)``."""
+    if decay_days is None:
+        return np.ones(day.shape)
+    return np.exp(-day.astype(float) / float(decay_days))
+
+
 def _pre_exposure_events(
     rng: np.random.Generator,
     pre_days: int,
@@ -114,6 +124,7 @@ def retention_experiment(
     repeat_exposure_rate: float = 0.1,
     channels: Mapping[str, tuple[float, float]] | None = None,
     pre_days: int = 0,
+    effect_decay_days: float | None = None,
 ) -> SimulatedExperiment:
     """Simulate an experiment's exposure and activity logs with known true retention.
 
@@ -136,6 +147,11 @@ def retention_experiment(
             engagement ``z``, no treatment effect), so pre-exposure activity predicts retention
             (what CUPED uses). 0: new users, no activity before exposure. Drawn after everything
             else: the other data are the same for any ``pre_days``.
+        effect_decay_days: a fading (novelty) effect: the relative effect on day ``k`` is
+            ``effect · exp(-k / effect_decay_days)``. None (default): the effect is the same on
+            every day. A seed gives the same units (variant, channel, platform, first
+            exposure, propensity) and the same daily uniforms either way; only the daily
+            probabilities change, and with them the later draws (event times, repeats).
 
     Returns:
         A :class:`SimulatedExperiment` (``exposures``, ``events``, ``truth``, ``params``).
@@ -155,6 +171,10 @@ def retention_experiment(
         raise SpecError(f"weights must be {k} non-negative numbers summing to 1, got {weights}")
     eff = {"treatment": 0.08} if effects is None else dict(effects)
     eff_arr = np.array([eff.get(v, 0.0) for v in variants])
+    if effect_decay_days is not None and not (
+        isinstance(effect_decay_days, int | float) and 0 < effect_decay_days < float("inf")
+    ):
+        raise SpecError(f"effect_decay_days must be a positive number, got {effect_decay_days!r}")
     ch = dict(CHANNELS if channels is None else channels)
     ch_names = list(ch)
     ch_share = np.array([ch[c][0] for c in ch_names])
@@ -181,10 +201,18 @@ def retention_experiment(
 
     # activity matrix: units x days (day 0 always active)
     day_idx = np.arange(days + 1)
+    fade = _effect_fade(day_idx, effect_decay_days)
+    # the constant effect keeps its original order of products: a seed gives the same data as
+    # before the option existed (floating-point products depend on their order)
+    if effect_decay_days is None:
+        unit = ((1 + eff_arr[variant_idx]) * ch_mult[channel_idx] * z)[:, None]
+    else:
+        lifted = 1 + eff_arr[variant_idx][:, None] * fade[None, :]
+        unit = lifted * (ch_mult[channel_idx] * z)[:, None]
     p = (
         _daily_probability(day_idx, base, decay)[None, :]
         * np.where(day_idx >= 1, 1.0, 0.0)[None, :]
-        * ((1 + eff_arr[variant_idx]) * ch_mult[channel_idx] * z)[:, None]
+        * unit
     )
     p[:, 0] = 1.0
     active = rng.random(p.shape) < p
@@ -246,7 +274,7 @@ def retention_experiment(
                 "day": int(d),
                 "retention": 1.0
                 if d == 0
-                else float(base * d ** (-decay) * (1 + eff.get(v, 0.0)) * mix),
+                else float(base * d ** (-decay) * (1 + eff.get(v, 0.0) * fade[d]) * mix),
             }
             for v in variants
             for d in day_idx
@@ -263,5 +291,6 @@ def retention_experiment(
         "enrollment_days": enrollment_days,
         "days": days,
         "channels": ch,
+        "effect_decay_days": effect_decay_days,
     }
     return SimulatedExperiment(exposures, events, truth, params)

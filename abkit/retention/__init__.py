@@ -10,7 +10,11 @@ Each view is computed in the engine (only aggregates come back) and tested per v
 * :func:`funnel` — ordered steps within a window after exposure, per-step and step-to-step
   conversion with a test at each step;
 * :func:`retention_drivers` — exploratory: early behaviours associated with later retention
-  (correlation, not causation), with the sample size an experiment would need to verify them.
+  (correlation, not causation), with the sample size an experiment would need to verify them;
+* :func:`novelty` — does the lift change with the days since exposure? Per-day lifts, their
+  trend (cluster-robust over units) and early-vs-late cohorts on the same calendar days;
+* :func:`churn_regression` — Cox model of the time to churn adjusted for exposure attributes,
+  with the proportional-hazards check (scaled Schoenfeld residuals).
 
 Example:
     >>> import abkit as ab
@@ -24,17 +28,27 @@ from abkit.retention.churn import ChurnResult, churn_survival
 from abkit.retention.curve import CohortTable, RetentionCurve, cohort_table, retention_curve
 from abkit.retention.drivers import CORRELATION_LABEL, RetentionDrivers, retention_drivers
 from abkit.retention.funnel import FunnelResult, funnel
+from abkit.retention.hazards import ChurnRegression, HazardTerm, churn_regression
+from abkit.retention.novelty import NOVELTY_CAVEAT, CohortDiD, NoveltyResult, NoveltyTrend, novelty
 
 __all__ = [
     "CORRELATION_LABEL",
+    "NOVELTY_CAVEAT",
+    "ChurnRegression",
     "ChurnResult",
+    "CohortDiD",
     "CohortTable",
     "FunnelResult",
+    "HazardTerm",
+    "NoveltyResult",
+    "NoveltyTrend",
     "RetentionCurve",
     "RetentionDrivers",
+    "churn_regression",
     "churn_survival",
     "cohort_table",
     "funnel",
+    "novelty",
     "retention_curve",
     "retention_drivers",
 ]

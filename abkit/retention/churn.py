@@ -12,9 +12,9 @@ from abkit import plot
 from abkit._display import arm_sizes, decision_words, fmt_when, more_lines, tone_attrs
 from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
-from abkit.errors import DataError, SpecError
-from abkit.query import day_index
-from abkit.retention._units import event_names, order_variants, positive_days, prepare
+from abkit.errors import DataError
+from abkit.retention._units import order_variants, positive_days, prepare
+from abkit.retention.hazards import churn_times
 from abkit.stats.survival import (
     KMCurve,
     LogRankResult,
@@ -193,38 +193,11 @@ def churn_survival(
     The per-unit churn day is found in the engine with one window function over distinct active
     days; only ``(variant, time, churned, units)`` counts come back.
     """
-    import ibis
-
     positive_days(inactive_days=inactive_days, tau=tau)
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
-    be = str(p.con.name)
-    k, horizon = inactive_days, tau + inactive_days
-    as_lit = ibis.literal(p.as_of)
-    units = p.units.mutate(_h=ibis.least(day_index(be, p.units.t0, as_lit), horizon))
-    ev = p.events
-    names = event_names(event)
-    if names is not None:
-        if "event" not in ev.columns:
-            raise SpecError("event= needs an 'event' column in the events table")
-        ev = ev.filter(ev.event.isin(names))
-    j = ev.select("unit_id", "ts").join(units.select("unit_id", "t0", "_h"), "unit_id")
-    j = j.filter(j.ts >= j.t0).mutate(_day=day_index(be, j.t0, j.ts))
-    active = j.filter(j._day < j._h).select("unit_id", "_day").distinct()
-    # a sentinel row at day h closes the trailing run of inactive days
-    sentinel = units.select("unit_id", _day=units._h)
-    days = active.union(sentinel, distinct=False)
-    w = ibis.window(group_by="unit_id", order_by="_day")
-    days = days.mutate(_prev=days._day.lag().over(w).fill_null(-1))
-    days = days.mutate(_c=ibis.ifelse(days._day - days._prev - 1 >= k, days._prev + 1, ibis.null()))
-    churn = days.group_by("unit_id").aggregate(_c=days._c.min())
-    u = units.left_join(churn, "unit_id")
-    # fewer than K whole days observed: no run of K inactive days can be checked yet, so the
-    # unit carries no information about churn — it is immature, not "survived day 0"
-    n_immature = int(execute(u.filter(u._h < k).count(), p.con))
-    u = u.filter(u._h >= k)
-    churned = u._c.notnull() & (u._c <= tau)
-    time = ibis.ifelse(churned, u._c, ibis.least(ibis.greatest(u._h - k, 0), tau))
-    u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
+    k = inactive_days
+    u, immature = churn_times(p, p.units, inactive_days=k, tau=tau, event=event)
+    n_immature = int(execute(immature, p.con))
     counts = execute(u.group_by(["variant", "time", "churned"]).aggregate(units=u.count()), p.con)
     if counts.empty:
         if n_immature:
