@@ -102,15 +102,23 @@ elif ctx.skipped_html("churn"):
     display(HTML(ctx.skipped_html("churn")))
 
 # %%
-forecasts = ctx.forecasts()
-if forecasts or ctx.skipped_html("forecast"):
+forecasts, novelty, hazards = ctx.forecasts(), ctx.novelty(), ctx.hazards()
+notes = "".join(ctx.skipped_html(s) for s in ("novelty", "forecast", "hazards"))
+if forecasts or novelty is not None or hazards is not None or notes:
     display(Markdown(
-        "## Long-term\nForecasts of the long-term metrics from the first days' activity (the "
-        "surrogate index): a forecast, not a measurement — see its assumption below each."
+        "## Long-term\nDoes the lift fade or grow with the days since exposure (novelty, "
+        "primacy)? What do the first days' activity forecast for the long-term metrics (the "
+        "surrogate index: a forecast, not a measurement)? Does the treatment delay churn once "
+        "the segments are adjusted for (Cox model)? Definitions: docs/long_term.md."
     ))
+    if novelty is not None:
+        display(novelty)
+        novelty.plot()
     for forecast in forecasts:
         display(forecast)
-    display(HTML(ctx.skipped_html("forecast")))
+    if hazards is not None:
+        display(hazards)
+    display(HTML(notes))
 
 # %%
 segments = ctx.segments_html()

@@ -16,14 +16,14 @@ from abkit._version import __version__
 from abkit.data import prepare_logs
 from abkit.engine import execute
 from abkit.errors import DataError
-from abkit.metrics import ActiveDays, Retention
+from abkit.metrics import Retention
+from abkit.report import long_term
 from abkit.report.progress import MetricMaturity, design_progress, maturity
 from abkit.report.summary import build_summary, write_json_atomic
 from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival
 from abkit.retention.curve import curve_and_cohorts
-from abkit.retention.surrogate import surrogate_forecast
 from abkit.stats import sequential_tuning
 
 if TYPE_CHECKING:
@@ -117,34 +117,16 @@ class ReportContext:
 
     def forecasts(self) -> list[Any]:
         """Surrogate-index forecasts of the spec's long-term retention metrics (those starting
-        after ``report.forecast_from_day``) from the activity up to that day; a metric the data
-        cannot forecast yet is noted under ``skipped:forecast``."""
-        k = self.spec.report.forecast_from_day
-        if not self.has_events or k is None or self.result.as_of is None:
-            return []
-        if "forecasts" not in self.cache:
-            args, out, notes = self._view_args(), [], []
-            surrogates: list[Retention | ActiveDays] = [ActiveDays(days=(1, k)), Retention(day=1)]
-            surrogates += [Retention(day=k)] if k > 1 else []
-            for m in self.spec.build_metrics():
-                if not isinstance(m, Retention) or m.window[0] <= k or m.tz or m.event:
-                    continue
-                try:
-                    out.append(
-                        surrogate_forecast(
-                            target=m,
-                            surrogates=surrogates,
-                            control=self.spec.control,
-                            alpha=self.spec.alpha,
-                            **args,
-                        )
-                    )
-                except DataError as exc:
-                    notes.append(f"{m.label}: {exc}")
-            self.cache["forecasts"] = out
-            if notes:
-                self.cache["skipped:forecast"] = "; ".join(notes)
-        return cast("list[Any]", self.cache["forecasts"])
+        after ``report.forecast_from_day``); those not possible yet are noted (skipped_html)."""
+        return long_term.forecasts(self)
+
+    def novelty(self) -> Any:
+        """The lift per day since exposure and its trend ("lift fading" / "growing")."""
+        return long_term.novelty_view(self)
+
+    def hazards(self) -> Any:
+        """Cox regression of the time to churn, adjusted for the spec's segments."""
+        return long_term.hazards(self)
 
     def skipped_html(self, section: str) -> str:
         """Why a section the spec asks for could not be shown ("" when it was not skipped)."""
@@ -315,8 +297,6 @@ class ReportContext:
         value of the generating model, and whether the interval covers the true lift ("" when
         there is no truth file)."""
         import pandas as pd
-
-        from abkit.metrics import Retention
 
         path = self.config.get("truth")
         if not path:
@@ -504,6 +484,7 @@ class ReportContext:
             self.result,
             design=None if progress is None else progress.to_dict(),
             maturity=[m.to_dict() for m in self.maturity()],
+            long_term=long_term.long_term_summary(self) if self.has_events else None,
         )
 
     def write_summary(self) -> str:

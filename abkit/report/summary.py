@@ -31,6 +31,7 @@ def build_summary(
     *,
     design: Mapping[str, Any] | None = None,
     maturity: Sequence[Mapping[str, Any]] = (),
+    long_term: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary.json document (schema ``abkit.summary/2``); ``design`` is the progress
     against the spec's plan (:meth:`abkit.design.PlanProgress.to_dict`), when it has one, and
@@ -53,6 +54,8 @@ def build_summary(
         doc["design"] = dict(design)
     if maturity:
         doc["maturity"] = [dict(m) for m in maturity]
+    if long_term is not None:
+        doc["long_term"] = dict(long_term)
     return doc
 
 

@@ -190,7 +190,10 @@ def _cells(
     grouped = u.group_by(["variant", *keys, "_tm", "_y"]).aggregate(n=u.count())
     df = execute(grouped, p.con)
     df["variant"] = df["variant"].astype(str)
-    return df, p.as_of
+    # the engine returns groups in any order; the bootstrap draws one count per row, so a fixed
+    # order makes the same data and seed give the same interval
+    order = ["variant", *keys, "_tm", "_y"]
+    return df.sort_values(order, kind="stable").reset_index(drop=True), p.as_of
 
 
 def _fit(x: np.ndarray, y: np.ndarray, n: np.ndarray) -> np.ndarray:
