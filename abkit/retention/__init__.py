@@ -14,7 +14,9 @@ Each view is computed in the engine (only aggregates come back) and tested per v
 * :func:`novelty` — does the lift change with the days since exposure? Per-day lifts, their
   trend (cluster-robust over units) and early-vs-late cohorts on the same calendar days;
 * :func:`churn_regression` — Cox model of the time to churn adjusted for exposure attributes,
-  with the proportional-hazards check (scaled Schoenfeld residuals).
+  with the proportional-hazards check (scaled Schoenfeld residuals);
+* :func:`surrogate_forecast` — a forecast of a long-term lift (D30) from the first week's
+  activity (the surrogate index), with its backtest and assumption.
 
 Example:
     >>> import abkit as ab
@@ -30,10 +32,12 @@ from abkit.retention.drivers import CORRELATION_LABEL, RetentionDrivers, retenti
 from abkit.retention.funnel import FunnelResult, funnel
 from abkit.retention.hazards import ChurnRegression, HazardTerm, churn_regression
 from abkit.retention.novelty import NOVELTY_CAVEAT, CohortDiD, NoveltyResult, NoveltyTrend, novelty
+from abkit.retention.surrogate import SURROGACY_LABEL, SurrogateForecast, surrogate_forecast
 
 __all__ = [
     "CORRELATION_LABEL",
     "NOVELTY_CAVEAT",
+    "SURROGACY_LABEL",
     "ChurnRegression",
     "ChurnResult",
     "CohortDiD",
@@ -44,6 +48,7 @@ __all__ = [
     "NoveltyTrend",
     "RetentionCurve",
     "RetentionDrivers",
+    "SurrogateForecast",
     "churn_regression",
     "churn_survival",
     "cohort_table",
@@ -51,4 +56,5 @@ __all__ = [
     "novelty",
     "retention_curve",
     "retention_drivers",
+    "surrogate_forecast",
 ]
