@@ -23,7 +23,7 @@ from abkit.errors import ReportError
 from abkit.report import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, run_report, validate_parameters
 
 SCHEMA = json.loads(
-    (Path(abkit.__file__).parent / "schemas" / "summary-v2.json").read_text(encoding="utf-8")
+    (Path(abkit.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
 )
 HOSTILE_NAME = "exp\"'</script><script>alert(1)</script>{{ x }}\\n"
 
