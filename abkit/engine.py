@@ -4,6 +4,10 @@ abkit runs every analysis as Ibis expressions on one backend. By default that is
 DuckDB made by :func:`connect` from the settings here; a Spark session, a DuckDB connection or any
 Ibis backend (BigQuery, Snowflake, Trino, ClickHouse …) can be passed as ``con=`` instead.
 
+Analyses of in-memory tables (pandas, Arrow) given no ``con=`` run on one connection kept per
+thread (:func:`shared_connection`; opening one costs about 20 ms), their tables registered for
+the duration of each analysis only.
+
 Settings come from, in order: :func:`configure` in Python, environment variables
 (``ABKIT_MEMORY_LIMIT``, ``ABKIT_TEMP_DIRECTORY``, ``ABKIT_THREADS``, ``ABKIT_PROGRESS``), and
 DuckDB's own defaults (80% of RAM, all cores).
@@ -11,8 +15,9 @@ DuckDB's own defaults (80% of RAM, all cores).
 * ``memory_limit`` (e.g. ``"4GB"``): DuckDB keeps its working memory under it and spills the
   rest of a large join or aggregation to ``temp_directory``, so an events table larger than RAM
   is analysed, not killed.
-* ``temp_directory``: where to spill (default: a folder ``abkit-duckdb`` in the system's temp
-  directory). Put it on a disk with room for about the size of the events table.
+* ``temp_directory``: where to spill (default: a folder ``abkit-duckdb-<uid>`` in the system's
+  temp directory, this user's alone: mode 0700, refused if it is a link or another user's). Put
+  it on a disk with room for about the size of the events table.
 * ``threads``: worker threads (default: all cores).
 * ``progress``: ``"auto"`` (default) shows DuckDB's progress bar for queries that take more than
   two seconds when standard error is a terminal and the ``CI`` environment variable is unset;
@@ -31,9 +36,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
@@ -41,6 +48,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from abkit.errors import DataError, SpecError, first_line
 
 if TYPE_CHECKING:
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
     import ibis.expr.types as ir
     import pandas as pd
     from ibis.backends import BaseBackend
@@ -75,8 +84,7 @@ class EngineConfig:
         out: dict[str, Any] = {
             # results are aggregates: row order never matters, and not keeping it saves memory
             "preserve_insertion_order": False,
-            "temp_directory": self.temp_directory
-            or str(Path(tempfile.gettempdir()) / "abkit-duckdb"),
+            "temp_directory": self.temp_directory or default_spill_directory(),
         }
         if self.memory_limit is not None:
             out["memory_limit"] = self.memory_limit
@@ -84,6 +92,46 @@ class EngineConfig:
             out["threads"] = self.threads
         out.update(self.settings)
         return out
+
+
+def default_spill_directory() -> str:
+    """The default spill folder: ``abkit-duckdb-<uid>`` in the system's temp directory.
+
+    The temp directory is shared by every user of the machine, and spill files hold rows of the
+    data: the folder is made with mode 0700 (tightened to it if this user made it looser), and
+    refused if it is a symbolic link, not a folder, or another user's (who could read the spill
+    files, or point the link elsewhere).
+
+    Raises:
+        SpecError: the folder cannot be made or is not this user's own; the message names it
+            and the fix (``ABKIT_TEMP_DIRECTORY`` or ``engine.configure(temp_directory=…)``).
+    """
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: the temp dir is per user
+    path = Path(tempfile.gettempdir()) / ("abkit-duckdb" if uid is None else f"abkit-duckdb-{uid}")
+    fix = (
+        "set ABKIT_TEMP_DIRECTORY (or engine.configure(temp_directory=...)) to a folder of your own"
+    )
+    try:
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        info = path.lstat()
+    except OSError as exc:
+        raise SpecError(f"cannot make the spill folder {path}: {first_line(exc)}; {fix}") from None
+    problem = None
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder"
+    elif uid is not None and info.st_uid != uid:
+        problem = f"belongs to another user (uid {info.st_uid}, yours is {uid})"
+    if problem:
+        raise SpecError(
+            f"the spill folder {path} {problem}; abkit will not spill data there. {fix}, "
+            "or remove it"
+        )
+    if uid is not None and stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)  # ours, but open to others (or closed to us): spill files are data
+    return str(path)
 
 
 def show_progress(progress: bool | Literal["auto"]) -> bool:
@@ -178,6 +226,36 @@ def connect(**overrides: Any) -> BaseBackend:
     with contextlib.suppress(Exception):
         con.raw_sql(f"SET enable_progress_bar = {flag}")
     return con
+
+
+_local = threading.local()
+
+
+def shared_connection() -> BaseBackend:
+    """abkit's DuckDB connection for analyses of in-memory tables, made once and reused.
+
+    Opening a DuckDB connection costs about 20 ms, as much as analysing a few thousand units;
+    one is kept per thread (a DuckDB connection is not for concurrent use), per process and per
+    engine settings (:func:`configure` makes a new one), and made by :func:`connect` as it is
+    now (a replaced ``connect`` makes a new one too). Queries on it register the in-memory
+    tables they read for their own duration only (:func:`execute`, :func:`bound_tables`), so
+    nothing of the data stays pinned by the connection between analyses.
+    """
+    cfg = get_config()
+    key = (os.getpid(), cfg, connect)
+    held = getattr(_local, "held", None)
+    if held is None or held[0] != key:
+        held = (key, connect())
+        _local.held = held
+    quiet_known_warnings()
+    con: BaseBackend = held[1]
+    return con
+
+
+def is_shared(con: Any) -> bool:
+    """Whether ``con`` is this thread's :func:`shared_connection`."""
+    held = getattr(_local, "held", None)
+    return held is not None and held[1] is con
 
 
 def resolve_backend(con: Any) -> BaseBackend | None:
@@ -299,9 +377,90 @@ def execute(expr: ir.Expr, con: BaseBackend) -> Any:
     """Run ``expr`` on ``con``: a pandas frame for a table, a Python value for a scalar.
 
     Every query abkit runs goes through here (or :func:`execute_with_sql`), on the backend the
-    analysis resolved, so the engine settings (:func:`configure`) hold for all of them.
+    analysis resolved, so the engine settings (:func:`configure`) hold for all of them. On the
+    :func:`shared_connection` the query's in-memory tables are registered for this query only
+    (Ibis would keep them registered, and their data alive, as long as the connection lives);
+    the SQL, and the conversion of its result, are Ibis' own.
     """
-    return con.execute(expr)
+    tables = in_memory_tables(expr, con) if is_shared(con) else None
+    if tables is None:
+        return con.execute(expr)
+    table = expr.as_table()
+    con._register_udfs(table)
+    sql = con.compile(table)
+    with bound_tables(con, tables):
+        frame = run_sql(con, sql, table.schema())
+    return expr.__pandas_result__(frame)
+
+
+#: the data of in-memory tables that can be registered again and again (a frame, not a stream)
+_REREADABLE = ("PandasDataFrameProxy", "PyArrowTableProxy")
+
+
+def in_memory_tables(expr: ir.Expr, con: BaseBackend) -> dict[str, ops.InMemoryTable] | None:
+    """The in-memory tables ``expr`` reads that Ibis has not registered on ``con``, by name;
+    None if one of them holds data that cannot be registered more than once."""
+    import ibis.expr.operations as ops
+
+    known = getattr(con, "_memtables", ())
+    found = [m for m in expr.op().find(ops.InMemoryTable) if m not in known]
+    if not all(rereadable(m) for m in found):
+        return None
+    return {m.name: m for m in found}
+
+
+def rereadable(op: ops.InMemoryTable) -> bool:
+    """Whether ``op``'s data can be registered on a connection more than once."""
+    return type(op.data).__name__ in _REREADABLE
+
+
+@contextlib.contextmanager
+def bound_tables(con: BaseBackend, tables: Mapping[str, ops.InMemoryTable]) -> Iterator[None]:
+    """Register the data of in-memory tables on DuckDB backend ``con`` under the given names,
+    for the duration of the block (as Ibis registers a memtable, but then unregistered)."""
+    raw = con.con
+    done: list[str] = []
+    try:
+        for name, op in tables.items():
+            raw.register(name, _arrow_data(op))
+            done.append(name)
+        yield
+    finally:
+        for name in done:
+            with contextlib.suppress(Exception):  # a connection closed meanwhile
+                raw.unregister(name)
+
+
+def _arrow_data(op: ops.InMemoryTable) -> Any:
+    """The Arrow data Ibis registers for an in-memory table (so the engine reads the same values).
+
+    A pandas frame is converted as Ibis converts it, but on one thread: for the small frames
+    this is about, Arrow's thread pool costs more than it saves (it starts threads per call).
+    """
+    data = op.data
+    if type(data).__name__ == "PandasDataFrameProxy" and hasattr(data, "to_frame"):
+        import pyarrow as pa
+        from ibis.formats.pyarrow import PyArrowSchema
+
+        frame = data.to_frame()
+        if not any(dtype.is_decimal() for dtype in op.schema.types):  # else: Ibis' own way
+            return pa.Table.from_pandas(
+                frame, schema=PyArrowSchema.from_ibis(op.schema), nthreads=1
+            )
+    try:
+        return data.to_pyarrow_dataset(op.schema)
+    except AttributeError:
+        return data.to_pyarrow(op.schema)
+
+
+def compile_sql(expr: ir.Expr, con: BaseBackend, *, inline_ctes: bool) -> str:
+    """The DuckDB SQL text of ``expr`` as :func:`execute_with_sql` runs it (``inline_ctes``) or
+    as ``ibis.to_sql`` prints it (without)."""
+    query = con.compiler.to_sqlglot(expr)
+    if inline_ctes:
+        _inline_projection_ctes(query)
+    sql: str = query.sql(dialect=con.dialect, pretty=True, copy=False)
+    return sql
 
 
 def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, str | None]:
@@ -313,15 +472,22 @@ def execute_with_sql(expr: ir.Table, con: BaseBackend) -> tuple[pd.DataFrame, st
     import ibis
 
     if con.name == "duckdb":
+        shared = is_shared(con)
         try:
-            con._run_pre_execute_hooks(expr)  # registers memtables
-            query = con.compiler.to_sqlglot(expr)
-            _inline_projection_ctes(query)
-            sql = query.sql(dialect=con.dialect, pretty=True, copy=False)
+            if not shared:
+                con._run_pre_execute_hooks(expr)  # registers memtables
+            sql = compile_sql(expr, con, inline_ctes=True)
         except Exception:  # an Ibis without these internals: compile twice, as elsewhere
             pass
         else:
-            return _duckdb_frame(con, expr, sql), sql
+            tables = in_memory_tables(expr, con) if shared else None
+            if tables is None:
+                if shared:
+                    con._run_pre_execute_hooks(expr)  # registered as Ibis does it
+                return run_sql(con, sql, expr.schema()), sql
+            con._register_udfs(expr)
+            with bound_tables(con, tables):
+                return run_sql(con, sql, expr.schema()), sql
     frame = execute(expr, con)
     try:
         return frame, str(ibis.to_sql(expr, dialect=con.name))
@@ -356,8 +522,24 @@ def _inline_projection_ctes(query: Any) -> None:
             cte.set("materialized", False)
 
 
-def _duckdb_frame(con: BaseBackend, expr: ir.Table, sql: str) -> pd.DataFrame:
-    """The pandas frame of DuckDB SQL ``sql`` with ``expr``'s schema, as Ibis' ``execute`` makes it."""
+def fetch_row(con: BaseBackend, sql: str) -> dict[str, Any]:
+    """The first row of DuckDB SQL ``sql`` as Python values by column (for counts: no frame)."""
+    rel = con.con.sql(sql)
+    row = rel.fetchone()
+    return dict(
+        zip(rel.columns, row if row is not None else (None,) * len(rel.columns), strict=True)
+    )
+
+
+def fetch_instant(con: BaseBackend, sql: str) -> Any:
+    """The first value of DuckDB SQL ``sql`` returning one timestamp: a pandas Timestamp (its
+    zone the connection's) or NaT."""
+    column = con.con.sql(sql).to_arrow_table().column(0)
+    return column.to_pandas().iloc[0] if len(column) else None
+
+
+def run_sql(con: BaseBackend, sql: str, schema: sch.Schema) -> pd.DataFrame:
+    """The pandas frame of DuckDB SQL ``sql`` with ``schema``, as Ibis' ``execute`` makes it."""
     import pandas as pd
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
@@ -373,4 +555,5 @@ def _duckdb_frame(con: BaseBackend, expr: ir.Table, sql: str) -> pd.DataFrame:
             for name, col in zip(table.column_names, table.columns, strict=True)
         }
     )
-    return DuckDBPandasData.convert_table(df, expr.schema())
+    frame: pd.DataFrame = DuckDBPandasData.convert_table(df, schema)
+    return frame

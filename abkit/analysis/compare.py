@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from abkit.analysis.options import AnalysisOptions
     from abkit.metrics import Metric
 
-__all__ = ["adjust_segments", "compare_slice", "guardrails", "srm"]
+__all__ = ["adjust_segments", "compare_slice", "guardrails", "records", "srm"]
 
 
 class Arm(NamedTuple):
@@ -93,7 +93,7 @@ def arm_summary(row: Any, m: Metric) -> Arm:
         if var is not None and math.isnan(var):
             var = None
     cov = None
-    if stat_col(m, CXY) in row.index:
+    if stat_col(m, CXY) in row:
         cx, cxx, cxy = (_num(row[stat_col(m, f)]) for f in CUPED_FIELDS)
         cov = (total_sq, cx, cxx, cxy)
     return Arm(n, total, mean, var, *counts, covariate=cov)
@@ -177,8 +177,16 @@ def _comparison(opts: AnalysisOptions, m: Metric, ctl: Arm, trt: Arm, variant: s
     return result
 
 
-def _rows(table: pd.DataFrame) -> dict[str, Any]:
-    return {str(r[VARIANT]): r for _, r in table.iterrows()}
+def _rows(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Each variant's row of ``table`` as a mapping column → value (Python numbers)."""
+    return {str(r[VARIANT]): r for r in records(table)}
+
+
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """``table.to_dict("records")``: its rows as mappings column → Python value, faster."""
+    columns = [table[c].tolist() for c in table.columns]
+    names = list(table.columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def compare_slice(
@@ -212,6 +220,8 @@ def guardrails(
     opts: AnalysisOptions, overall: pd.DataFrame, variants: list[str]
 ) -> list[GuardrailResult]:
     """Non-inferiority tests of the guardrail metrics, every treatment against control."""
+    if not opts.guardrails:
+        return []
     rows = _rows(overall)
     out = []
     for g in opts.guardrails:

@@ -33,7 +33,7 @@ from abkit.data import (
     require_events_occur,
     resolve_as_of,
 )
-from abkit.engine import engine_errors_as_data_errors, execute, execute_with_sql
+from abkit.engine import backend_of, engine_errors_as_data_errors, shared_connection
 from abkit.errors import DataError, SpecError
 from abkit.metrics import Metric, metric_from_spec
 from abkit.quality import (
@@ -44,10 +44,18 @@ from abkit.quality import (
     unit_table_findings,
 )
 from abkit.query import build_analysis_query, build_unit_stats, collect_analysis
+from abkit.query.cache import (
+    execute_instant,
+    execute_row,
+    execute_with_sql,
+    metrics_key,
+    runner,
+)
 from abkit.query.frame import SUM, stat_col
 from abkit.spec import ExperimentSpec, load_spec
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
     from ibis.backends import BaseBackend
 
     from abkit.query import StatsQuery
@@ -200,6 +208,7 @@ class Experiment(AnalysisOptions):
         if units is None and exposures is None:
             raise SpecError("nothing to analyse: pass exposures= (and events=) or units=")
         with engine_errors_as_data_errors():  # an engine or file error: one line, not a trace
+            con = _default_backend(con, units, exposures, events)
             if units is not None:
                 return self._analyze_units(units, columns, con)
             return self.analyze_logs(self._logs(exposures, events, columns, con), as_of=as_of)
@@ -209,9 +218,22 @@ class Experiment(AnalysisOptions):
 
         The retention views use this to load the logs once for several analyses.
         """
-        query, as_of_dt = self._query(logs, as_of)
-        with engine_errors_as_data_errors():
-            frame, sql = execute_with_sql(query.expr, logs.con)  # compiled once: run and kept
+        import pandas as pd
+
+        carry = self._carry(logs)
+        # the queries' SQL is compiled once per metric set and schema (abkit.query.cache)
+        with runner(logs.con, (logs.exposures, logs.events)) as run:
+            if as_of is None:  # the last event (or exposure) time, as resolve_as_of defaults it
+                last = execute_instant(run, "last time", (), _last_time)
+                as_of = None if last is None or bool(pd.isna(last)) else last
+            as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+            key = (metrics_key(self.metrics), self.segments, carry, self.cuped, self.variants)
+
+            def build(exposures: ir.Table, events: ir.Table | None, *, as_of: datetime) -> Any:
+                return self._build(exposures, events, carry, as_of, str(logs.con.name))
+
+            with engine_errors_as_data_errors():
+                frame, sql, query = execute_with_sql(run, "analysis", key, build, as_of=as_of_dt)
         got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
         dq = FindingsBuilder()
         note_findings(logs.notes, dq)
@@ -303,25 +325,40 @@ class Experiment(AnalysisOptions):
         self, logs: Logs, as_of: datetime | str | None, dialect: str | None = None
     ) -> tuple[StatsQuery, datetime]:
         """The analysis query over ``logs`` (nothing heavy runs yet) and the resolved as_of."""
+        carry = self._carry(logs)
+        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+        backend = dialect or str(logs.con.name)
+        return self._build(logs.exposures, logs.events, carry, as_of_dt, backend), as_of_dt
+
+    def _carry(self, logs: Logs) -> tuple[str, ...]:
+        """The exposure columns the query carries per unit (segments, metric columns), checked."""
         event_metrics = [m.name for m in self.metrics if m.event_parts]
         if event_metrics and logs.events is None:
             raise SpecError(f"metrics {event_metrics} are computed from events; pass events=")
-        carry = [*self.segments, *dict.fromkeys(c for m in self.metrics for c in m.columns)]
+        carry = (*self.segments, *dict.fromkeys(c for m in self.metrics for c in m.columns))
         check_columns(logs.exposures, "exposures", carry)
-        exposures = label_segments(logs.exposures, self.segments)
-        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
-        query = build_analysis_query(
-            exposures,
-            logs.events,
+        return carry
+
+    def _build(
+        self,
+        exposures: ir.Table,
+        events: ir.Table | None,
+        carry: Sequence[str],
+        as_of: datetime,
+        backend: str,
+    ) -> StatsQuery:
+        """The analysis query; reads nothing but its arguments and the options (a cache key)."""
+        return build_analysis_query(
+            label_segments(exposures, self.segments),
+            events,
             self.metrics,
             segments=self.segments,
-            carry=carry,
-            as_of=as_of_dt,
-            backend=dialect or str(logs.con.name),
+            carry=list(carry),
+            as_of=as_of,
+            backend=backend,
             cuped=self.cuped,
             variants=self.variants,
         )
-        return query, as_of_dt
 
     def _check_event_filters(self, logs: Logs, stats: Any) -> None:
         """An event filter that matched nothing may name an event the log does not hold: then
@@ -361,43 +398,68 @@ class Experiment(AnalysisOptions):
         t = label_segments(t, self.segments)
         dq = FindingsBuilder()
         note_findings(notes, dq)
-        counts = execute(
-            t.aggregate(
-                rows=t.count(),
-                null_ids=t.unit_id.isnull().cast("int64").sum(),
-                null_variants=t.variant.isnull().cast("int64").sum(),
-                distinct_ids=t.unit_id.nunique(),
-            ),
-            backend,
-        ).iloc[0]
-        rows = int(counts["rows"])
-        if rows == 0:
-            raise DataError("units: the table has no rows")
-        valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
-        per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
-        dup_ids = per_id.filter(per_id._rows > 1)
-        n_dup = int(execute(dup_ids.count(), backend))
-        unit_table_findings(
-            rows,
-            int(counts["null_ids"] or 0),
-            int(counts["null_variants"] or 0),
-            n_dup,
-            int(counts["distinct_ids"]),
-            dq,
-        )
-        if n_dup:
-            valid = valid.anti_join(dup_ids, "unit_id")
-        query = build_unit_stats(
-            valid, self.metrics, segments=self.segments, variants=self.variants
-        )
-        stats = execute(query.expr, backend)
-        return finish(self, stats, dq, as_of=None, sql=_try_sql(query.expr, backend))
+        with runner(backend, (t,)) as run:
+            counts = execute_row(run, "unit counts", (), _unit_counts)
+            rows = int(counts["rows"])
+            if rows == 0:
+                raise DataError("units: the table has no rows")
+            n_dup = int(counts["dup_ids"])
+            unit_table_findings(
+                rows,
+                int(counts["null_ids"] or 0),
+                int(counts["null_variants"] or 0),
+                n_dup,
+                int(counts["distinct_ids"]),
+                dq,
+            )
+            key = (metrics_key(self.metrics), self.segments, self.variants, n_dup > 0)
+
+            def build(t: ir.Table) -> Any:
+                valid, dup_ids = _valid_units(t)
+                if n_dup:
+                    valid = valid.anti_join(dup_ids, "unit_id")
+                query = build_unit_stats(
+                    valid, self.metrics, segments=self.segments, variants=self.variants
+                )
+                return query.expr
+
+            stats, sql, _ = execute_with_sql(run, "unit stats", key, build, inline_ctes=False)
+        return finish(self, stats, dq, as_of=None, sql=sql)
 
 
-def _try_sql(expr: Any, con: Any) -> str | None:
-    import ibis
+def _default_backend(con: Any, *sources: Any) -> Any:
+    """``con``; else, for tables all in memory (and none bound to a backend), the connection
+    abkit reuses for them; else None (the loader's choice: the tables' backend, or a fresh one)."""
+    if con is not None or backend_of(*sources) is not None:
+        return con
+    import ibis.expr.types as ir
 
-    try:
-        return str(ibis.to_sql(expr, dialect=con.name))
-    except Exception:  # some backends cannot print SQL for memtables; the analysis still ran
-        return None
+    in_memory = all(
+        s is None or isinstance(s, ir.Table) or type(s).__module__.startswith(("pandas", "pyarrow"))
+        for s in sources
+    )
+    return shared_connection() if in_memory else None
+
+
+def _valid_units(t: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """The rows of a per-unit table with an id and a variant, and the ids on several of them."""
+    valid = t.filter(t.unit_id.notnull() & t.variant.notnull())
+    per_id = valid.group_by("unit_id").aggregate(_rows=valid.count())
+    return valid, per_id.filter(per_id._rows > 1)
+
+
+def _unit_counts(t: ir.Table) -> ir.Table:
+    """One row of a per-unit table's counts: rows, null ids and variants, ids, repeated ids."""
+    _, dup_ids = _valid_units(t)
+    counts = t.aggregate(
+        rows=t.count(),
+        null_ids=t.unit_id.isnull().cast("int64").sum(),
+        null_variants=t.variant.isnull().cast("int64").sum(),
+        distinct_ids=t.unit_id.nunique(),
+    )
+    return counts.cross_join(dup_ids.aggregate(dup_ids=dup_ids.count()))
+
+
+def _last_time(exposures: ir.Table, events: ir.Table | None) -> Any:
+    """The last event time (the last exposure time without events): the default as_of."""
+    return (events.ts if events is not None else exposures.exposed_at).max()

@@ -7,7 +7,7 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from abkit.analysis.compare import adjust_segments, compare_slice, guardrails, srm
+from abkit.analysis.compare import adjust_segments, compare_slice, guardrails, records, srm
 from abkit.errors import ConsistencyError, DataError
 from abkit.quality import (
     FindingsBuilder,
@@ -16,6 +16,7 @@ from abkit.quality import (
     srm_finding,
     unknown_variant_findings,
 )
+from abkit.query.fold import grouped
 from abkit.query.frame import (
     CAP,
     CX,
@@ -79,8 +80,10 @@ def finish(
     else:
         variants = found
     # every label found (excluded ones count 0 units): "Treatment" next to "treatment" is a clash
-    kept = stats.groupby(VARIANT)[N_UNITS].sum()
-    label_variant_findings({v: int(kept.get(v, 0)) for v in found}, dq)
+    kept: dict[str, int] = {}
+    for v, n in zip(stats[VARIANT].tolist(), stats[N_UNITS].tolist(), strict=True):
+        kept[v] = kept.get(v, 0) + int(n)
+    label_variant_findings({v: kept.get(v, 0) for v in found}, dq)
     if opts.control not in found:
         raise DataError(
             f"control {opts.control!r} is not among the variant values found in the data "
@@ -107,7 +110,7 @@ def finish(
     for seg in opts.segments:
         table = marginal(stats, [VARIANT, seg])
         seg_units.extend(
-            (seg, str(r[seg]), str(r[VARIANT]), int(r[N_UNITS])) for _, r in table.iterrows()
+            (seg, str(r[seg]), str(r[VARIANT]), int(r[N_UNITS])) for r in records(table)
         )
         for value in sorted(table[seg].unique().tolist(), key=str):
             sub = table[table[seg] == value]
@@ -234,7 +237,7 @@ def _metric_info(m: Metric, stats: pd.DataFrame, cuped: int | None = None) -> Me
 def marginal(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sum sufficient statistics over every group column not in ``by`` (min/max combine as such)."""
     agg = {c: combine(c) for c in stats.columns if is_stat_col(c)}
-    return stats.groupby(by, dropna=False, sort=True).agg(agg).reset_index()
+    return grouped(stats, by, agg, sort=True)
 
 
 #: the event-row categories; each row is in exactly one

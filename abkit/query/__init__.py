@@ -9,7 +9,10 @@ schema is :mod:`abkit.query.frame`). Modules, in the order a query is built:
 * :mod:`~abkit.query.values` — per-unit values from the metrics' declarations, caps, sums;
 * :mod:`~abkit.query.events` — the single grouped pass over events;
 * :mod:`~abkit.query.plan` — the analysis query and the per-unit-table query;
-* :mod:`~abkit.query.collect` — decoding the result into statistics and data-quality counts.
+* :mod:`~abkit.query.collect` — decoding the result into statistics and data-quality counts;
+* :mod:`~abkit.query.fold` — pandas' group-by reductions of the statistics rows, fast when small;
+* :mod:`~abkit.query.cache` — each query built and compiled once per input schema and options,
+  its SQL reused for the next in-memory tables of the same shape.
 """
 
 from abkit.query.collect import Collected, collect_analysis

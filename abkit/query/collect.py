@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.errors import DataError
+from abkit.query.fold import grouped
 from abkit.query.frame import (
     AGE_COL,
     CAT_COL,
@@ -89,7 +90,7 @@ def collect_analysis(
         c = {"x_rows": 0}
     else:
         sums = [k for k in DQ_SUMS if k not in ev_counts and k not in X_COUNTS]
-        c = {k: _int(frame[k].sum()) for k in sums}
+        c = {k: _total(frame[k]) for k in sums}
         c |= ev_counts
         c |= {k: _int(frame[k].iloc[0]) for k in X_COUNTS}
         first_exp = frame[X_MIN].iloc[0]
@@ -100,16 +101,29 @@ def collect_analysis(
             f"as_of {pd.Timestamp(as_of).isoformat()} is before the first exposure "
             f"{pd.Timestamp(first_exp).isoformat()}; nothing can be analysed"
         )
-    status = frame[STATUS_COL]
-    if not (status != STATUS_OTHER).any():
+    status = frame[STATUS_COL].tolist()
+    if all(s == STATUS_OTHER for s in status):
         raise DataError("exposures: no row has a unit id, a variant and a time by as_of")
-    ok = frame[status == STATUS_OK]
-    c["units"] = int(frame.loc[status != STATUS_OTHER, N_UNITS].sum())
-    c["multi"] = int(frame.loc[status == STATUS_MULTI, N_UNITS].sum())
-    c["dup_rows"] = int(ok[N_ROWS].sum() - ok[N_UNITS].sum())
-    drop = [k for k in (STATUS_COL, X_MIN, *DQ_SUMS) if k in ok.columns]
-    stats = ok.drop(columns=drop).reset_index(drop=True)
+    # counts (whole numbers): added in Python, in any order the same
+    units = frame[N_UNITS].tolist()
+    c["units"] = sum(int(n) for s, n in zip(status, units, strict=True) if s != STATUS_OTHER)
+    c["multi"] = sum(int(n) for s, n in zip(status, units, strict=True) if s == STATUS_MULTI)
+    is_ok = [s == STATUS_OK for s in status]
+    ok_rows = sum(_int(r) for r, o in zip(frame[N_ROWS].tolist(), is_ok, strict=True) if o)
+    c["dup_rows"] = ok_rows - sum(int(n) for n, o in zip(units, is_ok, strict=True) if o)
+    drop = {STATUS_COL, X_MIN, *DQ_SUMS}
+    keep = [k for k in frame.columns if k not in drop]
+    stats = frame.loc[is_ok, keep].reset_index(drop=True)
     return Collected(complete_stats(stats, metrics, query.group_cols[1:]), c)
+
+
+def _total(series: pd.Series) -> int:
+    """The sum of a column of counts (missing values skipped), as an int."""
+    return _int(sum(v for v in series.tolist() if not _missing(v)))
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v != v
 
 
 def collapse_categories(
@@ -123,24 +137,25 @@ def collapse_categories(
     """
     if CAT_COL not in frame.columns:
         return frame, {}
-    cat = frame[CAT_COL]
-    counts = {name: int(frame.loc[cat == k, E_ROWS].fillna(0).sum()) for name, k in EV_DQ.items()}
+    # event rows per category: whole numbers, so any order of adding gives the same counts
+    per_cat: dict[Any, Any] = {}
+    for k, e in zip(frame[CAT_COL].tolist(), frame[E_ROWS].tolist(), strict=True):
+        if not _missing(k) and not _missing(e):
+            per_cat[k] = per_cat.get(k, 0) + e
+    counts = {name: _int(per_cat.get(k, 0)) for name, k in EV_DQ.items()}
     if PRE_ROWS in frame.columns:
         # CUPED: events in the lookback were grouped with their units; they are events before
         # exposure all the same
-        pre = int(frame[PRE_ROWS].fillna(0).sum())
+        pre = _total(frame[PRE_ROWS])
         counts["e_in_window"] -= pre
         counts["e_before"] += pre
-        frame = frame.drop(columns=PRE_ROWS)
-    frame = frame.drop(columns=CAT_COL)
     keys = list(group_cols)
     how = {
         c: "first" if c in (*X_COUNTS, X_MIN) else combine(c)
         for c in frame.columns
-        if c not in keys
+        if c not in keys and c not in (CAT_COL, PRE_ROWS)
     }
-    frame = frame.groupby(keys, dropna=False, sort=False).agg(how).reset_index()
-    return frame, counts
+    return grouped(frame, keys, how, sort=False), counts
 
 
 def complete_stats(
@@ -173,16 +188,11 @@ def complete_stats(
                 if stat_col(m, f) in frame.columns:
                     x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
                     cols[stat_col(m, f)] = np.where(mature, x, np.nan if f in (MIN, MAX) else 0.0)
-        frame = pd.concat(
-            [
-                frame.drop(columns=[AGE_COL, *(c for c in cols if c in frame.columns)]),
-                pd.DataFrame(cols, index=frame.index),
-            ],
-            axis=1,
-        )
+        kept = {c: frame[c] for c in frame.columns if c != AGE_COL and c not in cols}
+        frame = pd.DataFrame({**kept, **cols}, index=frame.index)
         keys = [c for c in group_cols if c != AGE_COL]
         how = {c: combine(c) for c in frame.columns if c not in keys}
-        frame = frame.groupby(keys, dropna=False, sort=True).agg(how).reset_index()
+        frame = grouped(frame, keys, how, sort=True)
 
     cols = {}
     n_units = frame[N_UNITS].to_numpy(dtype="int64")
@@ -202,5 +212,5 @@ def complete_stats(
             cols[stat_col(m, SUMSQ)] = s
             cols[stat_col(m, MIN)] = np.where(n > 0, (s >= n).astype(float), np.nan)
             cols[stat_col(m, MAX)] = np.where(n > 0, (s > 0).astype(float), np.nan)
-    keep = frame.drop(columns=[c for c in cols if c in frame.columns])
-    return pd.concat([keep, pd.DataFrame(cols, index=frame.index)], axis=1)
+    kept = {c: frame[c] for c in frame.columns if c not in cols}
+    return pd.DataFrame({**kept, **cols}, index=frame.index)
