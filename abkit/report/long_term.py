@@ -58,22 +58,24 @@ def forecasts(ctx: ReportContext) -> list[Any]:
     return list(ctx.cache["forecasts"])
 
 
+def _once(ctx: ReportContext, section: str, view: Any, **kw: Any) -> Any:
+    """``view(**kw)`` on the report's logs, computed once; None (and the reason, for
+    ``skipped_html``) when the data cannot support it yet."""
+    if section not in ctx.cache:
+        try:
+            args = {"control": ctx.spec.control, "alpha": ctx.spec.alpha, **ctx._view_args()}
+            ctx.cache[section] = view(**kw, **args)
+        except DataError as exc:
+            ctx.cache[section] = None
+            _skip(ctx, section, str(exc))
+    return ctx.cache[section]
+
+
 def novelty_view(ctx: ReportContext) -> Any:
     """Does the lift fade or grow with the days since exposure? (None when not computable)."""
     if not ctx.has_events or ctx.result.as_of is None or ctx.spec.report.curve_days == 0:
         return None
-    if "novelty" not in ctx.cache:
-        try:
-            ctx.cache["novelty"] = novelty(
-                days=min(NOVELTY_DAYS, ctx.spec.report.curve_days),
-                control=ctx.spec.control,
-                alpha=ctx.spec.alpha,
-                **ctx._view_args(),
-            )
-        except DataError as exc:
-            ctx.cache["novelty"] = None
-            _skip(ctx, "novelty", str(exc))
-    return ctx.cache["novelty"]
+    return _once(ctx, "novelty", novelty, days=min(NOVELTY_DAYS, ctx.spec.report.curve_days))
 
 
 def hazards(ctx: ReportContext) -> Any:
@@ -81,20 +83,14 @@ def hazards(ctx: ReportContext) -> Any:
     r = ctx.spec.report
     if not ctx.has_events or ctx.result.as_of is None or r.churn_inactive_days == 0:
         return None
-    if "hazards" not in ctx.cache:
-        try:
-            ctx.cache["hazards"] = churn_regression(
-                attributes=ctx.spec.segments,
-                inactive_days=r.churn_inactive_days,
-                tau=r.churn_tau,
-                control=ctx.spec.control,
-                alpha=ctx.spec.alpha,
-                **ctx._view_args(),
-            )
-        except DataError as exc:
-            ctx.cache["hazards"] = None
-            _skip(ctx, "hazards", str(exc))
-    return ctx.cache["hazards"]
+    return _once(
+        ctx,
+        "hazards",
+        churn_regression,
+        attributes=ctx.spec.segments,
+        inactive_days=r.churn_inactive_days,
+        tau=r.churn_tau,
+    )
 
 
 def _clean(x: Any) -> Any:

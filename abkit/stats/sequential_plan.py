@@ -40,7 +40,7 @@ from scipy import special
 
 from abkit.errors import StatsError
 from abkit.stats._common import FloatArray, check_alpha, check_alternative, check_finite
-from abkit.stats.sequential import sequential_rho
+from abkit.stats.sequential import _simpson, sequential_rho
 
 __all__ = ["SequentialPower", "always_valid_power", "sequential_tuning"]
 
@@ -138,14 +138,6 @@ def _z_boundary(nj: FloatArray, rho: float, alpha: float, one_sided: bool) -> Fl
     big_l = np.log1p(root / (2.0 * alpha)) if one_sided else np.log(root / alpha)
     out: FloatArray = np.sqrt(2.0 * (x + 1.0) / x * big_l)
     return out
-
-
-def _simpson(lo: float, hi: float, m: int) -> tuple[FloatArray, FloatArray]:
-    x = np.linspace(lo, hi, m)
-    w = np.ones(m)
-    w[1:-1:2] = 4.0
-    w[2:-1:2] = 2.0
-    return x, w * (hi - lo) / (3.0 * (m - 1))
 
 
 def _first_crossing(
