@@ -26,7 +26,17 @@ from abkit.errors import (
     SpecError,
     StatsError,
 )
-from abkit.metrics import ActiveDays, EventCount, Mean, Proportion, Ratio, Retention, Revenue
+from abkit.metrics import (
+    ActiveDays,
+    ColumnQuantile,
+    EventCount,
+    Mean,
+    Proportion,
+    Quantile,
+    Ratio,
+    Retention,
+    Revenue,
+)
 
 if TYPE_CHECKING:
     from abkit import assign, retention, simulate, stats
@@ -60,6 +70,7 @@ _SUBMODULES = {
 __all__ = [
     "AbkitError",
     "ActiveDays",
+    "ColumnQuantile",
     "ConsistencyError",
     "DataError",
     "EventCount",
@@ -68,6 +79,7 @@ __all__ = [
     "ExperimentSpec",
     "Mean",
     "Proportion",
+    "Quantile",
     "Ratio",
     "ReportError",
     "Retention",

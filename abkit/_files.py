@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -170,3 +171,29 @@ def neutralise_csv_frame(frame: Any) -> Any:
             out[col] = out[col].astype(object).map(neutralise_formula)
     out.columns = [neutralise_formula(c) for c in out.columns]
     return out
+
+
+def known_cause(exc: BaseException) -> str | None:
+    """The cause and the fix of an engine error abkit recognises, in words; else None.
+
+    A CSV file that is not UTF-8 (e.g. Latin-1 or Windows-1252, as spreadsheet programs save
+    it) fails when DuckDB meets the first byte it cannot decode, which may be at read time or,
+    deep in a large file, only when a query reaches it.
+
+    Example:
+        >>> known_cause(ValueError("CSV Error on Line: 2 ... This file is not utf-8 encoded."))[:40]
+        'a CSV file is not UTF-8 text (line 2 hol'
+    """
+    text = str(exc)
+    if "not utf-8 encoded" not in text.lower():
+        return None
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    name = re.search(r"^\s*file = (.+)$", text, flags=re.MULTILINE)
+    where = f"{name[1].strip()} " if name else ""
+    return (
+        f"a CSV file {where}is not UTF-8 text"
+        + (f" (line {line[1]} holds bytes that are not UTF-8)" if line else "")
+        + "; it was probably saved as Latin-1 or Windows-1252. Convert it to UTF-8 (e.g. "
+        "iconv -f latin1 -t utf-8 in.csv > out.csv), or read it in Python with its encoding "
+        "(pd.read_csv(path, encoding='latin-1')) and pass the frame"
+    )

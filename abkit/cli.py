@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from abkit.errors import AbkitError, ReportError
+from abkit.errors import AbkitError, ReportError, SpecError
 
 if TYPE_CHECKING:
+    from abkit.analysis.refresh import State
     from abkit.results import ExperimentResult
 
 DEMO_SPEC = """\
@@ -157,6 +158,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from abkit.report import batch_exit_code, run_all, run_report
 
     if args.all:
+        if args.state is not None:
+            raise SpecError("--state DIR holds one experiment's state; give it without --all")
         items = run_all(args.spec, out=args.out, force=args.force, timeout=args.timeout)
         for it in items:
             if it.status in ("failed", "invalid"):
@@ -174,6 +177,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         force=args.force,
         timeout=args.timeout,
         fail_on=tuple(args.fail_on or ()),
+        state=_state(args),
     )
     _print_outcome(outcome)
     return outcome.exit_code
@@ -212,6 +216,18 @@ def _guardrail_lines(res: ExperimentResult) -> list[str]:
     return out
 
 
+def _state(args: argparse.Namespace) -> State | None:
+    """The refresh state of ``--state`` (with ``--state-buffer``, ``--rebuild``), or None."""
+    from abkit.analysis.refresh import State
+
+    if args.state is None:
+        if args.rebuild or args.state_buffer is not None:
+            raise SpecError("--rebuild and --state-buffer go with --state DIR")
+        return None
+    buffer = 48.0 if args.state_buffer is None else args.state_buffer
+    return State(args.state, buffer_hours=buffer, rebuild=args.rebuild)
+
+
 def _cmd_analyze(args: argparse.Namespace) -> int:
     import json
 
@@ -226,10 +242,11 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         args.spec, args.exposures, args.events, args.units, as_of=args.as_of
     )
     exp = Experiment.from_spec(spec)
+    state = _state(args)
     if units is not None:
-        res = exp.analyze(units=units)
+        res = exp.analyze(units=units, state=state)
     else:
-        res = exp.analyze(exposures=exposures, events=events, as_of=args.as_of)
+        res = exp.analyze(exposures=exposures, events=events, as_of=args.as_of, state=state)
     summary = build_summary(res)
     if args.format == "json":
         print(json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
@@ -312,6 +329,19 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--events", help="activity log, Parquet or CSV (default: data: events:)")
     p.add_argument("--units", help="per-unit table, Parquet or CSV, instead of the two logs")
     p.add_argument("--as-of", help="cut-off time, ISO 8601 with zone (default: the last event)")
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        help="incremental refresh: keep a per-unit state of the logs in DIR and read only the "
+        "rows newer than its sealed watermark (docs/scale.md)",
+    )
+    p.add_argument(
+        "--state-buffer",
+        type=float,
+        metavar="HOURS",
+        help="restate buffer of --state: rows this many hours old are read again (default 48)",
+    )
+    p.add_argument("--rebuild", action="store_true", help="rebuild the --state from the full logs")
     p.add_argument(
         "--fail-on",
         action="append",

@@ -14,12 +14,13 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from abkit.errors import SpecError
+from abkit.stats.multi_power import MetricPlan, MultiMetricPlan, sample_size_multi
 from abkit.stats.power import (
     PowerResult,
     duration_days,
@@ -31,7 +32,15 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["PlanProgress", "RetentionTestPlan", "plan_progress", "plan_retention_test"]
+__all__ = [
+    "MetricPlan",
+    "MultiMetricPlan",
+    "PlanProgress",
+    "RetentionTestPlan",
+    "plan_multi_metric",
+    "plan_progress",
+    "plan_retention_test",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +195,75 @@ def plan_retention_test(
         variance_reduction,
         ratio,
         res,
+    )
+
+
+def _metric_plan(item: MetricPlan | Mapping[str, Any]) -> MetricPlan:
+    if isinstance(item, MetricPlan):
+        return item
+    if not isinstance(item, Mapping):
+        raise SpecError(f"a planned metric is a MetricPlan or a mapping, got {item!r}")
+    try:
+        return MetricPlan(**dict(item))
+    except TypeError as exc:
+        raise SpecError(
+            f"planned metric {dict(item)!r}: {exc}; keys: name, baseline, mde (success) or "
+            "margin (guardrail), sd (means), relative, higher_is_better"
+        ) from None
+
+
+def plan_multi_metric(
+    success: Sequence[MetricPlan | Mapping[str, Any]],
+    guardrails: Sequence[MetricPlan | Mapping[str, Any]] = (),
+    *,
+    daily_units: float | None = None,
+    metric_day: int | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    ratio: float = 1.0,
+    alternative: str = "two-sided",
+    n_treatments: int = 1,
+    variance_reduction: float = 0.0,
+) -> MultiMetricPlan:
+    """Plan an experiment decided by Spotify's rule: ship only if at least one success metric is
+    significantly better and no guardrail is inferior (:mod:`abkit.stats.multi_power`).
+
+    Success metrics are tested at ``alpha / (S · n_treatments)``, guardrails (non-inferiority,
+    one-sided) at ``alpha``; every test is powered at ``1 - (1 - power) / (G + 1)`` so that the
+    decision's power is at least ``power``; the plan needs the largest sample size of them.
+
+    Args:
+        success: success metrics, each a :class:`MetricPlan` or a mapping such as
+            ``{"name": "retention_d7", "baseline": 0.4, "mde": 0.05}``.
+        guardrails: guardrails, e.g. ``{"name": "retention_d1", "baseline": 0.6, "margin": 0.02}``.
+        daily_units: new units per day (all arms), for the duration.
+        metric_day: N of the longest day-N metric (its maturity delay is N + 1 days).
+        alpha, power, ratio, alternative, n_treatments, variance_reduction: see
+            :func:`abkit.stats.multi_power.sample_size_multi`.
+
+    Raises:
+        SpecError: a planned metric is not a MetricPlan or a mapping of its fields.
+        StatsError: a metric has both or neither of mde and margin, or an option is out of range.
+
+    Example:
+        >>> plan = plan_multi_metric(
+        ...     [{"name": "retention_d7", "baseline": 0.40, "mde": 0.05}],
+        ...     [{"name": "retention_d1", "baseline": 0.60, "margin": 0.03}],
+        ...     daily_units=4_000, metric_day=7)
+        >>> plan.binding, plan.nobs_control, plan.duration_days
+        ('retention_d7', 12704, 15)
+    """
+    return sample_size_multi(
+        [_metric_plan(m) for m in success],
+        [_metric_plan(m) for m in guardrails],
+        alpha=alpha,
+        power=power,
+        ratio=ratio,
+        alternative=alternative,
+        n_treatments=n_treatments,
+        variance_reduction=variance_reduction,
+        daily_units=daily_units,
+        metric_day=metric_day,
     )
 
 

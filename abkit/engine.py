@@ -36,15 +36,17 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
-import stat
+import shutil
 import sys
-import tempfile
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
+from abkit._files import known_cause
+from abkit._spill import connection_spill_directory, default_spill_directory
 from abkit.errors import DataError, SpecError, first_line
 
 if TYPE_CHECKING:
@@ -94,46 +96,6 @@ class EngineConfig:
         return out
 
 
-def default_spill_directory() -> str:
-    """The default spill folder: ``abkit-duckdb-<uid>`` in the system's temp directory.
-
-    The temp directory is shared by every user of the machine, and spill files hold rows of the
-    data: the folder is made with mode 0700 (tightened to it if this user made it looser), and
-    refused if it is a symbolic link, not a folder, or another user's (who could read the spill
-    files, or point the link elsewhere).
-
-    Raises:
-        SpecError: the folder cannot be made or is not this user's own; the message names it
-            and the fix (``ABKIT_TEMP_DIRECTORY`` or ``engine.configure(temp_directory=…)``).
-    """
-    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: the temp dir is per user
-    path = Path(tempfile.gettempdir()) / ("abkit-duckdb" if uid is None else f"abkit-duckdb-{uid}")
-    fix = (
-        "set ABKIT_TEMP_DIRECTORY (or engine.configure(temp_directory=...)) to a folder of your own"
-    )
-    try:
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        info = path.lstat()
-    except OSError as exc:
-        raise SpecError(f"cannot make the spill folder {path}: {first_line(exc)}; {fix}") from None
-    problem = None
-    if stat.S_ISLNK(info.st_mode):
-        problem = "is a symbolic link"
-    elif not stat.S_ISDIR(info.st_mode):
-        problem = "is not a folder"
-    elif uid is not None and info.st_uid != uid:
-        problem = f"belongs to another user (uid {info.st_uid}, yours is {uid})"
-    if problem:
-        raise SpecError(
-            f"the spill folder {path} {problem}; abkit will not spill data there. {fix}, "
-            "or remove it"
-        )
-    if uid is not None and stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(path, 0o700)  # ours, but open to others (or closed to us): spill files are data
-    return str(path)
-
-
 def show_progress(progress: bool | Literal["auto"]) -> bool:
     """Whether to draw a progress bar: on a terminal, never in CI logs (``CI`` set)."""
     if progress == "auto":
@@ -143,24 +105,49 @@ def show_progress(progress: bool | Literal["auto"]) -> bool:
     return bool(progress)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _from_env() -> EngineConfig:
-    threads = os.environ.get("ABKIT_THREADS")
+    """The settings of the ``ABKIT_*`` environment variables, each checked by name.
+
+    Raises:
+        SpecError: a variable holds a value abkit cannot use; the message names it and the fix.
+    """
+    threads = os.environ.get("ABKIT_THREADS", "").strip()
+    if threads and not (threads.isdigit() and int(threads) >= 1):
+        raise SpecError(
+            f"ABKIT_THREADS={threads!r} is not a number of threads; set it to a whole number of "
+            "at least 1 (e.g. ABKIT_THREADS=4), or unset it to use every core"
+        )
     progress = os.environ.get("ABKIT_PROGRESS", "auto").strip().lower()
+    if progress not in ("auto", *_TRUE, *_FALSE):
+        raise SpecError(
+            f"ABKIT_PROGRESS={progress!r} is not understood; set it to auto, 1 (on) or 0 (off)"
+        )
     return EngineConfig(
-        memory_limit=os.environ.get("ABKIT_MEMORY_LIMIT") or None,
+        memory_limit=os.environ.get("ABKIT_MEMORY_LIMIT", "").strip() or None,
         temp_directory=os.environ.get("ABKIT_TEMP_DIRECTORY") or None,
         threads=int(threads) if threads else None,
-        progress="auto" if progress == "auto" else progress in ("1", "true", "yes", "on"),
+        progress="auto" if progress == "auto" else progress in _TRUE,
     )
 
 
 _config: EngineConfig | None = None
+#: the settings :func:`configure` changed (the rest came from the environment)
+_configured: set[str] = set()
+
+
+def _config_from_env(name: str) -> bool:
+    """Whether setting ``name`` came from its ``ABKIT_*`` variable, not from :func:`configure`."""
+    return name not in _configured
 
 
 def get_config() -> EngineConfig:
     """The current settings (from :func:`configure`, else the environment)."""
     global _config
     if _config is None:
+        _configured.clear()
         _config = _from_env()
     return _config
 
@@ -191,7 +178,9 @@ def configure(
     if temp_directory is not _UNSET:
         changes["temp_directory"] = None if temp_directory is None else os.fspath(temp_directory)
     if threads is not _UNSET:
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
             raise SpecError(f"threads must be a positive integer, got {threads!r}")
         changes["threads"] = threads
     if progress is not _UNSET:
@@ -200,6 +189,7 @@ def configure(
         changes["progress"] = progress
     if settings:
         changes["settings"] = {**cfg.settings, **settings}
+    _configured.update(changes)
     _config = replace(cfg, **changes)
     return _config
 
@@ -217,14 +207,35 @@ def connect(**overrides: Any) -> BaseBackend:
     settings = {**cfg.duckdb_settings(), **overrides}
     progress = settings.pop("progress", cfg.progress)
     spill = settings.get("temp_directory")
-    if spill:
+    private = None
+    if spill and cfg.temp_directory is None and "temp_directory" not in overrides:
+        # the default folder: each connection spills into a folder of its own inside it (two
+        # DuckDB databases sharing one temp directory overwrite each other's spill files)
+        private = settings["temp_directory"] = connection_spill_directory(spill)
+    elif spill:
         Path(spill).mkdir(parents=True, exist_ok=True)
-    con = ibis.duckdb.connect(**settings)
+    try:
+        con = ibis.duckdb.connect(**settings)
+    except Exception as exc:
+        if "memory" not in str(exc).lower():
+            raise
+        # the only setting DuckDB parses itself: name where it came from and the form it takes
+        where = (
+            "ABKIT_MEMORY_LIMIT"
+            if "memory_limit" not in overrides and _config_from_env("memory_limit")
+            else "memory_limit"
+        )
+        raise SpecError(
+            f"{where}={settings.get('memory_limit')!r} is not a memory size ({first_line(exc)}); "
+            "give a number with a unit, e.g. 4GB or 512MB"
+        ) from None
     # a per-connection setting: DuckDB draws the bar for queries running over two seconds
     flag = "true" if show_progress(progress) else "false"
     # DuckDB refuses any change inside Jupyter without ipywidgets; keep its default there
     with contextlib.suppress(Exception):
         con.raw_sql(f"SET enable_progress_bar = {flag}")
+    if private is not None:  # removed with the connection (or at exit)
+        weakref.finalize(con, shutil.rmtree, private, True)
     return con
 
 
@@ -368,6 +379,9 @@ def engine_errors_as_data_errors(what: str = "the analysis") -> Iterator[None]:
     try:
         yield
     except foreign_errors() as exc:
+        fix = known_cause(exc)
+        if fix is not None:
+            raise DataError(fix) from None
         raise DataError(
             f"the engine could not run {what}: {type(exc).__name__}: {first_line(exc)}"
         ) from exc
@@ -431,12 +445,34 @@ def bound_tables(con: BaseBackend, tables: Mapping[str, ops.InMemoryTable]) -> I
                 raw.unregister(name)
 
 
+#: Arrow data of in-memory tables converted from pandas, by table (while the table lives)
+_ARROW: dict[int, tuple[Any, Any]] = {}
+#: frames up to this many rows keep their Arrow copy for the next query of the same table
+ARROW_KEEP_ROWS = 1_000_000
+
+
 def _arrow_data(op: ops.InMemoryTable) -> Any:
     """The Arrow data Ibis registers for an in-memory table (so the engine reads the same values).
 
     A pandas frame is converted as Ibis converts it, but on one thread: for the small frames
     this is about, Arrow's thread pool costs more than it saves (it starts threads per call).
+    An analysis runs a few queries on one table (the span of the events log, the analysis): a
+    frame of up to :data:`ARROW_KEEP_ROWS` rows is converted once and its Arrow copy kept
+    while the table lives.
     """
+    import weakref
+
+    kept = _ARROW.get(id(op))
+    if kept is not None and kept[0]() is op:
+        return kept[1]
+    out = _convert_arrow(op)
+    if getattr(out, "num_rows", ARROW_KEEP_ROWS + 1) <= ARROW_KEEP_ROWS:
+        key = id(op)
+        _ARROW[key] = (weakref.ref(op, lambda _: _ARROW.pop(key, None)), out)
+    return out
+
+
+def _convert_arrow(op: ops.InMemoryTable) -> Any:
     data = op.data
     if type(data).__name__ == "PandasDataFrameProxy" and hasattr(data, "to_frame"):
         import pyarrow as pa

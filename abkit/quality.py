@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from abkit._display import SEVERITY_COLORS, more_lines, severity_style, trust_text
@@ -54,7 +55,8 @@ class DataQuality:
     ``events_before_exposure``, ``events_after_as_of``, ``events_beyond_windows`` (later than the
     longest metric window), ``events_in_analysis``, ``units_without_valid_exposure``. Each event
     row is in exactly one of the ``event_*``/``events_*`` categories (first reason wins), so they
-    add up to ``event_rows``.
+    add up to ``event_rows``. With naive times under ``tz=``: ``local_times_exposures`` /
+    ``local_times_events`` (times the zone skips or repeats).
     """
 
     counts: Mapping[str, int]
@@ -235,8 +237,14 @@ def exposure_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
         )
 
 
-def event_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
-    """Findings on the event log, from the analysis query's event-row categories."""
+def event_findings(
+    c: Mapping[str, int], dq: FindingsBuilder, id_hint: Callable[[], str | None] | None = None
+) -> None:
+    """Findings on the event log, from the analysis query's event-row categories.
+
+    ``id_hint`` (run only when (almost) no event belongs to an exposed unit) says how the ids
+    of the two logs differ, from an example of each (:func:`id_mismatch_hint`).
+    """
     rows = c["e_rows"]
     dq.counts.update(
         event_rows=rows,
@@ -259,15 +267,17 @@ def event_findings(c: Mapping[str, int], dq: FindingsBuilder) -> None:
         )
     matched = c["e_in_window"] + c["e_before"] + c["e_after"] + c["e_late"]
     if c["e_unexposed"] and matched < 0.01 * (matched + c["e_unexposed"]):
+        hint = id_hint() if id_hint is not None else None
         dq.add(
             "events_match_no_unit",
             "blocking" if matched == 0 else "warning",
             c["e_unexposed"],
             rows,
             f"{'no' if matched == 0 else 'almost no'} event row ({matched:,} of {rows:,}) "
-            "belongs to an exposed unit: the unit ids of the two logs probably differ in form "
-            "(42 vs '00042', 1 vs 1.0, trailing spaces, accents composed or not); compare a few "
-            "unit_id values of each log and make them equal"
+            "belongs to an exposed unit: "
+            + (hint or "the unit ids of the two logs probably differ in form (42 vs '00042', "
+               "1 vs 1.0, trailing spaces, accents composed or not); compare a few unit_id "
+               "values of each log and make them equal")
             + ("" if matched == 0 else " (expected only if the events log covers many more "
                "units than the experiment)"),
         )  # fmt: skip
@@ -413,3 +423,159 @@ def srm_finding(
         f"sample ratio mismatch: observed {dict(observed)} vs planned weights {list(weights)} "
         f"(p = {pvalue:.2g} < {threshold}); do not trust the lifts until the cause is found",
     )
+
+
+# ------------------------------------------------------------------------- unit ids of two logs
+
+
+def id_form(value: Any, type_name: str) -> str:
+    """How a unit id is written, in words, with the value itself.
+
+    Example:
+        >>> id_form("00042", "string")
+        "zero-padded digits as text (e.g. '00042')"
+        >>> id_form(42, "int64")
+        'integers (e.g. 42)'
+    """
+    if type_name.startswith(("int", "uint")):  # compared as text when the other log's are
+        return f"integers (e.g. {value})"
+    if not isinstance(value, str):
+        return f"{type_name} values (e.g. {value!r})"
+    shown = ascii(value) if not value.isascii() else repr(value)
+    if value != value.strip():
+        form = "text with white space around it"
+    elif unicodedata.normalize("NFC", value) != value:
+        form = "text with decomposed accents (Unicode NFD)"
+    elif value.isdigit() and value.startswith("0") and len(value) > 1:
+        form = "zero-padded digits as text"
+    elif value.replace(".", "", 1).isdigit() and "." in value:
+        form = "decimal numbers as text"
+    elif value.isdigit():
+        form = "digits as text"
+    else:
+        form = "text"
+    return f"{form} (e.g. {shown})"
+
+
+#: how to make one log's ids like the other's, by the form found
+_ID_FIXES = {
+    "white space": "strip the white space (df['unit_id'].str.strip())",
+    "NFD": "normalise both logs' ids (df['unit_id'].map(lambda s: "
+    "unicodedata.normalize('NFC', s)))",
+    "zero-padded": "read both as integers (df['unit_id'].astype('int64')) or pad both alike",
+    "decimal": "write the ids as whole numbers (df['unit_id'].astype(float).astype('int64'))",
+}
+
+
+def id_mismatch_hint(exposure_id: Any, event_id: Any, types: tuple[str, str] | None) -> str:
+    """What differs between an exposure id and an event id found in no exposure, and the fix.
+
+    Example:
+        >>> id_mismatch_hint(42, "00042", ("int64", "string"))[:60]
+        "the exposures' unit ids are integers (e.g. 42), the events' "
+    """
+    tx, te = types or ("?", "?")
+    a, b = id_form(exposure_id, tx), id_form(event_id, te)
+    fix = next(
+        (f for key, f in _ID_FIXES.items() if key in a or key in b),
+        "compare a few unit_id values of each log and make them equal",
+    )
+    return f"the exposures' unit ids are {a}, the events' {b}; {fix}"
+
+
+# --------------------------------------------------------------- when the events log runs
+
+
+def _when(t: datetime) -> str:
+    return t.isoformat(timespec="minutes").replace("+00:00", "Z")
+
+
+def _days(d: timedelta) -> str:
+    days = d.total_seconds() / 86_400
+    return f"{days:,.0f} days" if days >= 10 else f"{days:.1f} days"
+
+
+#: how far beyond the events log a window may start or end before it is a finding
+SPAN_TOLERANCE = timedelta(days=1)
+
+
+def span_findings(
+    span: Any,
+    as_of: datetime,
+    defaulted: bool,
+    dq: FindingsBuilder,
+    stray_examples: Callable[[], Sequence[str]] = lambda: (),
+) -> None:
+    """Findings on when the events log runs (``span``: :class:`abkit.query.checks.EventSpan`).
+
+    * ``stray_events`` (warning): ``as_of`` was defaulted to the end of the log's bulk, not to
+      the latest event time, because stray rows follow it (named by ``stray_examples``);
+    * ``events_start_late`` (warning): the events begin more than a day after the first
+      exposure (a log missing its first days): the first units' metrics read too low;
+    * ``as_of_after_events`` (warning): ``as_of`` is more than a day after the last event:
+      windows ending after the log count as no activity.
+
+    Each can move a headline number by more than noise, hence a warning (docs/data.md).
+    """
+    if span is None:
+        return
+    if defaulted and span.late_rows:
+        shown = "; ".join(stray_examples())
+        dq.add(
+            "stray_events",
+            "warning",
+            span.late_rows,
+            span.rows,
+            f"as_of was set to {_when(span.last)}, the end of the events log's bulk, not to its "
+            f"latest event time {_when(span.latest)}: {span.late_rows:,} event "
+            + ("row comes" if span.late_rows == 1 else "rows come")
+            + f" after {_days(span.late_gap)} without any event and "
+            + ("looks" if span.late_rows == 1 else "look")
+            + " clock-skewed"
+            + (f" ({shown})" if shown else "")
+            + "; counted as after as_of. Fix or drop such rows, or pass as_of=",
+        )
+    x_first = span.first_exposure
+    if x_first is not None and span.first - x_first > SPAN_TOLERANCE:
+        dq.add(
+            "events_start_late",
+            "warning",
+            0,
+            None,
+            f"the events log begins {_when(span.first)}, {_days(span.first - x_first)} after "
+            f"the first exposure {_when(x_first)}: units exposed before then have days the log "
+            "does not cover, so their metrics read too low. Load the missing days, or analyse "
+            f"only the units exposed from {_when(span.first)} on",
+        )
+    if as_of - span.last > SPAN_TOLERANCE:
+        dq.add(
+            "as_of_after_events",
+            "warning",
+            0,
+            None,
+            f"as_of {_when(as_of)} is {_days(as_of - span.last)} after the last loaded event "
+            f"({_when(span.last)}): windows that end after the log count as no activity, so "
+            "retention reads too low. Pass an as_of within the log (or leave it out), or load "
+            "the missing days",
+        )
+
+
+def local_time_findings(items: Sequence[Any], dq: FindingsBuilder) -> None:
+    """Naive times that the ``tz`` zone skips or repeats (:class:`abkit.query.checks.LocalTimes`).
+
+    Counted; a warning when they are over 1% of the column's rows (a shift of an hour moves a
+    daily window's edge, so beyond that it can move a rate by more than noise), else info.
+    """
+    for t in items:
+        k = t.nonexistent + t.ambiguous
+        dq.counts[f"local_times_{t.role}"] = k
+        dq.add(
+            "local_times",
+            "warning" if k > 0.01 * max(t.rows, 1) else "info",
+            k,
+            t.rows,
+            f"{t.role}: {k:,} naive times in {t.column!r} are not one instant in {t.zone} "
+            f"({t.nonexistent:,} fall in a spring-forward gap and do not exist, {t.ambiguous:,} "
+            f"in a repeated fall-back hour; e.g. {t.example}); the engine read each as one of "
+            "the possible instants. Store UTC (or zone-aware) timestamps to remove the doubt",
+        )

@@ -79,27 +79,10 @@ def _ztests(counts: dict[str, list[int]]) -> dict[str, float]:
 
 
 def run_abkit(folder: Path) -> dict[str, Any]:
-    import abkit as ab
-
-    metrics = [ab.Retention(day=d) for d in HEADLINE]
-    metrics += [ab.Retention(day=d, name=f"curve_d{d}") for d in CURVE]
-    exp = ab.Experiment(metrics=metrics, control="control", segments=["channel"])
-    res = exp.analyze(
+    res = _abkit_experiment().analyze(
         exposures=folder / "exposures.parquet", events=folder / "events.parquet", as_of=AS_OF
     )
-    counts: dict[str, list[int]] = {}
-    for a in res.arms:
-        if a.metric.startswith("curve_d") and a.segment is None:
-            day, seg = int(a.metric.removeprefix("curve_d")), ""
-        elif a.metric.startswith("retention_d") and a.segment is not None:
-            day, seg = int(a.metric.removeprefix("retention_d")), str(a.segment_value)
-        else:
-            continue
-        counts[_key(a.variant, seg, day)] = [a.n, round((a.mean or 0.0) * a.n)]
-    pvalues = {
-        f"|{c.metric.removeprefix('retention_d')}": c.comparison.pvalue for c in res.comparisons
-    }
-    return {"counts": counts, "pvalues": pvalues}
+    return _abkit_counts(res)
 
 
 SQL = """
@@ -260,17 +243,133 @@ def run_sql_limited(folder: Path) -> dict[str, Any]:
     return run_sql(folder, memory_limit=os.environ.get("ABKIT_MEMORY_LIMIT"))
 
 
+# ------------------------------------------------------------------------------ nightly refresh
+# The morning CI job: yesterday's report left a refresh state; today's log has one more day.
+# The logs are one Parquet file per day (as a daily export writes them, sorted by time), so a
+# reader skips whole files by their time range. Contenders, on the same files and as_of:
+# a full abkit run, abkit's refresh from yesterday's state, and the hand-written full-scan SQL.
+
+NIGHTLY = ("abkit_full", "abkit_refresh", "sql_full")
+NIGHTLY_TITLES = {
+    "abkit_full": "full abkit run",
+    "abkit_refresh": "abkit refresh (state=)",
+    "sql_full": "one DuckDB SQL query (full scan)",
+}
+YESTERDAY = "2024-04-14T00:00:00Z"  # the previous refresh: one day before AS_OF
+
+
+def _abkit_experiment() -> Any:
+    import abkit as ab
+
+    metrics = [ab.Retention(day=d) for d in HEADLINE]
+    metrics += [ab.Retention(day=d, name=f"curve_d{d}") for d in CURVE]
+    return ab.Experiment(metrics=metrics, control="control", segments=["channel"])
+
+
+def _abkit_counts(res: Any) -> dict[str, Any]:
+    counts: dict[str, list[int]] = {}
+    for a in res.arms:
+        if a.metric.startswith("curve_d") and a.segment is None:
+            day, seg = int(a.metric.removeprefix("curve_d")), ""
+        elif a.metric.startswith("retention_d") and a.segment is not None:
+            day, seg = int(a.metric.removeprefix("retention_d")), str(a.segment_value)
+        else:
+            continue
+        counts[_key(a.variant, seg, day)] = [a.n, round((a.mean or 0.0) * a.n)]
+    pvalues = {
+        f"|{c.metric.removeprefix('retention_d')}": c.comparison.pvalue for c in res.comparisons
+    }
+    return {"counts": counts, "pvalues": pvalues}
+
+
+def daily_folder(size: str) -> Path:
+    """``data/<size>/daily/{exposures,events}/<day>.parquet``: the size's logs split by day
+    (made once from the size's files; each day sorted by time)."""
+    import duckdb
+
+    src, out = DATA / size, DATA / size / "daily"
+    if (out / "done").exists():
+        return out
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET memory_limit = '4GB'")
+    out.mkdir(parents=True, exist_ok=True)
+    for role, col in (("exposures", "exposed_at"), ("events", "ts")):
+        parts = out / (role + ".parts")
+        # one pass: a hive-partitioned copy by day, then one plain file per day
+        con.execute(
+            f"COPY (SELECT *, CAST({col} AS DATE)::VARCHAR AS _day "
+            f"FROM read_parquet('{src / role}.parquet') ORDER BY {col}) "
+            f"TO '{parts}' (FORMAT parquet, PARTITION_BY (_day), OVERWRITE_OR_IGNORE)"
+        )
+        (out / role).mkdir(parents=True, exist_ok=True)
+        for d in sorted(parts.iterdir()):
+            for k, f in enumerate(sorted(d.glob("*.parquet"))):
+                f.rename(out / role / f"{d.name.removeprefix('_day=')}-{k}.parquet")
+            d.rmdir()
+        parts.rmdir()
+    (out / "done").write_text("split by day\n")
+    return out
+
+
+def run_abkit_full(folder: Path) -> dict[str, Any]:
+    res = _abkit_experiment().analyze(
+        exposures=folder / "exposures", events=folder / "events", as_of=AS_OF
+    )
+    return _abkit_counts(res)
+
+
+def run_abkit_refresh(folder: Path) -> dict[str, Any]:
+    state = Path(os.environ["ABKIT_BENCH_STATE"])
+    res = _abkit_experiment().analyze(
+        exposures=folder / "exposures", events=folder / "events", as_of=AS_OF, state=state
+    )
+    late = [f.code for f in res.data_quality.findings if f.code in ("late_rows", "state_rebuilt")]
+    if late:
+        raise RuntimeError(f"the refresh did not reuse yesterday's state: {late}")
+    return _abkit_counts(res)
+
+
+def run_sql_full(folder: Path) -> dict[str, Any]:
+    import duckdb
+
+    sums = ",\n       ".join(f"sum(coalesce((mask >> {d}) & 1, 0)) AS d{d}" for d in CURVE)
+    q = SQL.format(
+        x=folder / "exposures" / "*.parquet",
+        e=folder / "events" / "*.parquet",
+        as_of=AS_OF,
+        sums=sums,
+    )
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    return {"counts": _counts_from_rows(con.execute(q).fetchall())}
+
+
+def prepare_state(folder: Path, state: Path) -> None:
+    """Yesterday's refresh: the state a nightly job finds in the morning (not timed)."""
+    import shutil
+
+    shutil.rmtree(state, ignore_errors=True)
+    _abkit_experiment().analyze(
+        exposures=folder / "exposures", events=folder / "events", as_of=YESTERDAY, state=state
+    )
+
+
 WORKERS = {
     "abkit": run_abkit,
     "sql": run_sql,
     "sql_limited": run_sql_limited,
     "pandas": run_pandas,
     "tea": run_tea,
+    "abkit_full": run_abkit_full,
+    "abkit_refresh": run_abkit_refresh,
+    "sql_full": run_sql_full,
 }
 
 
 def worker(contender: str, size: str) -> None:
-    out = WORKERS[contender](DATA / size)
+    folder = DATA / size / "daily" if contender in NIGHTLY else DATA / size
+    out = WORKERS[contender](folder)
     if "pvalues" not in out:
         out["pvalues"] = _ztests(out["counts"])
     out["maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -280,22 +379,82 @@ def worker(contender: str, size: str) -> None:
 # ------------------------------------------------------------------------------------- driver
 
 
-def run_once(contender: str, size: str, memory_limit: str) -> tuple[float, dict[str, Any]]:
-    env = {**os.environ, "CI": "1"}  # no progress bars in the worker's captured output
+def run_once(
+    contender: str, size: str, memory_limit: str, extra_env: dict[str, str] | None = None
+) -> tuple[float, dict[str, Any]]:
+    env = {**os.environ, "CI": "1", **(extra_env or {})}  # CI: no progress bars
     if memory_limit:
         env["ABKIT_MEMORY_LIMIT"] = memory_limit  # abkit's engine configuration
+    cmd = [sys.executable, __file__, "--worker", contender, "--size", size]
+    timed = Path("/usr/bin/time").exists()
+    if timed:  # GNU time: the peak resident set of the whole process, as the issue measures it
+        cmd = ["/usr/bin/time", "-f", "abkit-bench-time %e %M", *cmd]
     t = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--worker", contender, "--size", size],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(f"{contender} on {size} failed:\n{proc.stderr[-3000:]}")
-    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if timed:
+        line = [x for x in proc.stderr.splitlines() if x.startswith("abkit-bench-time ")][-1]
+        out["maxrss_bytes"] = int(line.split()[2]) * 1024
+    return wall, out
+
+
+def nightly(sizes: list[str], reps: int, memory_limit: str) -> dict[str, Any]:
+    """Time the nightly scenario; each refresh starts from a fresh copy of yesterday's state."""
+    import shutil
+    import tempfile
+
+    found: dict[str, Any] = {}
+    for size in sizes:
+        folder = daily_folder(size)
+        n_new = _rows_after(folder, YESTERDAY)
+        scratch = Path(tempfile.mkdtemp(prefix="abkit-nightly-"))
+        pristine = scratch / "yesterday"
+        t = time.perf_counter()
+        prepare_state(folder, pristine)
+        build_s = time.perf_counter() - t
+        runs: dict[str, list[tuple[float, dict[str, Any]]]] = {c: [] for c in NIGHTLY}
+        for rep in range(reps):
+            order = NIGHTLY if rep % 2 == 0 else NIGHTLY[::-1]
+            for c in order:
+                env = None
+                if c == "abkit_refresh":
+                    work = scratch / f"state-{rep}"
+                    shutil.copytree(pristine, work)
+                    env = {"ABKIT_BENCH_STATE": str(work)}
+                wall, out = run_once(c, size, memory_limit, env)
+                runs[c].append((wall, out))
+                print(
+                    f"nightly {size} rep {rep + 1} {c}: {wall:.2f} s, "
+                    f"{out['maxrss_bytes'] / 1e9:.2f} GB",
+                    flush=True,
+                )
+        shutil.rmtree(scratch, ignore_errors=True)
+        ref = runs["sql_full"][0][1]["counts"]
+        found[size] = {
+            "info": (DATA / size / "README").read_text().strip(),
+            "new_event_rows": n_new,
+            "state_build_s": build_s,
+            "load": os.getloadavg(),
+            "contenders": {
+                c: {
+                    "wall_s": statistics.median(w for w, _ in rs),
+                    "rss_gb": statistics.median(o["maxrss_bytes"] for _, o in rs) / 1e9,
+                    "same": all(rs[0][1]["counts"].get(k) == v for k, v in ref.items()),
+                }
+                for c, rs in runs.items()
+            },
+        }
+    return found
+
+
+def _rows_after(folder: Path, since: str) -> int:
+    import duckdb
+
+    q = f"SELECT count(*) FROM read_parquet('{folder}/events/*.parquet') WHERE ts > TIMESTAMPTZ '{since}'"
+    return int(duckdb.connect().execute(q).fetchone()[0])
 
 
 def main() -> None:
@@ -307,11 +466,25 @@ def main() -> None:
     ap.add_argument(
         "--memory-limit", default="2GB", help="abkit's DuckDB memory limit (ABKIT_MEMORY_LIMIT)"
     )
-    ap.add_argument("--worker", choices=CONTENDERS)
+    ap.add_argument(
+        "--nightly",
+        action="store_true",
+        help="the nightly scenario only: full run vs refresh with one new day vs full-scan SQL",
+    )
+    ap.add_argument("--worker", choices=(*CONTENDERS, *NIGHTLY))
     ap.add_argument("--size")
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.size)
+        return
+    if args.nightly:
+        found = nightly(args.sizes, args.reps, args.memory_limit)
+        path = args.out.with_name(args.out.stem + "_nightly.json")
+        old = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**old, **found}, indent=1, sort_keys=True))
+        old_scale = args.out.with_suffix(".json")
+        write_table(json.loads(old_scale.read_text()) if old_scale.exists() else {}, args.out)
+        print(args.out.read_text())
         return
 
     results: dict[str, dict[str, Any]] = {}
@@ -407,7 +580,51 @@ def write_table(results: dict[str, dict[str, Any]], path: Path) -> None:
             + " | ".join(cells)
             + f" | {ratio} | {speedup} |"
         )
+    lines += nightly_table(path.with_name(path.stem + "_nightly.json"))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def nightly_table(path: Path) -> list[str]:
+    """The nightly section of the results page (from ``results_scale_nightly.json``)."""
+    if not path.exists():
+        return []
+    found = json.loads(path.read_text())
+    lines = [
+        "",
+        "## Nightly refresh (issue 15)",
+        "",
+        "Command: `.venv/bin/python benchmarks/bench_scale.py --nightly --sizes 1m --reps 3`. "
+        "The logs split into one Parquet file per day (`data/<size>/daily/`, sorted by time); "
+        "yesterday's refresh (`as_of` 2024-04-14, not timed) left a state, and today's job "
+        "(`as_of` 2024-04-15) refreshes it: it reads the rows after the sealed watermark (the "
+        "48 h restate buffer and the new day) and merges them. Each refresh starts from a fresh "
+        "copy of yesterday's state. Same 34 metrics, segments and counts as above (✓: every count "
+        "equals the SQL query's). Peak memory: GNU `/usr/bin/time` %M of the whole process. "
+        "abkit runs with `ABKIT_MEMORY_LIMIT=2GB`.",
+        "",
+        "| units (events; after yesterday) | "
+        + " | ".join(NIGHTLY_TITLES[c] for c in NIGHTLY)
+        + " | full run / refresh | SQL / refresh | load (1, 5, 15 min) |",
+        "|---|" + "---|" * (len(NIGHTLY) + 3),
+    ]
+    for size in sorted(found, key=lambda s: {"100k": 0, "1m": 1, "10m": 2}.get(s, 9)):
+        r = found[size]
+        c = r["contenders"]
+        ev = int(r["info"].split("events=")[1].split()[0])
+        units = int(r["info"].split("units=")[1].split()[0])
+        cells = [
+            f"{c[k]['wall_s']:.1f} s / {c[k]['rss_gb']:.2f} GB" + (" ✓" if c[k]["same"] else " ✗")
+            for k in NIGHTLY
+        ]
+        refresh = c["abkit_refresh"]["wall_s"]
+        load = ", ".join(f"{x:.1f}" for x in r["load"])
+        lines.append(
+            f"| {units:,} ({ev / 1e6:.1f}M; {r['new_event_rows'] / 1e6:.2f}M) | "
+            + " | ".join(cells)
+            + f" | {c['abkit_full']['wall_s'] / refresh:.1f}× | "
+            f"{c['sql_full']['wall_s'] / refresh:.1f}× | {load} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -621,7 +621,7 @@ def test_ratio_and_capped_metrics_validate_against_the_summary_schema(small_sim)
     import jsonschema
 
     schema = json.loads(
-        (Path(ab.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
+        (Path(ab.__file__).parent / "schemas" / "summary-v4.json").read_text(encoding="utf-8")
     )
     results = {"$defs": schema["$defs"], **schema["properties"]["results"]}
     metrics = [

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: one line per layer, lowest first: lower never imports higher; ties are allowed (but no cycles)
 LAYER_TABLE = """
-errors _version _format _display quality plot simulate _duckdb_udf _files
+errors _version _format _display quality plot simulate _duckdb_udf _files _spill
 stats metrics engine
 spec data query results design
 analysis assign

@@ -92,7 +92,7 @@ def test_analyze_command_matches_the_python_api(tmp_path, capsys):
     written = json.loads(summary_path.read_text(encoding="utf-8"))
     assert printed == written
     schema = json.loads(
-        (Path(ab.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
+        (Path(ab.__file__).parent / "schemas" / "summary-v4.json").read_text(encoding="utf-8")
     )
     jsonschema.validate(written, schema)
     # the same numbers as the Python API on the same files

@@ -139,7 +139,7 @@ def test_report_shows_the_decision(data, tmp_path):
     assert "no significant difference after Holm" in html
     assert "significantly higher" not in html
     summary = json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["schema"] == "abkit.summary/3"
+    assert summary["schema"] == "abkit.summary/4"
     assert summary["results"]["correction"] == "holm"
     assert not any(c["significant"] for c in summary["results"]["comparisons"])
 

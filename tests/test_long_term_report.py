@@ -48,7 +48,7 @@ def test_the_section_shows_each_view_as_run_alone(sim):
     pd.testing.assert_frame_equal(reg.to_pandas(), ref.to_pandas())
     doc = ctx.summary()
     schema = json.loads(
-        (Path(ab.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
+        (Path(ab.__file__).parent / "schemas" / "summary-v4.json").read_text(encoding="utf-8")
     )
     jsonschema.validate(doc, schema)
     lt = doc["long_term"]
@@ -71,5 +71,5 @@ def test_too_early_the_section_says_why(sim):
     )
     jsonschema.validate(
         ctx.summary(),
-        json.loads((Path(ab.__file__).parent / "schemas" / "summary-v3.json").read_text("utf-8")),
+        json.loads((Path(ab.__file__).parent / "schemas" / "summary-v4.json").read_text("utf-8")),
     )

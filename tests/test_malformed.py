@@ -317,7 +317,13 @@ def events_whose_ids_match_no_exposed_unit(tmp: Path) -> Case:
 
     def check(res):
         (f,) = [f for f in res.data_quality.findings if f.code == "events_match_no_unit"]
-        assert f.severity == "blocking" and "'00042'" in f.message and f.count == 3
+        assert f.severity == "blocking" and f.count == 3
+        # each log's id form, with an example id of each, and the fix
+        assert (
+            "integers (e.g. 1)" in f.message
+            and "zero-padded digits as text (e.g. '00001')" in f.message
+        )
+        assert "astype('int64')" in f.message
 
     return Case(_logs(e, v), Recorded(codes=("events_match_no_unit",), check=check))
 

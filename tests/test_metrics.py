@@ -116,3 +116,21 @@ def test_a_metric_is_compiled_from_its_declarations_alone():
     )
     pd.testing.assert_frame_equal(got.to_pandas(), want.to_pandas())
     assert "CUPED" in got.to_pandas().note.iloc[0]
+
+
+def test_the_metrics_package_keeps_every_name_and_its_examples() -> None:
+    # abkit/metrics.py became a package (base, event, column, quantile): the same public names
+    import doctest
+    import importlib
+
+    import abkit.metrics as M
+
+    for name in ("ActiveDays", "EventCount", "EventMetric", "Mean", "Metric", "Proportion",
+                 "Ratio", "Retention", "Revenue", "Quantile", "ColumnQuantile", "MAX_DAY",
+                 "metric_from_spec", "_REGISTRY"):  # fmt: skip
+        assert hasattr(M, name), name
+    assert {"quantile", "column_quantile"} <= set(M._REGISTRY)
+    for mod in ("abkit.metrics", "abkit.metrics.base", "abkit.metrics.event",
+                "abkit.metrics.column", "abkit.metrics.quantile"):  # fmt: skip
+        result = doctest.testmod(importlib.import_module(mod))
+        assert result.failed == 0, mod

@@ -157,7 +157,7 @@ def test_report_first_screen_and_summary_show_the_progress(sim: Path):
     assert "abkit-progress" in head and f"{d7.n_control:,} / {p.needed['control']:,}" in head
     summary = ctx.summary()
     schema = json.loads(
-        (Path(ab.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
+        (Path(ab.__file__).parent / "schemas" / "summary-v4.json").read_text(encoding="utf-8")
     )
     jsonschema.validate(summary, schema)
     assert summary["design"]["days_left"] == p.days_left == p.planned_days - 11

@@ -23,7 +23,7 @@ from abkit.errors import ReportError
 from abkit.report import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, run_report, validate_parameters
 
 SCHEMA = json.loads(
-    (Path(abkit.__file__).parent / "schemas" / "summary-v3.json").read_text(encoding="utf-8")
+    (Path(abkit.__file__).parent / "schemas" / "summary-v4.json").read_text(encoding="utf-8")
 )
 HOSTILE_NAME = "exp\"'</script><script>alert(1)</script>{{ x }}\\n"
 
@@ -222,9 +222,12 @@ def test_primitive_parameters_pass():
     assert validate_parameters(ok) == ok
 
 
-def test_failing_notebook_names_the_cell_and_keeps_it(tmp_path):
-    # exposures without the variant column: the analysis cell fails inside the kernel
+def test_failing_notebook_names_the_cell_and_keeps_it(tmp_path, monkeypatch):
+    # exposures without the variant column: the analysis cell fails inside the kernel (the
+    # preflight, which refuses such data before any kernel starts, is switched off to get there)
     import pandas as pd
+
+    monkeypatch.setattr("abkit.report.run.preflight", lambda *args, **kwargs: None)
 
     bad = tmp_path / "exposures.csv"
     pd.DataFrame({"unit_id": ["a"], "exposed_at": ["2024-01-01T00:00:00Z"]}).to_csv(

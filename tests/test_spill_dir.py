@@ -33,7 +33,34 @@ def test_default_spill_folder_is_per_user_and_private(tmp_root):
     assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700
     assert info.st_uid == os.getuid()
     con = engine.connect()
-    assert con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] == spill
+    # each connection spills into a private folder of its own inside it
+    mine = con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert os.path.dirname(mine) == spill and os.path.basename(mine).startswith(f"{os.getpid()}-")
+    assert stat.S_IMODE(os.lstat(mine).st_mode) == 0o700
+
+
+def test_concurrent_connections_never_share_spill_files(tmp_root):
+    # before: every abkit process of a user spilled into one folder, and a second DuckDB
+    # database there overwrote the first one's temp files ("Could not read enough bytes")
+    a, b = engine.connect(), engine.connect()
+    folders = [c.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0] for c in (a, b)]
+    assert folders[0] != folders[1]
+    del a, b
+    import gc
+
+    gc.collect()
+    assert not any(os.path.exists(f) for f in folders)  # removed with their connection
+
+
+def test_folders_of_processes_that_no_longer_run_are_removed(tmp_root):
+    base = tmp_root / f"abkit-duckdb-{os.getuid()}"
+    base.mkdir(mode=0o700)
+    dead, alive = base / "999999999-x", base / f"{os.getppid()}-y"
+    for d in (dead, alive):
+        d.mkdir()
+        (d / "duckdb_temp_block-1.block").write_bytes(b"rows")
+    engine.connect()
+    assert not dead.exists() and alive.exists()
 
 
 def test_a_looser_folder_of_ours_is_tightened(tmp_root):

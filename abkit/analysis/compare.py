@@ -26,6 +26,8 @@ from abkit.query.frame import (
     N,
     stat_col,
 )
+from abkit.query.quantiles import compare_quantile_rows
+from abkit.query.values import adjust_field
 from abkit.results import ArmStats, GuardrailResult, MetricComparison
 from abkit.stats import (
     Comparison,
@@ -42,6 +44,7 @@ from abkit.stats import (
     srm_test,
 )
 from abkit.stats._types import SRMResult
+from abkit.stats.adjust import StratumSums, adjusted_compare
 from abkit.stats.multiple import adjust_pvalues
 
 if TYPE_CHECKING:
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
     from abkit.analysis.options import AnalysisOptions
     from abkit.metrics import Metric
 
-__all__ = ["adjust_segments", "compare_slice", "guardrails", "records", "srm"]
+__all__ = ["adjust_segments", "compare_slice", "guardrails", "records", "split_rows", "srm"]
 
 
 class Arm(NamedTuple):
@@ -135,51 +138,70 @@ def with_note(c: Comparison, note: str) -> Comparison:
 def _no_cuped_reason(m: Metric) -> str:
     if m.kind == "ratio":
         return "ratio metrics are compared by the delta method without a covariate"
+    if m.kind == "quantile":
+        return "quantile metrics are compared by their order statistics without a covariate"
     return (
         "no covariate for this metric (give a column metric covariate='<pre-period column>'; "
         f"pre-aggregated statistics need {stat_col(m, CX)}, __cxx and __cxy)"
     )
 
 
-def _comparison(opts: AnalysisOptions, m: Metric, ctl: Arm, trt: Arm, variant: str) -> Comparison:
+def _comparison(
+    opts: AnalysisOptions,
+    m: Metric,
+    ctl: Arm,
+    trt: Arm,
+    variant: str,
+    cells: Cells | None = None,
+) -> tuple[Comparison, float | None]:
+    """The comparison of ``m`` between two arms, and the share of the lift's variance a
+    CUPED or regression adjustment removed (None without one)."""
     kw: dict[str, Any] = {"alpha": opts.alpha, "alternative": opts.alternative}
     if ctl.n == 0 or trt.n == 0:
         empty = opts.control if ctl.n == 0 else variant
-        return Comparison(
-            control_value=ctl.mean if ctl.mean is not None else math.nan,
-            treatment_value=trt.mean if trt.mean is not None else math.nan,
-            abs_lift=math.nan,
-            abs_lift_ci_lower=None,
-            abs_lift_ci_upper=None,
-            rel_lift=None,
-            rel_lift_ci_lower=None,
-            rel_lift_ci_upper=None,
-            pvalue=None,
-            statistic=None,
-            n_control=ctl.n,
-            n_treatment=trt.n,
-            method="none",
+        return Comparison.untested(
+            ctl.mean if ctl.mean is not None else math.nan,
+            trt.mean if trt.mean is not None else math.nan,
+            ctl.n,
+            trt.n,
             note=f"no units with a mature {m.name} in {empty!r}",
             **kw,
-        )
+        ), None
+    # the relative interval's method goes to the tests, not to the empty comparison above
+    kw["rel_method"] = opts.rel_ci
+    if cells is not None and m.kind != "ratio":
+        return cells.compare(m, opts.control, variant, kw)
     if m.kind != "ratio" and ctl.covariate is not None and trt.covariate is not None:
         r = cuped(
             CovariateSums(ctl.n, ctl.total, *ctl.covariate),
             CovariateSums(trt.n, trt.total, *trt.covariate),
+            theta=opts.cuped_theta,
             **kw,
         )
         # cuped() notes a missing adjustment or a pre-period imbalance
         c = with_note(r.comparison, r.note) if r.note else r.comparison
         if r.variance_reduction is not None:
             c = with_note(c, f"CUPED: variance of the lift {-r.variance_reduction:+.0%}")
-        return c
+        return c, r.variance_reduction
     result: Comparison = _run(_COMPARE, m, ctl, trt, **kw)
-    return result
+    return result, None
 
 
 def _rows(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Each variant's row of ``table`` as a mapping column → value (Python numbers)."""
     return {str(r[VARIANT]): r for r in records(table)}
+
+
+def split_rows(table: pd.DataFrame, key: str) -> dict[Any, dict[str, dict[str, Any]]]:
+    """The rows of ``table`` by value of column ``key``, then by variant, in one pass.
+
+    ``split_rows(t, k)[v]`` is ``_rows(t[t[k] == v])``: one pass over the table instead of
+    a boolean mask per value, which made many segment values quadratic.
+    """
+    out: dict[Any, dict[str, dict[str, Any]]] = {}
+    for r in records(table):
+        out.setdefault(r[key], {})[str(r[VARIANT])] = r
+    return out
 
 
 def records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -191,12 +213,17 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def compare_slice(
     opts: AnalysisOptions,
-    table: pd.DataFrame,
+    table: pd.DataFrame | Mapping[str, Mapping[str, Any]],
     variants: list[str],
     segment: tuple[str, str] | None,
+    cells: Cells | None = None,
 ) -> tuple[list[ArmStats], list[MetricComparison]]:
-    """Per-arm summaries and treatment-vs-control comparisons from one slice of statistics."""
-    rows = _rows(table)
+    """Per-arm summaries and treatment-vs-control comparisons from one slice of statistics.
+
+    ``table``: the slice's rows (one per variant), or those rows already keyed by variant
+    (:func:`split_rows`). ``cells``: the slice's rows per stratum, for ``adjust=``.
+    """
+    rows = table if isinstance(table, Mapping) else _rows(table)
     seg, segval = segment if segment is not None else (None, None)
     arms: list[ArmStats] = []
     comps: list[MetricComparison] = []
@@ -209,10 +236,30 @@ def compare_slice(
         ctl = summary[opts.control]
         for v in variants[1:]:
             trt = summary[v]
-            cmp = _comparison(opts, m, ctl, trt, v)
+            reduced = None
+            if m.kind == "quantile" and ctl.n and trt.n:  # order statistics, not moments
+                cmp = compare_quantile_rows(
+                    rows.get(opts.control), rows.get(v), m, seg,
+                    alpha=opts.alpha, alternative=opts.alternative, rel_method=opts.rel_ci,
+                )  # fmt: skip
+            else:
+                cmp, reduced = _comparison(opts, m, ctl, trt, v, cells)
             if opts.cuped and (ctl.covariate is None or trt.covariate is None):
                 cmp = with_note(cmp, f"not CUPED-adjusted: {_no_cuped_reason(m)}")
-            comps.append(MetricComparison(m.name, v, cmp, ctl.immature, trt.immature, seg, segval))
+            if cells is not None and m.kind == "ratio" and ctl.n and trt.n:
+                cmp = with_note(cmp, "not regression-adjusted: ratio metrics are not (yet)")
+            comps.append(
+                MetricComparison(
+                    m.name,
+                    v,
+                    cmp,
+                    ctl.immature,
+                    trt.immature,
+                    seg,
+                    segval,
+                    variance_reduction=reduced,
+                )
+            )
     return arms, comps
 
 
@@ -232,6 +279,10 @@ def guardrails(
             head = (g.metric, v, g.margin, g.relative, g.higher_is_better)
             if ctl.n < 2 or trt.n < 2:
                 why = "fewer than 2 mature units in an arm"
+                out.append(GuardrailResult(*head, None, None, None, None, "none", why))
+                continue
+            if m.kind == "quantile":
+                why = "no non-inferiority test for quantile metrics; guard the mean instead"
                 out.append(GuardrailResult(*head, None, None, None, None, "none", why))
                 continue
             r = _run(
@@ -286,4 +337,106 @@ def adjust_segments(comps: list[MetricComparison]) -> list[MetricComparison]:
         adj = adjust_pvalues(ps, method="fdr_bh").adjusted
         for i, p in zip(with_p, adj, strict=True):
             out[i] = replace(comps[i], pvalue_adjusted=p, correction="fdr_bh")
+    return out
+
+
+# ------------------------------------------------------------------ regression adjustment
+
+
+class Cells:
+    """One slice's rows per arm and stratum, and what ``adjust=`` adjusts for.
+
+    ``rows[variant][stratum]``: a row of the statistics frame summed to (variant, strata…);
+    ``covariates``: the numeric ``adjust`` columns (each two covariates in the frame: value,
+    is-null; see :func:`~abkit.query.values.covariate_values`). ``pooled`` collects, per
+    metric, the strata pooled for sparseness (for the data-quality finding).
+    """
+
+    def __init__(
+        self,
+        rows: Mapping[str, Mapping[Any, Mapping[str, Any]]],
+        strata: tuple[str, ...],
+        covariates: tuple[str, ...],
+        pooled: dict[str, set[Any]] | None = None,
+    ) -> None:
+        self.rows, self.strata, self.covariates = rows, strata, covariates
+        self.pooled = pooled if pooled is not None else {}
+
+    def sums(self, m: Metric, variant: str) -> dict[Any, StratumSums]:
+        """``m``'s :class:`StratumSums` per stratum of one arm."""
+        out = {}
+        for key, row in self.rows.get(variant, {}).items():
+            n = int(_num(row[stat_col(m, N)]))
+            if n == 0:
+                continue
+            y = (_num(row[stat_col(m, SUM)]), _num(row[stat_col(m, SUMSQ)]))
+            out[key] = StratumSums(n, *y, *self._covariate_sums(m, row))
+        return out
+
+    def _covariate_sums(self, m: Metric, row: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+        """(Σz, Σzzᵀ, Σzy) of ``m`` in one row: CUPED's covariate first, then the numeric
+        ``adjust`` columns' value and is-null pairs."""
+        k = 2 * len(self.covariates)
+        cuped = stat_col(m, CXY) in row
+
+        def get(kind: str, j: int, i: int | None = None) -> float:
+            return _num(row.get(stat_col(m, adjust_field(kind, j, i))))
+
+        z = [get("z", j) for j in range(k)]
+        zy = [get("zy", j) for j in range(k)]
+        zz = [[get("zz", min(a, b), max(a, b)) for b in range(k)] for a in range(k)]
+        if cuped:
+            cx, cxx, cxy = (_num(row[stat_col(m, f)]) for f in CUPED_FIELDS)
+            xz = [get("xz", j) for j in range(k)]
+            z, zy = [cx, *z], [cxy, *zy]
+            zz = [[cxx, *xz], *[[xz[a], *zz[a]] for a in range(k)]]
+        return tuple(z), tuple(tuple(r) for r in zz), tuple(zy)
+
+    def names(self, m: Metric, row: Mapping[str, Any]) -> list[str]:
+        """The covariates' names in the order of :meth:`_covariate_sums`."""
+        pairs = [n for c in self.covariates for n in (c, f"{c} is null")]
+        return (["CUPED pre-period"] if stat_col(m, CXY) in row else []) + pairs
+
+    def compare(
+        self, m: Metric, control: str, variant: str, kw: Mapping[str, Any]
+    ) -> tuple[Comparison, float | None]:
+        """The regression-adjusted comparison of ``m`` (:func:`abkit.stats.adjust`)."""
+        c, t = self.sums(m, control), self.sums(m, variant)
+        r = adjusted_compare(c, t, **kw)
+        row = next(iter(next(iter(self.rows.values())).values()))
+        names = self.names(m, row)
+        used = [names[j] for j in r.covariates_used]
+        what = [f"strata of {' × '.join(self.strata)}"] if len(r.strata) > 1 else []
+        what += [n for n in used]
+        cmp = r.comparison
+        if r.pooled and len(r.strata) >= 1:
+            self.pooled.setdefault(m.name, set()).update(r.pooled)
+            shown = ", ".join(map(_label, sorted(r.pooled, key=str)[:5]))
+            more = f" and {len(r.pooled) - 5} more" if len(r.pooled) > 5 else ""
+            cmp = with_note(cmp, f"sparse strata pooled: {shown}{more}")
+        if r.variance_reduction is None:
+            why = (r.note or "nothing to adjust for").split("; ")[0].removeprefix("no adjustment: ")
+            cmp = with_note(cmp, f"not regression-adjusted: {why}")
+            return cmp, None
+        cmp = with_note(
+            cmp,
+            f"adjusted for {', '.join(what)}: variance of the lift {-r.variance_reduction:+.0%}",
+        )
+        return cmp, r.variance_reduction
+
+
+def _label(key: Any) -> str:
+    """A stratum key as text: its values joined by " × "."""
+    return " × ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+def strata_rows(
+    table: pd.DataFrame, strata: tuple[str, ...], by: str | None = None
+) -> dict[Any, dict[str, dict[Any, dict[str, Any]]]]:
+    """Rows of ``table`` by value of ``by`` (one key ``None`` without), variant and stratum."""
+    out: dict[Any, dict[str, dict[Any, dict[str, Any]]]] = {}
+    for r in records(table):
+        key = tuple(r[s] for s in strata) if strata else "all"
+        block = out.setdefault(r[by] if by is not None else None, {})
+        block.setdefault(str(r[VARIANT]), {})[key] = r
     return out

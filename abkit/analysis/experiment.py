@@ -16,22 +16,27 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.analysis.finish import finish, reconcile
 from abkit.analysis.options import AnalysisOptions, normalise_weights
+from abkit.analysis.refresh import State, refresh
 from abkit.analysis.stats_input import validate_stats
 from abkit.data import (
     Logs,
     TableLike,
     check_columns,
     label_segments,
+    log_findings,
+    log_span,
     prepare_logs,
     prepare_units,
     require_events_occur,
     resolve_as_of,
+    unit_id_hint,
 )
 from abkit.engine import backend_of, engine_errors_as_data_errors, shared_connection
 from abkit.errors import DataError, SpecError
@@ -51,7 +56,8 @@ from abkit.query.cache import (
     metrics_key,
     runner,
 )
-from abkit.query.frame import SUM, stat_col
+from abkit.query.fold import in_key_order
+from abkit.query.frame import SUM, VARIANT, stat_col
 from abkit.spec import ExperimentSpec, load_spec
 
 if TYPE_CHECKING:
@@ -91,6 +97,16 @@ class Experiment(AnalysisOptions):
         correction: multiple-testing correction across metrics × treatments that decides
             significance everywhere (``"holm"``, ``"hochberg"``, ``"bonferroni"``,
             ``"fdr_bh"``, ``"fdr_by"``, ``"none"``); the ``primary_metric`` stays uncorrected.
+        rel_ci: the relative-lift interval, overall and per segment: ``"auto"`` (default:
+            Fieller's, which keeps its coverage at small counts), ``"fieller"``, ``"delta"``
+            or ``"log"`` (see :mod:`abkit.stats.lift` and docs/statistics.md).
+        adjust: exposure (or unit) columns to adjust every lift for (regression adjustment,
+            docs/statistics.md): text or boolean columns post-stratify (on their combinations;
+            a null is its own stratum), numeric ones — a model's prediction from pre-experiment
+            data too (CUPAC) — enter Lin's per-arm regression, with ``cuped``'s covariate if
+            on. The result notes the share of the lift's variance removed.
+        cuped_theta: CUPED's slope, ``"pooled"`` (default: one θ from both arms) or
+            ``"per-arm"`` (each arm its own θ, Lin's interacted adjustment).
 
     The options are frozen once made; build another Experiment to change them.
 
@@ -119,6 +135,9 @@ class Experiment(AnalysisOptions):
         accept_findings: Sequence[str] = (),
         cuped: int | None = None,
         correction: str = "holm",
+        rel_ci: str = "auto",
+        adjust: Sequence[str] = (),
+        cuped_theta: str = "pooled",
     ) -> None:
         cols = dict(columns or {})
         if variant is not None:
@@ -140,6 +159,9 @@ class Experiment(AnalysisOptions):
             accept_findings=tuple(accept_findings),
             cuped=cuped,
             correction=correction,
+            rel_ci=rel_ci,
+            adjust=tuple(adjust) if not isinstance(adjust, str) else (adjust,),
+            cuped_theta=cuped_theta,
         )
 
     @classmethod
@@ -164,6 +186,9 @@ class Experiment(AnalysisOptions):
             accept_findings=s.accept_findings,
             cuped=s.cuped,
             correction=s.report.multiple_testing,
+            rel_ci=s.rel_ci,
+            adjust=s.adjust,
+            cuped_theta=s.cuped_theta,
         )
 
     def __repr__(self) -> str:
@@ -183,6 +208,7 @@ class Experiment(AnalysisOptions):
         as_of: datetime | str | None = None,
         unit_id: str | None = None,
         con: BaseBackend | None = None,
+        state: State | str | os.PathLike[str] | None = None,
     ) -> ExperimentResult:
         """Compute every metric per variant in the engine and compare each treatment to control.
 
@@ -196,6 +222,9 @@ class Experiment(AnalysisOptions):
                 metric only once its window has ended by then. Defaults to the last event time.
             unit_id: name of your unit id column (shortcut for ``columns={"unit_id": …}``).
             con: an Ibis backend to run on (default: the tables' own backend, else a fresh DuckDB).
+            state: a folder (or :class:`~abkit.analysis.refresh.State`) holding a per-unit state
+                of the logs: each analysis reads only the rows newer than its sealed watermark
+                (48 h restate buffer) and gives a full run's results (docs/scale.md, "Nightly").
 
         Raises:
             DataError: the data breaks the contract (missing columns, naive timestamps, no rows,
@@ -210,40 +239,74 @@ class Experiment(AnalysisOptions):
         with engine_errors_as_data_errors():  # an engine or file error: one line, not a trace
             con = _default_backend(con, units, exposures, events)
             if units is not None:
+                if state is not None:
+                    raise SpecError("state= keeps per-unit state of logs; a units table has none")
                 return self._analyze_units(units, columns, con)
-            return self.analyze_logs(self._logs(exposures, events, columns, con), as_of=as_of)
+            logs = self._logs(exposures, events, columns, con)
+            return self.analyze_logs(logs, as_of=as_of, state=state)
 
-    def analyze_logs(self, logs: Logs, *, as_of: datetime | str | None = None) -> ExperimentResult:
+    def analyze_logs(
+        self,
+        logs: Logs,
+        *,
+        as_of: datetime | str | None = None,
+        state: State | str | os.PathLike[str] | None = None,
+    ) -> ExperimentResult:
         """Analyse logs already loaded by :func:`abkit.data.prepare_logs` (as ``analyze`` does).
 
         The retention views use this to load the logs once for several analyses.
         """
+        carry = self._carry(logs)
+        span = log_span(logs)  # when the events log runs (None without events)
+        defaulted = as_of is None
+        if defaulted and span is not None:
+            as_of = span.last  # the end of the log's bulk, not a stray row dated 2099
+        refreshed = None
+        if state is not None:  # incremental: the stored per-unit state and the newest rows
+            as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+            with engine_errors_as_data_errors():
+                refreshed = refresh(self, logs, carry, as_of_dt, state)
+            frame, sql, query = refreshed.frame, refreshed.sql, refreshed.query
+        else:
+            frame, sql, query, as_of_dt = self._run_query(logs, carry, as_of)
+        got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
+        dq = FindingsBuilder()
+        note_findings(logs.notes, dq)
+        for finding in refreshed.findings if refreshed is not None else ():
+            dq.add(*finding)
+        exposure_findings(got.counts, dq)
+        if logs.events is not None:
+            event_findings(got.counts, dq, id_hint=lambda: unit_id_hint(logs))
+        log_findings(logs, span, as_of_dt, defaulted=defaulted, dq=dq)
+        self._check_event_filters(logs, got.stats)
+        covariates = self.split_adjust(logs.exposures)[1]
+        res = finish(self, got.stats, dq, as_of=as_of_dt, sql=sql, covariates=covariates)
+        reconcile(res, got.counts["x_ids"], events_given=logs.events is not None)
+        return res
+
+    def _run_query(
+        self, logs: Logs, carry: tuple[str, ...], as_of: datetime | str | None
+    ) -> tuple[Any, str | None, StatsQuery, datetime]:
+        """The analysis query's frame, SQL and query (cached plans), and the resolved as_of."""
         import pandas as pd
 
-        carry = self._carry(logs)
         # the queries' SQL is compiled once per metric set and schema (abkit.query.cache)
         with runner(logs.con, (logs.exposures, logs.events)) as run:
             if as_of is None:  # the last event (or exposure) time, as resolve_as_of defaults it
                 last = execute_instant(run, "last time", (), _last_time)
                 as_of = None if last is None or bool(pd.isna(last)) else last
             as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
-            key = (metrics_key(self.metrics), self.segments, carry, self.cuped, self.variants)
+            key = (
+                metrics_key(self.metrics), self.segments, carry, self.cuped, self.variants,
+                self.adjust,
+            )  # fmt: skip
 
             def build(exposures: ir.Table, events: ir.Table | None, *, as_of: datetime) -> Any:
                 return self._build(exposures, events, carry, as_of, str(logs.con.name))
 
             with engine_errors_as_data_errors():
                 frame, sql, query = execute_with_sql(run, "analysis", key, build, as_of=as_of_dt)
-        got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
-        dq = FindingsBuilder()
-        note_findings(logs.notes, dq)
-        exposure_findings(got.counts, dq)
-        if logs.events is not None:
-            event_findings(got.counts, dq)
-        self._check_event_filters(logs, got.stats)
-        res = finish(self, got.stats, dq, as_of=as_of_dt, sql=sql)
-        reconcile(res, got.counts["x_ids"], events_given=logs.events is not None)
-        return res
+        return frame, sql, query, as_of_dt
 
     def to_sql(
         self,
@@ -302,7 +365,10 @@ class Experiment(AnalysisOptions):
             >>> round(float(res.to_pandas().abs_lift.iloc[0]), 3)
             0.015
         """
-        df = validate_stats(stats, self.metrics, self.segments)
+        # adjust= on pre-aggregated input: its columns are strata (group columns of the rows)
+        groups = (*self.segments, *(c for c in self.adjust if c not in self.segments))
+        df = validate_stats(stats, self.metrics, groups)
+        df = in_key_order(df, [VARIANT, *groups])  # the same sums in any row order
         return finish(self, df, FindingsBuilder(), as_of=as_of, sql=None)
 
     # ------------------------------------------------------------------------------------ steps
@@ -326,7 +392,7 @@ class Experiment(AnalysisOptions):
     ) -> tuple[StatsQuery, datetime]:
         """The analysis query over ``logs`` (nothing heavy runs yet) and the resolved as_of."""
         carry = self._carry(logs)
-        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz)  # one min() query: no SQL for nothing
         backend = dialect or str(logs.con.name)
         return self._build(logs.exposures, logs.events, carry, as_of_dt, backend), as_of_dt
 
@@ -336,6 +402,7 @@ class Experiment(AnalysisOptions):
         if event_metrics and logs.events is None:
             raise SpecError(f"metrics {event_metrics} are computed from events; pass events=")
         carry = (*self.segments, *dict.fromkeys(c for m in self.metrics for c in m.columns))
+        carry += tuple(c for c in self.adjust if c not in carry)
         check_columns(logs.exposures, "exposures", carry)
         return carry
 
@@ -348,11 +415,13 @@ class Experiment(AnalysisOptions):
         backend: str,
     ) -> StatsQuery:
         """The analysis query; reads nothing but its arguments and the options (a cache key)."""
+        groups, covariates = self.group_columns(exposures)  # adjust=: strata join the segments
         return build_analysis_query(
-            label_segments(exposures, self.segments),
+            label_segments(exposures, groups),
             events,
             self.metrics,
-            segments=self.segments,
+            segments=groups,
+            covariates=covariates,
             carry=list(carry),
             as_of=as_of,
             backend=backend,
@@ -361,8 +430,9 @@ class Experiment(AnalysisOptions):
         )
 
     def _check_event_filters(self, logs: Logs, stats: Any) -> None:
-        """An event filter that matched nothing may name an event the log does not hold: then
-        it is an error listing the events that do (costs a query only in that case)."""
+        """An event filter that matched nothing, or one of several names, may name an event the
+        log does not hold: then it is an error listing the events that do (costs a query only
+        for such filters)."""
         empty = [
             m
             for metric in self.metrics
@@ -371,7 +441,7 @@ class Experiment(AnalysisOptions):
             and logs.events is not None
             and "event" in logs.events.columns
             and stat_col(m, SUM) in stats.columns
-            and not stats[stat_col(m, SUM)].sum()
+            and (len(m.event) > 1 or not stats[stat_col(m, SUM)].sum())
         ]
         for m in empty:
             names = [m.event] if isinstance(m.event, str) else list(m.event or ())
@@ -394,8 +464,10 @@ class Experiment(AnalysisOptions):
             )
         backend, t, notes = prepare_units(units, columns=columns, con=con)
         check_columns(t, "units", [c for m in self.metrics for c in m.columns])
-        check_columns(t, "units", self.segments)
-        t = label_segments(t, self.segments)
+        check_columns(t, "units", self.segments, grouped=True)
+        check_columns(t, "units", self.adjust)
+        groups, covariates = self.group_columns(t)  # adjust=: strata join the segments
+        t = label_segments(t, groups)
         dq = FindingsBuilder()
         note_findings(notes, dq)
         with runner(backend, (t,)) as run:
@@ -412,19 +484,25 @@ class Experiment(AnalysisOptions):
                 int(counts["distinct_ids"]),
                 dq,
             )
-            key = (metrics_key(self.metrics), self.segments, self.variants, n_dup > 0)
+            key = (metrics_key(self.metrics), self.segments, self.variants, n_dup > 0, self.adjust)
 
             def build(t: ir.Table) -> Any:
                 valid, dup_ids = _valid_units(t)
                 if n_dup:
                     valid = valid.anti_join(dup_ids, "unit_id")
                 query = build_unit_stats(
-                    valid, self.metrics, segments=self.segments, variants=self.variants
+                    valid,
+                    self.metrics,
+                    segments=groups,
+                    variants=self.variants,
+                    covariates=covariates,
                 )
                 return query.expr
 
             stats, sql, _ = execute_with_sql(run, "unit stats", key, build, inline_ctes=False)
-        return finish(self, stats, dq, as_of=None, sql=sql)
+        # the engine's rows in key order: the folds add in the same order every run
+        stats = in_key_order(stats, [VARIANT, *groups])
+        return finish(self, stats, dq, as_of=None, sql=sql, covariates=covariates)
 
 
 def _default_backend(con: Any, *sources: Any) -> Any:

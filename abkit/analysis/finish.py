@@ -4,11 +4,21 @@ conservation checks that withhold a result whose counts do not add up."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from abkit.analysis.compare import adjust_segments, compare_slice, guardrails, records, srm
-from abkit.errors import ConsistencyError, DataError
+from abkit.analysis.compare import (
+    Cells,
+    adjust_segments,
+    compare_slice,
+    guardrails,
+    records,
+    split_rows,
+    srm,
+    strata_rows,
+)
+from abkit.errors import ConsistencyError, DataError, SpecError
 from abkit.quality import (
     FindingsBuilder,
     label_variant_findings,
@@ -29,12 +39,15 @@ from abkit.query.frame import (
     SUM,
     SUMSQ,
     VARIANT,
+    N,
     combine,
     is_stat_col,
+    split_stat_col,
     stat_col,
 )
-from abkit.query.values import quantile_capped
+from abkit.query.values import adjust_field, quantile_capped
 from abkit.results import ExperimentResult, MetricInfo, decide
+from abkit.stats.adjust import MIN_UNITS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,8 +72,12 @@ def finish(
     *,
     as_of: datetime | None,
     sql: str | None,
+    covariates: Sequence[str] = (),
 ) -> ExperimentResult:
     """Compare every treatment to control, overall and per segment, and assemble the result.
+
+    ``covariates``: the numeric columns of ``opts.adjust`` (their sums are in ``stats``); the
+    other ``adjust`` columns are strata, group columns of ``stats``.
 
     Raises:
         DataError: control is absent, only one variant was found, or a metric's values are
@@ -103,7 +120,26 @@ def finish(
     if check.flagged and check.pvalue is not None:
         observed = dict(zip(check.variants, check.observed, strict=True))
         srm_finding(observed, check.weights, check.pvalue, check.threshold, dq)
-    arms, comps = compare_slice(opts, overall, variants, segment=None)
+    strata = tuple(c for c in opts.adjust if c not in covariates)
+    pooled: dict[str, set[Any]] = {}
+    adjusting = bool(opts.adjust)
+    if adjusting:
+        _check_adjust(strata, tuple(covariates), stats, dq)
+
+    def cells(by: str | None) -> dict[Any, Cells] | None:
+        """Per value of segment ``by`` (one key None overall), the rows per arm and stratum."""
+        if not adjusting:
+            return None
+        rest = tuple(c for c in strata if c != by)
+        table = marginal(stats, [VARIANT, *([by] if by else []), *rest])
+        blocks = strata_rows(table, rest, by)
+        return {k: Cells(b, rest, tuple(covariates), pooled) for k, b in blocks.items()}
+
+    overall_cells = cells(None)
+    arms, comps = compare_slice(
+        opts, overall, variants, segment=None, cells=overall_cells[None] if overall_cells else None
+    )
+    overall_pooled = {k: set(v) for k, v in pooled.items()}
     guards = guardrails(opts, overall, variants)
     seg_comps: list[MetricComparison] = []
     seg_units: list[tuple[str, str, str, int]] = []
@@ -112,12 +148,18 @@ def finish(
         seg_units.extend(
             (seg, str(r[seg]), str(r[VARIANT]), int(r[N_UNITS])) for r in records(table)
         )
-        for value in sorted(table[seg].unique().tolist(), key=str):
-            sub = table[table[seg] == value]
-            a, cmp = compare_slice(opts, sub, variants, segment=(seg, str(value)))
+        blocks = split_rows(table, seg)  # one pass: a mask per value was quadratic
+        seg_cells = cells(seg)
+        for value in sorted(blocks, key=str):
+            here = seg_cells.get(value) if seg_cells is not None else None
+            a, cmp = compare_slice(
+                opts, blocks[value], variants, segment=(seg, str(value)), cells=here
+            )
             arms.extend(a)
             seg_comps.extend(cmp)
     seg_comps = adjust_segments(seg_comps)
+    if overall_pooled:
+        _pooled_finding(strata, overall_pooled, dq)
     n_overall = int(overall[N_UNITS].sum())
     for m in opts.metrics:
         immature = int(overall[stat_col(m, IMMATURE)].sum())
@@ -153,6 +195,76 @@ def finish(
         segment_units=tuple(sorted(seg_units)),
         guardrails=tuple(guards),
         correction=opts.correction,
+    )
+
+
+def _check_adjust(
+    strata: tuple[str, ...], covariates: tuple[str, ...], stats: pd.DataFrame, dq: FindingsBuilder
+) -> None:
+    """Strata must be group columns of ``stats``; an attribute with one value adjusts nothing
+    (an info finding says so).
+
+    Raises:
+        SpecError: a stratum column is not among the statistics' group columns.
+    """
+    missing = [c for c in strata if c not in stats.columns]
+    if missing:
+        raise SpecError(
+            f"adjust= columns {missing} are not group columns of the statistics; pre-aggregated "
+            "input needs one row per variant and value of each adjust column (an incremental "
+            "state= refresh does not keep them: analyse without state=)"
+        )
+    for c in strata:
+        values = sorted({str(v) for v in stats[c].tolist()})
+        if len(values) == 1:
+            dq.add(
+                "adjust_constant",
+                "info",
+                0,
+                None,
+                f"adjust column {c!r} has the single value {values[0]!r}: it adjusts nothing; "
+                "drop it from adjust=",
+            )
+    for i, c in enumerate(covariates):
+        # Σz and Σz² of any metric that has them: a column without variance adjusts nothing
+        z, zz = adjust_field("z", 2 * i), adjust_field("zz", 2 * i, 2 * i)
+        names = [p[0] for p in map(split_stat_col, stats.columns) if p is not None and p[1] == zz]
+        if not names:
+            continue
+        n = float(stats[stat_col(names[0], N)].sum())
+        sz = float(stats[stat_col(names[0], z)].sum())
+        szz = float(stats[stat_col(names[0], zz)].sum())
+        if n > 0 and szz - sz * sz / n <= 1e-12 * max(abs(szz), 1.0):
+            dq.add(
+                "adjust_constant",
+                "info",
+                0,
+                None,
+                f"adjust column {c!r} is constant (or null) for every unit: it adjusts "
+                "nothing; drop it from adjust=",
+            )
+
+
+def _pooled_finding(
+    strata: tuple[str, ...], pooled: dict[str, set[Any]], dq: FindingsBuilder
+) -> None:
+    """One finding naming the sparse strata that were pooled for the overall comparisons."""
+    keys = sorted(set().union(*pooled.values()), key=str)
+    shown = "; ".join(
+        ", ".join(f"{c}={v}" for c, v in zip(strata, k if isinstance(k, tuple) else (k,),
+                                              strict=False))
+        for k in keys[:10]
+    )  # fmt: skip
+    more = f" and {len(keys) - 10} more" if len(keys) > 10 else ""
+    dq.add(
+        "adjust_sparse_strata",
+        "warning",
+        len(keys),
+        None,
+        f"regression adjustment on {', '.join(strata)}: {len(keys)} strata with fewer than "
+        f"{MIN_UNITS} units in an arm were pooled into one stratum (metrics "
+        f"{sorted(pooled)}): {shown}{more}. Coarsen the attribute (group rare values) to keep "
+        "them apart",
     )
 
 

@@ -17,6 +17,7 @@ from abkit.metrics import Metric, metric_from_spec
 from abkit.results import CORRECTIONS
 from abkit.spec import GuardrailSpec
 from abkit.stats._types import ALTERNATIVES
+from abkit.stats.lift import REL_METHODS
 
 __all__ = ["AnalysisOptions"]
 
@@ -44,6 +45,13 @@ class AnalysisOptions:
     accept_findings: tuple[str, ...] = ()
     cuped: int | None = None
     correction: str = "holm"
+    #: relative-lift interval: "auto" (Fieller, see abkit.stats.lift), "fieller", "delta", "log"
+    rel_ci: str = "auto"
+    #: regression adjustment on exposure (or unit) attributes: categorical columns stratify,
+    #: numeric ones (a model's prediction too: CUPAC) enter Lin's regression
+    adjust: tuple[str, ...] = ()
+    #: CUPED's slope: "pooled" (one θ from both arms) or "per-arm" (each arm its own)
+    cuped_theta: str = "pooled"
 
     def __post_init__(self) -> None:
         metrics = tuple(metric_from_spec(m) for m in self.metrics)
@@ -86,6 +94,19 @@ class AnalysisOptions:
             raise SpecError(
                 f"cuped must be a lookback in whole days between 1 and 365 (e.g. 14), got {cuped!r}"
             )
+        if self.rel_ci not in REL_METHODS:
+            raise SpecError(
+                f"rel_ci must be one of {list(REL_METHODS)} (the relative-lift interval), "
+                f"got {self.rel_ci!r}"
+            )
+        adjust = tuple(self.adjust) if not isinstance(self.adjust, str) else (self.adjust,)
+        if any(not isinstance(c, str) or not c for c in adjust) or len(set(adjust)) != len(adjust):
+            raise SpecError(
+                f"adjust must name distinct columns, e.g. adjust=['channel', 'platform'], "
+                f"got {list(adjust)!r}"
+            )
+        if self.cuped_theta not in ("pooled", "per-arm"):
+            raise SpecError(f"cuped_theta must be 'pooled' or 'per-arm', got {self.cuped_theta!r}")
         if self.correction not in CORRECTIONS:
             raise SpecError(
                 f"correction must be one of {list(CORRECTIONS)} (across metrics × treatments), "
@@ -100,6 +121,7 @@ class AnalysisOptions:
             "columns": dict(self.columns),
             "guardrails": guardrails,
             "accept_findings": tuple(self.accept_findings),
+            "adjust": adjust,
         }
         for k, v in fixed.items():
             object.__setattr__(self, k, v)
@@ -107,6 +129,38 @@ class AnalysisOptions:
     def metric(self, name: str) -> Metric:
         """The metric called ``name``."""
         return next(m for m in self.metrics if m.name == name)
+
+    def split_adjust(self, table: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The ``adjust`` columns of Ibis table ``table`` as (strata, numeric covariates).
+
+        Text, boolean and other non-numeric columns stratify (their combinations are the
+        strata); numeric columns are regression covariates. Cast a numeric code to text to
+        stratify on it.
+
+        Raises:
+            SpecError: adjust= is combined with a metric that has no additive statistics.
+        """
+        if not self.adjust:
+            return (), ()
+        odd = [m.name for m in self.metrics if m.kind not in ("proportion", "mean", "ratio")]
+        if odd:
+            raise SpecError(
+                f"adjust= needs per-stratum sums, which metrics {odd} (kind "
+                f"{self.metric(odd[0]).kind!r}) do not have; analyse them without adjust="
+            )
+        schema = table.schema()
+        numeric = tuple(
+            c
+            for c in self.adjust
+            if c in schema and schema[c].is_numeric() and not schema[c].is_boolean()
+        )
+        return tuple(c for c in self.adjust if c not in numeric), numeric
+
+    def group_columns(self, table: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The query's group columns (segments, then the strata of ``adjust`` that are not
+        segments) and the numeric covariates of ``adjust``, for Ibis table ``table``."""
+        strata, numeric = self.split_adjust(table)
+        return (*self.segments, *(c for c in strata if c not in self.segments)), numeric
 
 
 def normalise_weights(

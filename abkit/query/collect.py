@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.errors import DataError
-from abkit.query.fold import grouped
+from abkit.query.fold import grouped, in_key_order
 from abkit.query.frame import (
     AGE_COL,
     CAT_COL,
@@ -84,7 +84,9 @@ def collect_analysis(
     """
     import pandas as pd
 
-    frame, ev_counts = collapse_categories(query.expand(frame), query.group_cols)
+    # rows in key order first: every fold below then adds in the same order, run after run
+    frame = in_key_order(query.expand(frame), [*query.group_cols, CAT_COL])
+    frame, ev_counts = collapse_categories(frame, query.group_cols)
     first_exp = None
     if frame.empty:  # no exposure row and no event row
         c = {"x_rows": 0}

@@ -25,6 +25,7 @@ from abkit.query.frame import (
     EV_UNEXPOSED,
     PRE_ROWS,
 )
+from abkit.query.sums import exact_sum
 from abkit.query.values import of_event, unit_aggregate
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ def per_unit_events(
                     else:
                         assert value_col is not None  # checked by the metric's own aggregate
                         v = value_col.cast("float64").fill_null(0.0)
-                        aggs[name] = ibis.ifelse(cond, v, 0.0).sum()
+                        aggs[name] = exact_sum(ibis.ifelse(cond, v, 0.0))
                     cov_cols[ckey] = name
             covariate[i] = cov_cols[ckey]
     pu = j.group_by(["_eu", CAT_COL]).aggregate(**aggs)

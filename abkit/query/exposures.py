@@ -23,7 +23,15 @@ from abkit.errors import DataError
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-__all__ = ["DAY_US", "backend_name", "calendar_days", "day_index", "first_exposures"]
+__all__ = [
+    "DAY_US",
+    "NULL_LABEL",
+    "backend_name",
+    "calendar_days",
+    "day_index",
+    "first_exposures",
+    "label_segments",
+]
 
 #: microseconds in 24 hours: day indexes are computed on exact microsecond differences.
 DAY_US = 86_400_000_000
@@ -109,3 +117,36 @@ def calendar_days(
             "run on DuckDB/Spark"
         )
     return local_ts.date().delta(local_t0.date(), unit="day").cast("int64")
+
+
+#: the segment value shown for a null; a text value that reads like it is shown in quotes
+NULL_LABEL = "(null)"
+#: text values quoted so that none reads as :data:`NULL_LABEL`: ``(null)``, ``'(null)'`` …
+_NULL_LOOKALIKE = r"^'*\(null\)'*$"
+
+
+def label_segments(t: ir.Table, segments: Sequence[str]) -> ir.Table:
+    """Segment columns as text; a null is its own group, labelled ``(null)``.
+
+    A text value that itself reads ``(null)`` stays a group of its own, shown in single quotes
+    (``'(null)'``; a value already quoted so gains one more pair), so a null and the word never
+    merge. Every other value is kept as it is.
+
+    Example:
+        >>> import ibis, pandas as pd
+        >>> t = ibis.memtable(pd.DataFrame({"c": [None, "(null)", "'(null)'", "web"]}))
+        >>> sorted(label_segments(t, ["c"]).to_pandas().c)
+        ["''(null)''", "'(null)'", '(null)', 'web']
+    """
+    import ibis
+
+    def label(col: ir.Column) -> ir.Value:
+        text = col.cast("string")
+        quoted = text.contains(NULL_LABEL) & text.re_search(_NULL_LOOKALIKE)
+        return ibis.cases(
+            (text.isnull(), ibis.literal(NULL_LABEL)), (quoted, "'" + text + "'"), else_=text
+        )
+
+    if not segments:
+        return t
+    return t.mutate(**{s: label(t[s]) for s in segments})

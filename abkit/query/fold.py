@@ -25,12 +25,31 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SMALL_ROWS", "grouped"]
+__all__ = ["SMALL_ROWS", "grouped", "in_key_order"]
 
 #: frames up to this many rows are folded in a loop, larger ones by pandas
 SMALL_ROWS = 2_000
 #: the group key of missing key values (NaN is not equal to itself, so no dict key)
 _NAN_KEY = object()
+
+
+def in_key_order(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``frame``'s rows sorted by ``keys`` (missing values last), the index reset.
+
+    An engine returns a grouped result's rows in any order, and a floating-point sum over rows
+    depends on their order: sorting the rows of a query by its (unique) group keys before any
+    fold makes every later sum the same to the last bit, run after run. Keys of mixed types
+    (which cannot be compared) are ordered by their text.
+    """
+    keys = [k for k in keys if k in frame.columns]
+    if not keys or len(frame) < 2:
+        return frame.reset_index(drop=True)
+    try:
+        out = frame.sort_values(keys, kind="stable", na_position="last")
+    except TypeError:
+        text = frame[keys].apply(lambda c: c.map(lambda v: (v != v or v is None, str(v))))
+        out = frame.iloc[text.sort_values(keys, kind="stable").index]
+    return out.reset_index(drop=True)
 
 
 def grouped(

@@ -31,9 +31,11 @@ __all__ = [
     "CUPED_FIELDS",
     "MOMENT_STATS",
     "N_UNITS",
+    "QUERY_NAMES",
     "RATIO_SUMS",
     "VARIANT",
     "combine",
+    "internal_name",
     "is_stat_col",
     "required_stats",
     "split_stat_col",
@@ -109,6 +111,33 @@ EV_DQ = {
 DQ_SUMS = (*X_COUNTS[:1], X_IDS, *X_COUNTS[1:], N_ROWS, E_ROWS, *EV_DQ)
 #: the event-category counts a query without events reports as zero
 EVENT_DQ = (E_ROWS, *EV_DQ)
+
+
+#: the query's own column names besides the statistics and the ``_``-prefixed ones: a user's
+#: column the query carries or groups by must not take one of them (:func:`internal_name`)
+QUERY_NAMES = frozenset(
+    {N_UNITS, "t0", "n_variants", X_MIN, N_ROWS, X_IDS, E_ROWS, *X_COUNTS, *EV_DQ}
+)
+
+
+def internal_name(name: str) -> str | None:
+    """Why a user's column named ``name`` cannot be carried or grouped by the query, or None.
+
+    Example:
+        >>> internal_name("utm__source")
+        "'__' separates a metric's name from its statistic in abkit's columns (retention_d7__sum)"
+        >>> internal_name("utm_source") is None
+        True
+    """
+    if SEP in name:
+        return f"{SEP!r} separates a metric's name from its statistic in abkit's columns " + (
+            "(retention_d7__sum)"
+        )
+    if name.startswith("_"):
+        return "names starting with '_' are the analysis query's internal columns"
+    if name in QUERY_NAMES:
+        return "the analysis query names one of its own columns so"
+    return None
 
 
 def stat_col(metric: Metric | str, stat: str) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.errors import SpecError
-from abkit.query.events import per_unit_events
+from abkit.query.events import PerUnit, per_unit_events
 from abkit.query.exposures import backend_name, calendar_days, day_index, first_exposures
 from abkit.query.frame import (
     AGE_COL,
@@ -43,12 +43,16 @@ from abkit.query.frame import (
     N,
     stat_col,
 )
+from abkit.query.quantiles import quantile_aggregates, with_quantile_ranks
+from abkit.query.sums import exact_sum
 from abkit.query.values import (
+    adjust_sums,
     cap_aggregates,
     cap_of,
     capped,
     column_stats,
     column_value,
+    covariate_values,
     ratio_aggregates,
     with_quantile_caps,
 )
@@ -59,7 +63,14 @@ if TYPE_CHECKING:
 
     from abkit.metrics import EventMetric, Metric
 
-__all__ = ["StatsQuery", "all_event_parts", "build_analysis_query", "build_unit_stats"]
+__all__ = [
+    "StatsQuery",
+    "all_event_parts",
+    "build_analysis_query",
+    "build_statistics",
+    "build_unit_stats",
+    "exposure_counts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,7 @@ def build_analysis_query(
     backend: str | None = None,
     cuped: int | None = None,
     variants: Sequence[str] | None = None,
+    covariates: Sequence[str] = (),
 ) -> StatsQuery:
     """The one query of an exposures (+ events) analysis: statistics and data quality together.
 
@@ -128,14 +140,10 @@ def build_analysis_query(
        sufficient statistics for analysed units (``_status == 0``), and data-quality sums over
        all rows (units in several variants, never-exposed units and null ids included).
     """
-    import ibis
-
     be = backend or backend_name(exposures, events)
-    as_lit = ibis.literal(as_of)
     event_metrics = all_event_parts(metrics)
-    #: position of each event metric in the per-unit pass (equality, as in all_event_parts)
-    parts: list[Metric] = list(event_metrics)
     first = first_exposures(exposures, as_of=as_of, carry=carry, backend=be, quality=True)
+    per_unit = None
     if events is not None:
         per_unit = per_unit_events(
             events,
@@ -147,13 +155,73 @@ def build_analysis_query(
             # CUPED adjusts event metrics; ratios and their parts are not adjusted
             adjusted=[m for m in metrics if m.unit_value is not None],
         )
-        pu = per_unit.table
-        # units with no event in a window find no row; category rows find no unit
-        u = first.outer_join(pu, first.unit_id == pu._eu)
     elif event_metrics:
         raise SpecError(
             f"metrics {[m.name for m in event_metrics]} are computed from events; pass events="
         )
+    return build_statistics(
+        first,
+        per_unit,
+        exposure_counts(exposures, as_of),
+        metrics,
+        segments=segments,
+        as_of=as_of,
+        backend=be,
+        cuped=cuped,
+        variants=variants,
+        covariates=covariates,
+    )
+
+
+def exposure_counts(exposures: ir.Table, as_of: datetime) -> ir.Table:
+    """The exposure log's row counts (:data:`X_COUNTS`) and first time: one scalar pass."""
+    import ibis
+
+    t = exposures
+    counted = (
+        t.count(),
+        t.unit_id.isnull().cast("int64").sum(),
+        (t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
+        (t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
+        (t.exposed_at > ibis.literal(as_of)).cast("int64").sum(),
+    )
+    return t.aggregate(**dict(zip(X_COUNTS, counted, strict=True)), **{X_MIN: t.exposed_at.min()})
+
+
+def build_statistics(
+    first: ir.Table,
+    per_unit: PerUnit | None,
+    x_counts: ir.Table,
+    metrics: Sequence[Metric],
+    *,
+    segments: Sequence[str],
+    as_of: datetime,
+    backend: str,
+    cuped: int | None = None,
+    variants: Sequence[str] | None = None,
+    covariates: Sequence[str] = (),
+) -> StatsQuery:
+    """Step 3 of :func:`build_analysis_query`: per-unit tables → the statistics frame.
+
+    ``covariates``: numeric exposure columns of the regression adjustment (``adjust=``); each
+    metric gets their sums (:func:`~abkit.query.values.adjust_sums`) over its counted units.
+
+    ``first``: one row per exposure id as :func:`first_exposures` (``quality=True``) makes it;
+    ``per_unit``: the per-unit event pass (None without events); ``x_counts``: the one-row
+    :func:`exposure_counts`. An incremental refresh (:mod:`abkit.query.state`) gives the same
+    three from its stored state, so both run this one code path.
+    """
+    import ibis
+
+    be = backend
+    as_lit = ibis.literal(as_of)
+    event_metrics = all_event_parts(metrics)
+    #: position of each event metric in the per-unit pass (equality, as in all_event_parts)
+    parts: list[Metric] = list(event_metrics)
+    if per_unit is not None:
+        pu = per_unit.table
+        # units with no event in a window find no row; category rows find no unit
+        u = first.outer_join(pu, first.unit_id == pu._eu)
     else:
         u = first.mutate(**{c: ibis.literal(0, "int64") for c in EVENT_DQ})
     status = ibis.cases(
@@ -185,6 +253,7 @@ def build_analysis_query(
 
     def event_value(m: Metric, *, plain: bool = False, cap: bool = True) -> Any:
         """A unit's value of event metric ``m`` (``plain``: as 0/1 integers, null for none)."""
+        assert per_unit is not None  # event metrics need events (checked by the caller)
         src = per_unit.value[parts.index(m)]
         if isinstance(src, tuple):
             mask, bits = src
@@ -212,7 +281,7 @@ def build_analysis_query(
             return calendar_days(u.t0, as_lit, m.tz, be) >= m.mature_after_days
         return u[AGE_COL] >= m.mature_after_days
 
-    if events is not None and per_unit.covariate:
+    if per_unit is not None and per_unit.covariate:
         # each CUPED covariate once per unit, as a column the metrics' sums read
         sources = {(s[0] if isinstance(s, tuple) else s): s for s in per_unit.covariate.values()}
         u = u.mutate(**{_cov_col(base): covariate_value(src) for base, src in sources.items()})
@@ -230,6 +299,15 @@ def build_analysis_query(
         ),
         backend=be,
     )
+    # quantile metrics: each value's rank within its arm (and segment), same population
+    u = with_quantile_ranks(
+        u,
+        metrics,
+        lambda m: event_value(m, cap=False) if m.unit_value else column_value(u, m, cap=False),
+        lambda m: (u[STATUS_COL] == STATUS_OK) & (mature(m) if m.unit_value else True),
+        segments=segments,
+        backend=be,
+    )
 
     for m in metrics:
         if m.kind == "ratio":
@@ -241,6 +319,8 @@ def build_analysis_query(
             continue
         if m.unit_value is None:  # a column metric
             aggs |= column_stats(u, m, column_value(u, m))
+            if covariates:
+                aggs |= _adjust_column(u, m, covariates)
             continue
         v = event_value(m, plain=m.binary and cap_of(u, m) is None)
         where = None
@@ -249,33 +329,41 @@ def build_analysis_query(
             aggs[stat_col(m, N)] = u.count(where=where)
         # immature and missing follow from n_units and n (see complete_stats); a 0/1
         # metric's sum of squares, min and max follow from n and sum
-        aggs[stat_col(m, SUM)] = v.sum(where=where)
+        # exact sums (abkit.query.sums): the same bytes whatever the order of the rows
+        aggs[stat_col(m, SUM)] = exact_sum(v, where=where)
         if not m.binary:
-            aggs[stat_col(m, SUMSQ)] = (v * v).sum(where=where)
+            aggs[stat_col(m, SUMSQ)] = exact_sum(v * v, where=where)
             aggs[stat_col(m, MIN)] = v.min(where=where)
             aggs[stat_col(m, MAX)] = v.max(where=where)
         i = parts.index(m)
-        if i in per_unit.covariate:
+        if per_unit is not None and i in per_unit.covariate:
             # CUPED: the pre-exposure covariate x and its sums Σx, Σx², Σxy. Σx and Σx² of
             # rolling metrics (maturity applied later, by age bucket) depend only on the
             # covariate: computed once per covariate and copied to each metric after the query
+            assert per_unit is not None
             src = per_unit.covariate[i]
             base = src[0] if isinstance(src, tuple) else src
             x = u[_cov_col(base)]
-            aggs[stat_col(m, CXY)] = (x * event_value(m)).sum(where=where)
+            aggs[stat_col(m, CXY)] = exact_sum(x * event_value(m), where=where)
             if where is None:
-                aggs[stat_col(base, CX)] = x.sum()
-                aggs[stat_col(base, CXX)] = (x * x).sum()
+                aggs[stat_col(base, CX)] = exact_sum(x)
+                aggs[stat_col(base, CXX)] = exact_sum(x * x)
                 copies[stat_col(m, CX)] = stat_col(base, CX)
                 copies[stat_col(m, CXX)] = stat_col(base, CXX)
             else:
-                aggs[stat_col(m, CX)] = x.sum(where=where)
-                aggs[stat_col(m, CXX)] = (x * x).sum(where=where)
+                aggs[stat_col(m, CX)] = exact_sum(x, where=where)
+                aggs[stat_col(m, CXX)] = exact_sum(x * x, where=where)
+        if covariates:
+            # regression adjustment: over the mature units (the age key is summed away later)
+            cx = x if per_unit is not None and i in per_unit.covariate else None
+            z = covariate_values(u, covariates)
+            aggs |= adjust_sums(m, event_value(m), z, where=mature(m), x=cx)
     aggs |= cap_aggregates(u, metrics)
+    aggs |= quantile_aggregates(u, metrics, segments)
     # counted on the final per-unit table (quantile caps and the age key were joined on since)
     aggs |= {N_UNITS: u.count(), X_IDS: u.unit_id.count()}
     keys = list(group_cols)
-    if events is not None:
+    if per_unit is not None:
         # the event category is a grouping key (rows: category 0 or null for units, one per
         # data-quality category otherwise), cheaper than seven filtered sums over every unit;
         # collapse_categories folds it away after the query
@@ -288,17 +376,6 @@ def build_analysis_query(
     expr = u.group_by(keys).aggregate(**aggs)
     # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no grouping),
     # attached to every result row
-    t = exposures
-    counted = (
-        t.count(),
-        t.unit_id.isnull().cast("int64").sum(),
-        (t.unit_id.notnull() & t.variant.isnull()).cast("int64").sum(),
-        (t.unit_id.notnull() & t.exposed_at.isnull()).cast("int64").sum(),
-        (t.exposed_at > as_lit).cast("int64").sum(),
-    )
-    x_counts = t.aggregate(
-        **dict(zip(X_COUNTS, counted, strict=True)), **{X_MIN: t.exposed_at.min()}
-    )
     expr = expr.cross_join(x_counts)
     return StatsQuery(expr, group_cols, copies)
 
@@ -309,8 +386,11 @@ def build_unit_stats(
     *,
     segments: Sequence[str],
     variants: Sequence[str] | None = None,
+    covariates: Sequence[str] = (),
 ) -> StatsQuery:
     """The aggregation query for a per-unit table (column metrics only).
+
+    ``covariates``: numeric columns of the regression adjustment (``adjust=``).
 
     ``variants``: the expected variant labels (None: any non-null); units in others are not
     analysed and do not count toward quantile caps.
@@ -323,6 +403,14 @@ def build_unit_stats(
         lambda m: units.variant.isin(variants) if variants is not None else units.variant.notnull(),
         backend=backend_name(units),
     )
+    units = with_quantile_ranks(
+        units,
+        metrics,
+        lambda m: column_value(units, m, cap=False),
+        lambda m: units.variant.isin(variants) if variants is not None else units.variant.notnull(),
+        segments=segments,
+        backend=backend_name(units),
+    )
     aggs: dict[str, Any] = {N_UNITS: units.count()}
     for m in metrics:
         if m.kind == "ratio":
@@ -330,7 +418,17 @@ def build_unit_stats(
             aggs |= ratio_aggregates(units, m, x, y)
         else:
             aggs |= column_stats(units, m, column_value(units, m))
+            if covariates:
+                aggs |= _adjust_column(units, m, covariates)
     aggs |= cap_aggregates(units, metrics)
+    aggs |= quantile_aggregates(units, metrics, segments)
     group_cols = (VARIANT, *segments)
     expr = units.group_by(list(group_cols)).aggregate(**aggs)
     return StatsQuery(expr, group_cols)
+
+
+def _adjust_column(t: ir.Table, m: Metric, covariates: Sequence[str]) -> dict[str, Any]:
+    """A column metric's regression-adjustment sums, over its units with a value."""
+    v = column_value(t, m)
+    x = t[m.covariate].cast("float64").fill_null(0.0) if m.covariate is not None else None
+    return adjust_sums(m, v, covariate_values(t, covariates), where=v.notnull(), x=x)

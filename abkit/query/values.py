@@ -30,6 +30,7 @@ from abkit.query.frame import (
     N,
     stat_col,
 )
+from abkit.query.sums import exact_sum
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -38,10 +39,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXACT_QUANTILE_BACKENDS",
+    "adjust_field",
+    "adjust_sums",
     "cap_of",
     "capped",
     "column_stats",
     "column_value",
+    "covariate_values",
     "in_window",
     "of_event",
     "quantile_capped",
@@ -96,7 +100,9 @@ def _sum(m: EventMetric, day: Any, event: Any, value: Any) -> Any:
             f"metric {m.name!r} sums the events' value, but the events table has no 'value' "
             "column; add one or map it with columns={'value': 'your_column'}"
         )
-    return ibis.ifelse(in_window(m, day, event), value.cast("float64").fill_null(0.0), 0.0).sum()
+    return exact_sum(
+        ibis.ifelse(in_window(m, day, event), value.cast("float64").fill_null(0.0), 0.0)
+    )
 
 
 #: ``unit_value`` → the per-unit aggregate over a unit's event rows (day index, event, value)
@@ -214,8 +220,8 @@ def column_stats(t: ir.Table, m: Metric, v: Any) -> dict[str, Any]:
     zero = t.count() - t.count()
     aggs: dict[str, Any] = {
         stat_col(m, N): v.count(),
-        stat_col(m, SUM): v.sum(),
-        stat_col(m, SUMSQ): (v * v).sum(),
+        stat_col(m, SUM): exact_sum(v),
+        stat_col(m, SUMSQ): exact_sum(v * v),
         stat_col(m, MIN): v.min(),
         stat_col(m, MAX): v.max(),
         stat_col(m, IMMATURE): zero,
@@ -224,9 +230,9 @@ def column_stats(t: ir.Table, m: Metric, v: Any) -> dict[str, Any]:
     if m.covariate is not None:
         x = t[m.covariate].cast("float64").fill_null(0.0)
         has = v.notnull()
-        aggs[stat_col(m, CX)] = x.sum(where=has)
-        aggs[stat_col(m, CXX)] = (x * x).sum(where=has)
-        aggs[stat_col(m, CXY)] = (x * v).sum(where=has)
+        aggs[stat_col(m, CX)] = exact_sum(x, where=has)
+        aggs[stat_col(m, CXX)] = exact_sum(x * x, where=has)
+        aggs[stat_col(m, CXY)] = exact_sum(x * v, where=has)
     return aggs
 
 
@@ -246,9 +252,48 @@ def ratio_aggregates(
         aggs[stat_col(m, MISSING)] = t.count(where=~both)
         aggs[stat_col(m, IMMATURE)] = t.count() - t.count()
     return aggs | {
-        stat_col(m, SUM): x.sum(where=both),
-        stat_col(m, SUMY): y.sum(where=both),
-        stat_col(m, SUMSQ): (x * x).sum(where=both),
-        stat_col(m, SUMYY): (y * y).sum(where=both),
-        stat_col(m, SUMXY): (x * y).sum(where=both),
+        stat_col(m, SUM): exact_sum(x, where=both),
+        stat_col(m, SUMY): exact_sum(y, where=both),
+        stat_col(m, SUMSQ): exact_sum(x * x, where=both),
+        stat_col(m, SUMYY): exact_sum(y * y, where=both),
+        stat_col(m, SUMXY): exact_sum(x * y, where=both),
     }
+
+
+# ----------------------------------------------------------------------- regression adjustment
+
+
+def adjust_field(kind: str, j: int, k: int | None = None) -> str:
+    """The statistic name of a regression-adjustment sum of numeric covariate(s) ``z_j``.
+
+    ``kind``: ``"z"`` (Σz_j), ``"zz"`` (Σz_j·z_k, j ≤ k), ``"zy"`` (Σz_j·y with y the metric) or
+    ``"xz"`` (Σx·z_j with x the metric's CUPED covariate). Each numeric covariate column gives
+    two ``z``: its value (nulls as 0), then whether it is null (:func:`covariate_values`).
+    """
+    return f"adj_{kind}{j}" + ("" if k is None else f"_{k}")
+
+
+def covariate_values(t: ir.Table, columns: Sequence[str]) -> list[Any]:
+    """Per-unit numeric covariates for regression adjustment: for each column its value (a null
+    as 0) and a 0/1 "is null" indicator, so a missing value is its own level."""
+    out: list[Any] = []
+    for c in columns:
+        x = t[c].cast("float64")
+        out += [x.fill_null(0.0), x.isnull().cast("float64")]
+    return out
+
+
+def adjust_sums(
+    m: Metric, y: Any, z: Sequence[Any], *, where: Any = None, x: Any = None
+) -> dict[str, Any]:
+    """The sums Σz_j, Σz_j·z_k, Σz_j·y (and Σx·z_j with a CUPED covariate ``x``) of metric
+    ``m`` over the units where ``where`` holds (those counted in its ``n``)."""
+    aggs: dict[str, Any] = {}
+    for j, zj in enumerate(z):
+        aggs[stat_col(m, adjust_field("z", j))] = exact_sum(zj, where=where)
+        aggs[stat_col(m, adjust_field("zy", j))] = exact_sum(zj * y, where=where)
+        for k in range(j, len(z)):
+            aggs[stat_col(m, adjust_field("zz", j, k))] = exact_sum(zj * z[k], where=where)
+        if x is not None:
+            aggs[stat_col(m, adjust_field("xz", j))] = exact_sum(x * zj, where=where)
+    return aggs

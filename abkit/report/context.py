@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from abkit._display import TONE_COLORS, tone
 from abkit._format import fmt_abs, fmt_p, fmt_value
 from abkit._version import __version__
+from abkit.analysis.refresh import State
 from abkit.data import prepare_logs
 from abkit.engine import execute
 from abkit.errors import DataError
@@ -214,10 +215,12 @@ class ReportContext:
         if inputs.get("units"):
             res = exp.analyze(units=inputs["units"])
         else:
+            state = config.get("state")
             res = exp.analyze(
                 exposures=inputs["exposures"],
                 events=inputs.get("events"),
                 as_of=config.get("as_of"),
+                state=None if state is None else State(**state),
             )
         return cls(config, spec, res)
 

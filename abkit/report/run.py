@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from abkit._files import GLOB_PREFIX, copy_atomic, folder_lock, input_problem
 from abkit._format import fmt_abs
-from abkit.errors import AbkitError, ReportError
+from abkit.analysis.experiment import Experiment
+from abkit.analysis.refresh import State, as_state
+from abkit.engine import engine_errors_as_data_errors
+from abkit.errors import AbkitError, DataError, ReportError, SpecError
 from abkit.report.exit_codes import EXIT_BLOCKED, EXIT_FAILED, EXIT_INPUT, EXIT_OK
 from abkit.report.html import _PAGE
 from abkit.report.notebook import (
@@ -165,6 +168,30 @@ def resolve_inputs(
     return spec_obj, exposures, events, units
 
 
+def preflight(
+    spec_obj: ExperimentSpec, inputs: Mapping[str, str | None], as_of: str | datetime | None
+) -> None:
+    """Read the inputs as the report notebook will, before any kernel starts.
+
+    An ``as_of`` that is not a timestamp, has no zone or precedes the first exposure, a missing
+    or misnamed column, text or naive timestamps … is bad input: exit code 2 here, not a failed
+    notebook cell (exit 3). Builds the analysis query without running it (a per-unit table,
+    cheap to analyse, is analysed).
+
+    Raises:
+        ReportError: (exit code 2) the message of the DataError or SpecError found.
+    """
+    try:
+        with engine_errors_as_data_errors("the check of the inputs"):
+            exp = Experiment.from_spec(spec_obj)
+            if inputs.get("units"):
+                exp.analyze(units=inputs["units"])
+            else:
+                exp.to_sql(exposures=inputs["exposures"], events=inputs.get("events"), as_of=as_of)
+    except (DataError, SpecError) as exc:
+        raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
+
+
 #: the prefix of a run's private work folder inside the output folder
 WORK_PREFIX = ".abkit-run-"
 
@@ -258,6 +285,20 @@ def _claimed(
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _state_arg(state: State | str | Path | None) -> dict[str, Any] | None:
+    """The refresh state as the notebook's config holds it (an absolute folder: the notebook
+    runs in a scratch folder)."""
+    if state is None:
+        return None
+    st = as_state(state)
+    return {
+        "path": str(Path(st.path).resolve()),
+        "buffer_hours": st.buffer_hours,
+        "rebuild": st.rebuild,
+        "lock_timeout": st.lock_timeout,
+    }
+
+
 def run_report(
     spec: ExperimentSpec | Mapping[str, Any] | str | Path,
     *,
@@ -271,6 +312,7 @@ def run_report(
     start_timeout: int = 120,
     kernel_name: str = "python3",
     fail_on: Sequence[str] = (),
+    state: State | str | Path | None = None,
 ) -> ReportOutcome:
     """Run the experiment report notebook and write ``report.ipynb``, ``report.html``, ``summary.json``.
 
@@ -284,6 +326,8 @@ def run_report(
         start_timeout: kernel start-up timeout in seconds.
         kernel_name: Jupyter kernel to run the notebook with.
         fail_on: ``("guardrail",)`` makes a breached guardrail exit code 5.
+        state: the analysis' incremental-refresh state (a folder or
+            :class:`~abkit.analysis.refresh.State`; see docs/scale.md).
 
     Returns:
         A :class:`ReportOutcome`; ``exit_code`` is 4 when blocking trust findings were found, 5
@@ -299,6 +343,7 @@ def run_report(
         "events": _data_arg(events, "events"),
         "units": _data_arg(units, "units"),
     }
+    preflight(spec_obj, inputs, as_of)
     as_of_s = as_of.isoformat() if isinstance(as_of, datetime) else as_of
     with _claimed(out, "report", ("report.ipynb", "report.html", "summary.json"), force) as (
         out_dir,
@@ -309,6 +354,7 @@ def run_report(
             "spec": json.loads(spec_obj.model_dump_json()),
             "inputs": inputs,
             "as_of": as_of_s,
+            "state": _state_arg(state),
             "summary_path": str(work / "summary.json"),
             "truth": _truth_path(spec, spec_obj),
         }

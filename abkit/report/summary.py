@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: identifier of the summary.json schema (see docs/reports.md and abkit/schemas/)
-SUMMARY_SCHEMA = "abkit.summary/3"
+SUMMARY_SCHEMA = "abkit.summary/4"
 
 
 def build_summary(
@@ -33,7 +33,7 @@ def build_summary(
     maturity: Sequence[Mapping[str, Any]] = (),
     long_term: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The summary.json document (schema ``abkit.summary/3``); ``design`` is the progress
+    """The summary.json document (schema ``abkit.summary/4``); ``design`` is the progress
     against the spec's plan (:meth:`abkit.design.PlanProgress.to_dict`), when it has one, and
     ``maturity`` when each windowed metric is readable
     (:class:`~abkit.report.progress.MetricMaturity`)."""

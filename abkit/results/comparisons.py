@@ -94,6 +94,9 @@ class MetricComparison:
     #: "significantly lower", "no significant difference", "withheld: <findings>" or
     #: "no test: <why>"
     decision: str = ""
+    #: the share of the lift's variance a CUPED or regression adjustment (``adjust=``) removed
+    #: (0.3: the interval about 16 % narrower); None without an adjustment
+    variance_reduction: float | None = None
 
     @property
     def significant(self) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from abkit.data import Logs, prepare_logs, resolve_as_of
+from abkit.data import Logs, prepare_logs, require_events_occur, resolve_as_of
 from abkit.errors import DataError, SpecError
 from abkit.query import first_exposures
 
@@ -73,6 +73,15 @@ def require_event_column(p: Prepared, what: str) -> None:
     """A view that reads event names needs the events' ``event`` column."""
     if "event" not in p.events.columns:
         raise DataError(f"{what} needs an 'event' column (event names) in the events table")
+
+
+def require_activity_events(p: Prepared, event: str | Sequence[str] | None, what: str) -> None:
+    """``event=`` of a view names events that occur in the log (an error listing those that do,
+    not a silently empty view)."""
+    names = event_names(event)
+    if names:
+        require_event_column(p, what)
+        require_events_occur(p.events, p.con, names, what=f"{what}: event=")
 
 
 def positive_days(**values: Any) -> None:

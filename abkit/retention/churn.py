@@ -13,7 +13,7 @@ from abkit._display import arm_sizes, decision_words, fmt_when, more_lines, tone
 from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
 from abkit.errors import DataError
-from abkit.retention._units import order_variants, positive_days, prepare
+from abkit.retention._units import order_variants, positive_days, prepare, require_activity_events
 from abkit.retention.hazards import churn_times
 from abkit.stats.survival import (
     KMCurve,
@@ -195,6 +195,7 @@ def churn_survival(
     """
     positive_days(inactive_days=inactive_days, tau=tau)
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    require_activity_events(p, event, "churn_survival")
     k = inactive_days
     u, immature = churn_times(p, p.units, inactive_days=k, tau=tau, event=event)
     n_immature = int(execute(immature, p.con))

@@ -53,7 +53,13 @@ from abkit._format import fmt_p
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import day_index, first_exposures
-from abkit.retention._units import event_names, order_variants, positive_days, prepare
+from abkit.retention._units import (
+    event_names,
+    order_variants,
+    positive_days,
+    prepare,
+    require_activity_events,
+)
 from abkit.stats._common import check_alpha, crit_z
 
 if TYPE_CHECKING:
@@ -357,6 +363,7 @@ def churn_regression(
     attributes, strata = tuple(attributes), tuple(strata)
     cols = tuple(dict.fromkeys((*attributes, *strata)))
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    require_activity_events(p, event, "churn_regression")
     for c in cols:
         if c in RESERVED or c not in p.logs.exposures.columns:
             have = sorted(set(p.logs.exposures.columns) - set(RESERVED))
@@ -376,6 +383,8 @@ def churn_regression(
             else "no analysable units: check exposures and as_of"
         )
     counts["variant"] = counts["variant"].astype(str)
+    # the engine returns the groups in any order; the fit's sums follow the row order
+    counts = counts.sort_values(list(counts.columns[:-1]), kind="stable").reset_index(drop=True)
     variants = order_variants(counts.variant.unique().tolist(), control)
     if len(variants) < 2:
         raise DataError(f"only {control!r} has mature units: there is no treatment to compare")

@@ -50,8 +50,14 @@ from abkit._duckdb_udf import micros_between
 from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
-from abkit.query import DAY_US, day_index
-from abkit.retention._units import event_names, order_variants, positive_days, prepare
+from abkit.query import DAY_US, day_index, exact_sum
+from abkit.retention._units import (
+    event_names,
+    order_variants,
+    positive_days,
+    prepare,
+    require_activity_events,
+)
 from abkit.stats._common import check_alpha, crit_z, pvalue_z
 
 if TYPE_CHECKING:
@@ -404,6 +410,7 @@ def novelty(
         raise SpecError(f"scale must be 'relative' or 'absolute', got {scale!r}")
     check_alpha(alpha)
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    require_activity_events(p, event, "novelty")
     ev = _qualifying(p.events, event)
     observed = micros_between(str(p.con.name), p.units.t0, ibis.literal(p.as_of))
     mature = observed >= (days + 1) * DAY_US
@@ -586,10 +593,17 @@ def _cohort_sums(
     m = u.left_join(per_unit, "unit_id")
     m = m.mutate(_k=m._k.fill_null(0))
     out = m.group_by(["cohort", "variant"]).aggregate(
-        n=m.count(), s1=m._k.sum(), s2=(m._k * m._k).sum(), age=m._age.mean()
+        n=m.count(), s1=m._k.sum(), s2=(m._k * m._k).sum(), age=exact_sum(m._age)
     )
-    df = execute(out, p.con)  # exact integer sums of k = windows × m, scaled here
-    df = df.assign(variant=df.variant.astype(str), s1=df.s1 / windows, s2=df.s2 / windows**2)
+    # exact integer sums of k = windows × m, scaled here, and an exact sum of ages: the same
+    # bytes in any row order
+    df = execute(out, p.con)
+    df = df.assign(
+        variant=df.variant.astype(str),
+        s1=df.s1 / windows,
+        s2=df.s2 / windows**2,
+        age=df.age / df.n,
+    )
     return df, (windows, start), None
 
 

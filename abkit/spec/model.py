@@ -214,6 +214,14 @@ class ExperimentSpec(BaseModel):
     cuped: int | None = Field(default=None, ge=1, le=365, strict=True, examples=[14])
     """Lookback in days of the pre-exposure activity that every event metric is CUPED-adjusted
     for."""
+    adjust: list[str] = Field(default_factory=list, examples=[["channel", "platform"]])
+    """Exposure columns every lift is adjusted for: text columns post-stratify, numeric ones
+    (e.g. a model's prediction from pre-experiment data) enter a regression."""
+    cuped_theta: Literal["pooled", "per-arm"] = Field(default="pooled", examples=["per-arm"])
+    """CUPED's slope: pooled (one from both arms) or per-arm (each arm its own)."""
+    rel_ci: Literal["auto", "fieller", "delta", "log"] = Field(default="auto", examples=["delta"])
+    """Interval of the relative lifts: auto (Fieller's, which keeps its coverage when an arm
+    has few events), fieller, delta (the delta method) or log (log-ratio)."""
     design: DesignSpec | None = Field(
         default=None, examples=[{"baseline": 0.2, "mde": 0.05, "daily_units": 4000}]
     )

@@ -13,6 +13,7 @@ from abkit.stats.bayes import BayesResult, bayes_means, bayes_proportions, prob_
 from abkit.stats.cuped import CovariateSums, CupedResult, cuped
 from abkit.stats.lift import relative_lift
 from abkit.stats.means import compare_means, moments_from_sums
+from abkit.stats.multi_power import MetricPlan, MultiMetricPlan, decision_power, sample_size_multi
 from abkit.stats.multiple import MultipleTestingResult, adjust_pvalues
 from abkit.stats.noninferiority import (
     NonInferiorityResult,
@@ -31,6 +32,7 @@ from abkit.stats.power import (
     sample_size_proportions,
 )
 from abkit.stats.proportions import compare_proportions, newcombe_interval, wilson_interval
+from abkit.stats.quantile import QuantileEstimate, compare_quantiles, quantile_estimate
 from abkit.stats.ratio import RatioSums, compare_ratios, ratio_moments
 from abkit.stats.segments import HeterogeneityResult, MixResult, heterogeneity, segment_mix
 from abkit.stats.sequential import (
@@ -67,10 +69,13 @@ __all__ = [
     "HeterogeneityResult",
     "KMCurve",
     "LogRankResult",
+    "MetricPlan",
     "MixResult",
+    "MultiMetricPlan",
     "MultipleTestingResult",
     "NonInferiorityResult",
     "PowerResult",
+    "QuantileEstimate",
     "RMSTComparison",
     "RatioSums",
     "SRMResult",
@@ -85,9 +90,11 @@ __all__ = [
     "compare_means_many",
     "compare_proportions",
     "compare_proportions_many",
+    "compare_quantiles",
     "compare_ratios",
     "compare_rmst",
     "cuped",
+    "decision_power",
     "duration_days",
     "group_sequential_boundaries",
     "heterogeneity",
@@ -104,10 +111,12 @@ __all__ = [
     "power_means",
     "power_proportions",
     "prob_beta_greater",
+    "quantile_estimate",
     "ratio_moments",
     "relative_lift",
     "rmst",
     "sample_size_means",
+    "sample_size_multi",
     "sample_size_proportions",
     "segment_mix",
     "sequential_rho",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +44,39 @@ class Comparison:
     def significant(self) -> bool:
         """``pvalue < alpha`` (False when no p-value could be computed)."""
         return self.pvalue is not None and self.pvalue < self.alpha
+
+    @classmethod
+    def untested(
+        cls,
+        control_value: float,
+        treatment_value: float,
+        n_control: int,
+        n_treatment: int,
+        *,
+        note: str,
+        alpha: float = 0.05,
+        alternative: str = "two-sided",
+    ) -> Comparison:
+        """A comparison that cannot be tested (an arm without units): no lift, no p-value, the
+        reason in ``note``."""
+        return cls(
+            control_value=control_value,
+            treatment_value=treatment_value,
+            abs_lift=math.nan,
+            abs_lift_ci_lower=None,
+            abs_lift_ci_upper=None,
+            rel_lift=None,
+            rel_lift_ci_lower=None,
+            rel_lift_ci_upper=None,
+            pvalue=None,
+            statistic=None,
+            n_control=n_control,
+            n_treatment=n_treatment,
+            method="none",
+            alternative=alternative,
+            alpha=alpha,
+            note=note,
+        )
 
 
 @dataclass(frozen=True, slots=True)

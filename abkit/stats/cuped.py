@@ -10,6 +10,10 @@ pre-period covariate (e.g. the same metric before exposure). With within-arm cen
   difference of adjusted means equals the OLS treatment coefficient;
 * adjusted variances ``s²_y,i - 2θ s_xy,i + θ² s²_x,i`` (the variance of ``y - θx`` within arm),
   compared with Welch's t-test (θ treated as fixed, the usual large-sample approximation);
+* ``theta="per-arm"``: each arm its own slope ``θ_i = S_xy,i / S_xx,i`` in the same formulas
+  (Lin 2013's interacted adjustment with one covariate: the difference of adjusted means equals
+  the treatment coefficient of OLS ``y ~ T + (x − x̄) + T·(x − x̄)``); ``CupedResult.theta`` is
+  then the pooled slope for reference and ``theta_arms`` the two used;
 * ``variance_reduction = 1 - Var(adjusted diff) / Var(unadjusted diff)``;
 * a pre-period imbalance check: Welch's test of ``x̄_t - x̄_c``; a p-value below
   ``imbalance_threshold`` (default 0.001) means the arms differed before exposure.
@@ -63,6 +67,8 @@ class CupedResult:
     pre_imbalance: Comparison
     imbalance_threshold: float = 0.001
     note: str | None = None
+    #: the slopes used in (control, treatment): both ``theta`` when pooled
+    theta_arms: tuple[float, float] | None = None
 
     @property
     def imbalanced(self) -> bool:
@@ -105,6 +111,7 @@ def cuped(
     alternative: str = "two-sided",
     rel_method: str = "delta",
     imbalance_threshold: float = 0.001,
+    theta: str = "pooled",
 ) -> CupedResult:
     """CUPED (regression-adjusted) comparison of means from sufficient statistics.
 
@@ -115,6 +122,8 @@ def cuped(
         alternative: "two-sided", "greater" (treatment > control) or "less".
         rel_method: relative-lift interval, "delta", "fieller", "log" or "auto".
         imbalance_threshold: p-value below which the pre-period check flags imbalance.
+        theta: ``"pooled"`` (one slope from both arms, the default) or ``"per-arm"`` (each arm
+            its own slope; an arm whose covariate has no variance uses the pooled one).
 
     Returns:
         A :class:`CupedResult`. When the covariate has no variance (``S_xx = 0``) or an arm
@@ -132,6 +141,9 @@ def cuped(
         >>> round(r.theta, 3), round(r.variance_reduction, 3), round(r.comparison.abs_lift, 3)
         (1.031, 0.227, 0.748)
     """
+    if theta not in ("pooled", "per-arm"):
+        raise StatsError(f"theta must be 'pooled' or 'per-arm', got {theta!r}")
+    per_arm = theta == "per-arm"
     sc = _as_sums(control, "control")
     st = _as_sums(treatment, "treatment")
     imbalance_threshold = check_alpha(imbalance_threshold, "imbalance_threshold")
@@ -176,17 +188,21 @@ def cuped(
     s_xy = _centred(sc.sum_xy, sc.sum_x, sc.sum_y, sc.n) + _centred(
         st.sum_xy, st.sum_x, st.sum_y, st.n
     )
-    theta = float(s_xy / s_xx)
+    pooled = float(s_xy / s_xx)
+    th_c = th_t = pooled
+    if per_arm:
+        th_c = cxy_c / vx_c if vx_c > 0 else pooled
+        th_t = cxy_t / vx_t if vx_t > 0 else pooled
     x_bar = (sc.sum_x + st.sum_x) / (sc.n + st.n)
-    adj_c = my_c - theta * (mx_c - x_bar)
-    adj_t = my_t - theta * (mx_t - x_bar)
-    va_c = max(vy_c - 2.0 * theta * cxy_c + theta * theta * vx_c, 0.0)
-    va_t = max(vy_t - 2.0 * theta * cxy_t + theta * theta * vx_t, 0.0)
+    adj_c = my_c - th_c * (mx_c - x_bar)
+    adj_t = my_t - th_t * (mx_t - x_bar)
+    va_c = max(vy_c - 2.0 * th_c * cxy_c + th_c * th_c * vx_c, 0.0)
+    va_t = max(vy_t - 2.0 * th_t * cxy_t + th_t * th_t * vx_t, 0.0)
     adjusted = compare_means(adj_c, va_c, sc.n, adj_t, va_t, st.n, **kw)  # type: ignore[arg-type]
     var_unadj = vy_c / sc.n + vy_t / st.n
     var_adj = va_c / sc.n + va_t / st.n
     reduction = 1.0 - var_adj / var_unadj if var_unadj > 0 else None
-    adjusted_method = "CUPED (pooled θ) " + adjusted.method
+    adjusted_method = f"CUPED ({'per-arm' if per_arm else 'pooled'} θ) " + adjusted.method
     from dataclasses import replace
 
     note = None
@@ -198,9 +214,10 @@ def cuped(
     return CupedResult(
         comparison=replace(adjusted, method=adjusted_method),
         unadjusted=unadjusted,
-        theta=theta,
+        theta=pooled,
         variance_reduction=reduction,
         pre_imbalance=pre,
         imbalance_threshold=imbalance_threshold,
         note=join_notes(note),
+        theta_arms=(th_c, th_t),
     )
