@@ -843,7 +843,9 @@ def test_cuped_says_which_metrics_it_did_not_adjust(returning_sim):
         exposures=exposures, events=returning_sim.events
     )
     notes = res.to_pandas().set_index("metric").note
-    assert "not CUPED-adjusted: ratio metrics" in notes.iloc[0]
+    # a ratio of event metrics is adjusted for both parts' pre-exposure activity
+    assert "CUPED: variance of the lift" in notes.iloc[0]
+    assert "not CUPED-adjusted" not in notes.iloc[0]
     assert notes["retention_d1"].startswith("CUPED: variance")
     assert "not CUPED-adjusted: no covariate for this metric" in notes["score"]
     stats = pd.DataFrame(

@@ -147,7 +147,13 @@ def test_spark_dataframes_give_the_duckdb_result(spark, messy_logs):
     # CUPED: on DuckDB the pre-exposure active days come from a bit mask, on Spark from
     # COUNT(DISTINCT); the covariate sums and the adjusted results must agree
     cup = ab.Experiment(
-        metrics=[ab.Retention(day=1), ab.ActiveDays(days=(1, 7)), ab.Revenue(days=(0, 13))],
+        metrics=[
+            ab.Retention(day=1),
+            ab.ActiveDays(days=(1, 7)),
+            ab.Revenue(days=(0, 13)),
+            # a ratio: each part adjusted for its own pre-exposure activity (days, events)
+            ab.Ratio(ab.ActiveDays(days=(1, 7)), ab.EventCount(days=(0, 6))),
+        ],
         control="control",
         cuped=7,
     )
@@ -157,7 +163,8 @@ def test_spark_dataframes_give_the_duckdb_result(spark, messy_logs):
     )
     _assert_same(cup_duck, cup_spark)
     rows = cup_duck.to_pandas().set_index("metric")
-    assert rows.loc[["retention_d1", "active_days_d1_7"], "method"].str.startswith("CUPED").all()
+    adjusted = ["retention_d1", "active_days_d1_7", "active_days_d1_7_per_events_d0_6"]
+    assert rows.loc[adjusted, "method"].str.startswith("CUPED").all()
     # no purchase before exposure in these logs: nothing to adjust for, and the note says so
     assert "no CUPED adjustment" in rows.loc["value_d0_13", "note"]
     c = duck.data_quality.counts

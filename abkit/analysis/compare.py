@@ -19,6 +19,7 @@ from abkit.query.frame import (
     IMMATURE,
     MISSING,
     N_UNITS,
+    RATIO_CUPED_FIELDS,
     RATIO_SUMS,
     SUM,
     SUMSQ,
@@ -32,6 +33,7 @@ from abkit.results import ArmStats, GuardrailResult, MetricComparison
 from abkit.stats import (
     Comparison,
     CovariateSums,
+    RatioCovariateSums,
     RatioSums,
     compare_means,
     compare_proportions,
@@ -41,6 +43,7 @@ from abkit.stats import (
     noninferiority_means,
     noninferiority_proportions,
     noninferiority_ratios,
+    ratio_cuped,
     srm_test,
 )
 from abkit.stats._types import SRMResult
@@ -66,8 +69,9 @@ class Arm(NamedTuple):
     immature: int
     missing: int
     ratio: tuple[float, float, float, float, float] | None = None  # Σx, Σy, Σx², Σy², Σxy
-    #: CUPED: (Σy², Σx, Σx², Σxy) with x the pre-exposure covariate; None without
-    covariate: tuple[float, float, float, float] | None = None
+    #: CUPED: (Σy², Σx, Σx², Σxy) with x the pre-exposure covariate; for a ratio the nine
+    #: sums of :data:`~abkit.query.frame.RATIO_CUPED_FIELDS`; None without
+    covariate: tuple[float, ...] | None = None
 
 
 def _num(v: Any) -> float:
@@ -87,7 +91,10 @@ def arm_summary(row: Any, m: Metric) -> Arm:
     if m.kind == "ratio":
         sx, sy, sxx, syy, sxy = (_num(row[stat_col(m, f)]) for f in RATIO_SUMS)
         value = sx / sy if n >= 1 and sy != 0 else None
-        return Arm(n, sx, value, None, *counts, ratio=(sx, sy, sxx, syy, sxy))
+        rcov = None
+        if stat_col(m, RATIO_CUPED_FIELDS[-1]) in row:
+            rcov = tuple(_num(row[stat_col(m, f)]) for f in RATIO_CUPED_FIELDS)
+        return Arm(n, sx, value, None, *counts, ratio=(sx, sy, sxx, syy, sxy), covariate=rcov)
     total, total_sq = _num(row[stat_col(m, SUM)]), _num(row[stat_col(m, SUMSQ)])
     mean: float | None = None
     var: float | None = None
@@ -137,7 +144,10 @@ def with_note(c: Comparison, note: str) -> Comparison:
 
 def _no_cuped_reason(m: Metric) -> str:
     if m.kind == "ratio":
-        return "ratio metrics are compared by the delta method without a covariate"
+        return (
+            "a ratio is adjusted when both its parts are event metrics (each part for its own "
+            "activity before exposure)"
+        )
     if m.kind == "quantile":
         return "quantile metrics are compared by their order statistics without a covariate"
     return (
@@ -171,6 +181,18 @@ def _comparison(
     kw["rel_method"] = opts.rel_ci
     if cells is not None and m.kind != "ratio":
         return cells.compare(m, opts.control, variant, kw)
+    if m.kind == "ratio" and ctl.covariate is not None and trt.covariate is not None:
+        assert ctl.ratio is not None and trt.ratio is not None
+        rr = ratio_cuped(
+            RatioCovariateSums(ctl.n, *ctl.ratio, *ctl.covariate),
+            RatioCovariateSums(trt.n, *trt.ratio, *trt.covariate),
+            theta=opts.cuped_theta,
+            **kw,
+        )
+        c = with_note(rr.comparison, rr.note) if rr.note else rr.comparison
+        if rr.variance_reduction is not None:
+            c = with_note(c, f"CUPED: variance of the lift {-rr.variance_reduction:+.0%}")
+        return c, rr.variance_reduction
     if m.kind != "ratio" and ctl.covariate is not None and trt.covariate is not None:
         r = cuped(
             CovariateSums(ctl.n, ctl.total, *ctl.covariate),

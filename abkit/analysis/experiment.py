@@ -93,7 +93,9 @@ class Experiment(AnalysisOptions):
         cuped: CUPED variance reduction with a lookback of this many days (e.g. 14): each event
             metric is adjusted for the same activity in the ``cuped`` days before the unit's
             first exposure (active days for retention and active days, events for event counts,
-            value for revenue), computed in the same pass over the events. None: off.
+            value for revenue), computed in the same pass over the events; a ratio of event
+            metrics is adjusted for both parts' own activity (multivariate delta method,
+            :func:`abkit.stats.ratio_cuped`). None: off.
         correction: multiple-testing correction across metrics × treatments that decides
             significance everywhere (``"holm"``, ``"hochberg"``, ``"bonferroni"``,
             ``"fdr_bh"``, ``"fdr_by"``, ``"none"``); the ``primary_metric`` stays uncorrected.

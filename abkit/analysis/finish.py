@@ -36,6 +36,7 @@ from abkit.query.frame import (
     MIN,
     MISSING,
     N_UNITS,
+    RATIO_CUPED_FIELDS,
     SUM,
     SUMSQ,
     VARIANT,
@@ -320,7 +321,23 @@ def _metric_info(m: Metric, stats: pd.DataFrame, cuped: int | None = None) -> Me
             cap = value
     definition = m.definition + (f"; cap used: {', '.join(used)}" if used else "")
     kind = m.cuped_covariate
-    if stat_col(m, CXY) in stats.columns:
+    if m.kind == "ratio" and stat_col(m, RATIO_CUPED_FIELDS[-1]) in stats.columns:
+        what = [
+            f"{_CUPED_WHAT[p.cuped_covariate]} (of {p.name})"
+            for p in m.parts
+            if p.cuped_covariate is not None
+        ]
+        if cuped and len(what) == 2:
+            definition += (
+                "; lift adjusted by CUPED (delta method, linearised ratio) for the unit's "
+                f"{' and '.join(what)} in the {cuped} days before first exposure"
+            )
+        else:
+            definition += (
+                "; lift adjusted by CUPED (delta method, linearised ratio) for the pre-period "
+                f"covariates whose sums were given ({stat_col(m, RATIO_CUPED_FIELDS[0])}, …)"
+            )
+    elif stat_col(m, CXY) in stats.columns:
         if cuped and kind:
             definition += (
                 f"; lift adjusted by CUPED for the unit's {_CUPED_WHAT[kind]} (same event "

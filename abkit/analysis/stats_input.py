@@ -14,6 +14,7 @@ from abkit.query.frame import (
     MIN,
     MISSING,
     N_UNITS,
+    RATIO_CUPED_FIELDS,
     SUM,
     SUMSQ,
     VARIANT,
@@ -75,6 +76,14 @@ def validate_stats(stats: Any, metrics: Sequence[Metric], segments: Sequence[str
             )
         if given and stat_col(m, SUMSQ) not in df.columns:
             raise DataError(f"stats: CUPED needs {stat_col(m, SUMSQ)} (Σy²) next to {given}")
+        ratio_cuped = [stat_col(m, f) for f in RATIO_CUPED_FIELDS]
+        given = [c for c in ratio_cuped if c in df.columns]
+        if given and (m.kind != "ratio" or len(given) < len(ratio_cuped)):
+            raise DataError(
+                f"stats: CUPED of a ratio metric needs all of {ratio_cuped} (Σx̃, Σỹ, Σx̃², Σỹ², "
+                f"Σx̃ỹ, Σx·x̃, Σx·ỹ, Σy·x̃, Σy·ỹ); {given} were given"
+                + ("" if m.kind == "ratio" else f", but {m.name!r} is not a ratio")
+            )
     n_cols = [stat_col(m, N) for m in metrics]
     for c in [c for c in df.columns if is_stat_col(c)]:
         values = pd.to_numeric(df[c], errors="coerce").astype(float)

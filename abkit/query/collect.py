@@ -29,6 +29,7 @@ from abkit.query.frame import (
     N_ROWS,
     N_UNITS,
     PRE_ROWS,
+    RATIO_CUPED_FIELDS,
     RATIO_SUMS,
     STATUS_COL,
     STATUS_MULTI,
@@ -186,7 +187,7 @@ def complete_stats(
                 continue
             mature = age >= m.mature_after_days
             cols[stat_col(m, N)] = np.where(mature, n_units, 0)
-            for f in (*RATIO_SUMS, MIN, MAX, *CUPED_FIELDS):
+            for f in (*RATIO_SUMS, MIN, MAX, *CUPED_FIELDS, *RATIO_CUPED_FIELDS):
                 if stat_col(m, f) in frame.columns:
                     x = frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=np.nan)
                     cols[stat_col(m, f)] = np.where(mature, x, np.nan if f in (MIN, MAX) else 0.0)
@@ -205,7 +206,7 @@ def complete_stats(
         cols[stat_col(m, SUM)] = s
         cols[stat_col(m, IMMATURE)] = n_units - n
         cols[stat_col(m, MISSING)] = np.zeros(len(frame), dtype="int64")
-        for f in (*RATIO_SUMS[1:], *CUPED_FIELDS):
+        for f in (*RATIO_SUMS[1:], *CUPED_FIELDS, *RATIO_CUPED_FIELDS):
             if (m.kind == "ratio" or f in CUPED_FIELDS) and stat_col(m, f) in frame.columns:
                 cols[stat_col(m, f)] = np.nan_to_num(
                     frame[stat_col(m, f)].to_numpy(dtype="float64", na_value=0.0), nan=0.0

@@ -32,6 +32,7 @@ __all__ = [
     "MOMENT_STATS",
     "N_UNITS",
     "QUERY_NAMES",
+    "RATIO_CUPED_FIELDS",
     "RATIO_SUMS",
     "VARIANT",
     "combine",
@@ -65,6 +66,10 @@ CX = "cx"  # CUPED: Σ covariate
 CXX = "cxx"  # Σ covariate²
 CXY = "cxy"  # Σ covariate × value
 CAP = "cap"  # the value a quantile cap came to (the same on every row)
+# CUPED of a ratio x / y with pre-period covariates x̃ (of x) and ỹ (of y)
+RCX, RCY = "rcx", "rcy"  # Σx̃, Σỹ
+RCXX, RCYY, RCXY = "rcxx", "rcyy", "rcxy"  # Σx̃², Σỹ², Σx̃ỹ
+X_RCX, X_RCY, Y_RCX, Y_RCY = "x_rcx", "x_rcy", "y_rcx", "y_rcy"  # Σx·x̃, Σx·ỹ, Σy·x̃, Σy·ỹ
 
 #: statistics of a mean or proportion metric, in frame order
 MOMENT_STATS = (N, SUM, SUMSQ, MIN, MAX, IMMATURE, MISSING)
@@ -72,6 +77,8 @@ MOMENT_STATS = (N, SUM, SUMSQ, MIN, MAX, IMMATURE, MISSING)
 RATIO_SUMS = (SUM, SUMY, SUMSQ, SUMYY, SUMXY)
 #: CUPED's covariate sums per metric: Σx, Σx², Σxy (x: the pre-exposure covariate)
 CUPED_FIELDS = (CX, CXX, CXY)
+#: CUPED's sums of a ratio metric, in the order of :class:`abkit.stats.RatioCovariateSums`
+RATIO_CUPED_FIELDS = (RCX, RCY, RCXX, RCYY, RCXY, X_RCX, X_RCY, Y_RCX, Y_RCY)
 #: statistics whose value over several rows is the smallest / largest, not the sum
 _MINIMA, _MAXIMA = (MIN,), (MAX, CAP)
 

@@ -54,6 +54,7 @@ from abkit.query.values import (
     column_value,
     covariate_values,
     ratio_aggregates,
+    ratio_covariate_sums,
     with_quantile_caps,
 )
 
@@ -106,9 +107,24 @@ def all_event_parts(metrics: Sequence[Metric]) -> list[EventMetric]:
     return out
 
 
+def cuped_adjusted(metrics: Sequence[Metric]) -> list[Metric]:
+    """The event metrics that get a CUPED covariate: event metrics, and both parts of a ratio
+    whose parts are event metrics with a covariate (:attr:`Metric.cuped_covariate`)."""
+    out = [m for m in metrics if m.unit_value is not None]
+    for m in metrics:
+        if m.kind == "ratio" and all(p.cuped_covariate is not None for p in m.parts):
+            out += [p for p in m.parts if p not in out]
+    return out
+
+
 def _cov_col(base: str) -> str:
     """The per-unit column holding the CUPED covariate read from per-unit column ``base``."""
     return base + "_x"
+
+
+def _cov_base(src: str | tuple[str, int, int]) -> str:
+    """The per-unit column a CUPED covariate is read from (its aggregate or bit mask)."""
+    return src[0] if isinstance(src, tuple) else src
 
 
 def build_analysis_query(
@@ -152,8 +168,8 @@ def build_analysis_query(
             as_of=as_of,
             backend=be,
             lookback=cuped,
-            # CUPED adjusts event metrics; ratios and their parts are not adjusted
-            adjusted=[m for m in metrics if m.unit_value is not None],
+            # CUPED adjusts event metrics, and ratios of event metrics by both parts
+            adjusted=cuped_adjusted(metrics),
         )
     elif event_metrics:
         raise SpecError(
@@ -314,6 +330,14 @@ def build_statistics(
             x, y = (event_value(p) if p.unit_value else column_value(u, p) for p in m.parts)
             column_ratio = m.source == "column"
             aggs |= ratio_aggregates(u, m, x, y, counts=column_ratio)
+            if per_unit is not None and all(
+                p.unit_value and parts.index(p) in per_unit.covariate for p in m.parts
+            ):
+                # CUPED of a ratio: each part's own pre-exposure covariate (not capped)
+                cx, cy = (
+                    u[_cov_col(_cov_base(per_unit.covariate[parts.index(p)]))] for p in m.parts
+                )
+                aggs |= ratio_covariate_sums(m, x, y, cx, cy)
             if column_ratio:
                 aggs |= {stat_col(m, MIN): x.min(), stat_col(m, MAX): x.max()}
             continue
@@ -341,8 +365,7 @@ def build_statistics(
             # rolling metrics (maturity applied later, by age bucket) depend only on the
             # covariate: computed once per covariate and copied to each metric after the query
             assert per_unit is not None
-            src = per_unit.covariate[i]
-            base = src[0] if isinstance(src, tuple) else src
+            base = _cov_base(per_unit.covariate[i])
             x = u[_cov_col(base)]
             aggs[stat_col(m, CXY)] = exact_sum(x * event_value(m), where=where)
             if where is None:

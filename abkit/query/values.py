@@ -22,6 +22,7 @@ from abkit.query.frame import (
     MAX,
     MIN,
     MISSING,
+    RATIO_CUPED_FIELDS,
     SUM,
     SUMSQ,
     SUMXY,
@@ -50,6 +51,7 @@ __all__ = [
     "of_event",
     "quantile_capped",
     "ratio_aggregates",
+    "ratio_covariate_sums",
     "unit_aggregate",
     "with_quantile_caps",
 ]
@@ -258,6 +260,14 @@ def ratio_aggregates(
         stat_col(m, SUMYY): exact_sum(y * y, where=both),
         stat_col(m, SUMXY): exact_sum(x * y, where=both),
     }
+
+
+def ratio_covariate_sums(m: Metric, x: Any, y: Any, cx: Any, cy: Any) -> dict[str, Any]:
+    """CUPED's sums of ratio ``m`` = x / y with pre-period covariates ``cx`` (x̃) and ``cy``
+    (ỹ), over every unit like the ratio's own sums (maturity is applied by age bucket):
+    Σx̃, Σỹ, Σx̃², Σỹ², Σx̃ỹ, Σx·x̃, Σx·ỹ, Σy·x̃, Σy·ỹ (:data:`RATIO_CUPED_FIELDS`)."""
+    terms = (cx, cy, cx * cx, cy * cy, cx * cy, x * cx, x * cy, y * cx, y * cy)
+    return {stat_col(m, f): exact_sum(v) for f, v in zip(RATIO_CUPED_FIELDS, terms, strict=True)}
 
 
 # ----------------------------------------------------------------------- regression adjustment

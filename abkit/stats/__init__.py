@@ -34,6 +34,7 @@ from abkit.stats.power import (
 from abkit.stats.proportions import compare_proportions, newcombe_interval, wilson_interval
 from abkit.stats.quantile import QuantileEstimate, compare_quantiles, quantile_estimate
 from abkit.stats.ratio import RatioSums, compare_ratios, ratio_moments
+from abkit.stats.ratio_cuped import RatioCovariateSums, RatioCupedResult, ratio_cuped
 from abkit.stats.segments import HeterogeneityResult, MixResult, heterogeneity, segment_mix
 from abkit.stats.sequential import (
     GroupSequentialDesign,
@@ -77,6 +78,8 @@ __all__ = [
     "PowerResult",
     "QuantileEstimate",
     "RMSTComparison",
+    "RatioCovariateSums",
+    "RatioCupedResult",
     "RatioSums",
     "SRMResult",
     "SequentialPower",
@@ -112,6 +115,7 @@ __all__ = [
     "power_proportions",
     "prob_beta_greater",
     "quantile_estimate",
+    "ratio_cuped",
     "ratio_moments",
     "relative_lift",
     "rmst",

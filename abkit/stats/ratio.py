@@ -154,6 +154,30 @@ def compare_ratios(
         rc = sc.sum_x / sc.sum_y if sc.sum_y != 0 else math.nan
     if rt != rt:
         rt = st.sum_x / st.sum_y if st.sum_y != 0 else math.nan
+    return ratio_z_comparison(
+        rc, vc, sc.n, rt, vt, st.n, notes,
+        alpha=alpha, alternative=alternative, rel_method=rel_method, label=label,
+    )  # fmt: skip
+
+
+def ratio_z_comparison(
+    rc: float,
+    vc: float,
+    nc: int,
+    rt: float,
+    vt: float,
+    nt: int,
+    notes: list[str | None],
+    *,
+    alpha: float,
+    alternative: str,
+    rel_method: str,
+    label: str,
+) -> Comparison:
+    """The z-test and intervals of ``rt - rc`` from two ratios and their variances (the shared
+    tail of :func:`compare_ratios` and :func:`abkit.stats.ratio_cuped.ratio_cuped`); ``notes``
+    that are not None mean no test."""
+    notes = list(notes)
     diff = rt - rc
     se = math.sqrt(vc + vt) if not notes else math.nan
     stat: float | None = None
@@ -190,8 +214,8 @@ def compare_ratios(
         rel_lift_ci_upper=rel_hi,
         pvalue=pvalue,
         statistic=stat,
-        n_control=sc.n,
-        n_treatment=st.n,
+        n_control=nc,
+        n_treatment=nt,
         method=label,
         alternative=alternative,
         alpha=alpha,
