@@ -27,7 +27,7 @@ from abkit.query.frame import (
     N,
     stat_col,
 )
-from abkit.query.quantiles import compare_quantile_rows
+from abkit.query.quantiles import quantile_arm
 from abkit.query.values import adjust_field
 from abkit.results import ArmStats, GuardrailResult, MetricComparison
 from abkit.stats import (
@@ -37,6 +37,7 @@ from abkit.stats import (
     RatioSums,
     compare_means,
     compare_proportions,
+    compare_quantiles,
     compare_ratios,
     cuped,
     moments_from_sums,
@@ -233,6 +234,31 @@ def records(table: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
+def _quantile_comparison(
+    opts: AnalysisOptions,
+    m: Metric,
+    control: Mapping[str, Any] | None,
+    treatment: Mapping[str, Any] | None,
+    segment: str | None,
+) -> Comparison:
+    """Quantile metric ``m`` compared from the order statistics of two rows of the frame
+    (``segment``: the dimension the rows are a value of; None overall)."""
+    c, t = quantile_arm(control, m, segment), quantile_arm(treatment, m, segment)
+    if c is None or t is None:
+        return Comparison.untested(
+            math.nan if c is None else c.value,
+            math.nan if t is None else t.value,
+            0 if c is None else c.n,
+            0 if t is None else t.n,
+            note=f"no units with a value of {m.name} in an arm",
+            alpha=opts.alpha,
+            alternative=opts.alternative,
+        )
+    return compare_quantiles(
+        c, t, alpha=opts.alpha, alternative=opts.alternative, rel_method=opts.rel_ci
+    )
+
+
 def compare_slice(
     opts: AnalysisOptions,
     table: pd.DataFrame | Mapping[str, Mapping[str, Any]],
@@ -260,10 +286,7 @@ def compare_slice(
             trt = summary[v]
             reduced = None
             if m.kind == "quantile" and ctl.n and trt.n:  # order statistics, not moments
-                cmp = compare_quantile_rows(
-                    rows.get(opts.control), rows.get(v), m, seg,
-                    alpha=opts.alpha, alternative=opts.alternative, rel_method=opts.rel_ci,
-                )  # fmt: skip
+                cmp = _quantile_comparison(opts, m, rows.get(opts.control), rows.get(v), seg)
             else:
                 cmp, reduced = _comparison(opts, m, ctl, trt, v, cells)
             if opts.cuped and (ctl.covariate is None or trt.covariate is None):

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 from abkit.errors import DataError, SpecError
 from abkit.query.frame import VARIANT, stat_col
 from abkit.query.values import EXACT_QUANTILE_BACKENDS
-from abkit.stats._types import Comparison
-from abkit.stats.quantile import QUANTILE_Z, QuantileEstimate, compare_quantiles, quantile_estimate
+from abkit.stats.quantile import QUANTILE_Z, QuantileEstimate, quantile_estimate
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "QUANTILE_STATS",
-    "compare_quantile_rows",
     "quantile_aggregates",
     "quantile_arm",
     "quantile_metrics",
@@ -177,33 +175,3 @@ def quantile_arm(
         lower_rank=int(got[QLR]),
         upper_rank=int(got[QHR]),
     )
-
-
-def compare_quantile_rows(
-    control: Mapping[str, Any] | None,
-    treatment: Mapping[str, Any] | None,
-    m: Metric,
-    segment: str | None,
-    *,
-    alpha: float,
-    alternative: str,
-    rel_method: str = "delta",
-) -> Comparison:
-    """Treatment-versus-control comparison of quantile metric ``m`` from two rows of the frame
-    (``segment``: the dimension the rows are a value of; None overall).
-
-    Raises:
-        SpecError: the rows have no order statistics (pre-aggregated input).
-    """
-    c, t = quantile_arm(control, m, segment), quantile_arm(treatment, m, segment)
-    if c is None or t is None:
-        return Comparison.untested(
-            math.nan if c is None else c.value,
-            math.nan if t is None else t.value,
-            0 if c is None else c.n,
-            0 if t is None else t.n,
-            note=f"no units with a value of {m.name} in an arm",
-            alpha=alpha,
-            alternative=alternative,
-        )
-    return compare_quantiles(c, t, alpha=alpha, alternative=alternative, rel_method=rel_method)
