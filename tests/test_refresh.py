@@ -50,8 +50,20 @@ def _experiment(metrics=METRICS) -> ab.Experiment:
     return ab.Experiment(metrics=metrics, control="control", segments=["channel"])
 
 
-def _logs(seed: int = 11, n_units: int = 1_200, late_share: float = 0.02, late_days: int = 1):
-    """Exposures and events with the day each row arrives (``_day``)."""
+#: METRICS without the quantile cap: statistics that add up group by group, so settled units
+#: are kept as statistics rows (abkit.analysis.settle); METRICS keeps every unit per unit
+SETTLING = [m for m in METRICS if not getattr(m, "cap_quantile", None)]
+
+
+def _logs(
+    seed: int = 11,
+    n_units: int = 1_200,
+    late_share: float = 0.02,
+    late_days: int = 1,
+    settled_conflicts: int = 0,
+):
+    """Exposures and events with the day each row arrives (``_day``); ``settled_conflicts``
+    units of the first day get a conflicting exposure 12 days later, once they are settled."""
     sim = ab.simulate.retention_experiment(
         n_units=n_units, seed=seed, enrollment_days=8, days=16, pre_days=3
     )
@@ -73,12 +85,21 @@ def _logs(seed: int = 11, n_units: int = 1_200, late_share: float = 0.02, late_d
     odd_x["unit_id"] = [None, "u_null_variant", "u_null_time"]
     odd_x["variant"] = ["control", None, "control"]
     odd_x["exposed_at"] = [START + 2 * DAY, START + 2 * DAY, pd.NaT]
-    odd_x["_day"] = [2, 2, 4]
+    # rows with no time are sealed with the first seal (day 2 here); one that arrives later is
+    # a late row (test_a_row_with_no_time_arriving_later_is_a_late_row)
+    odd_x["_day"] = [2, 2, 2]
     odd_e = e.iloc[:4].copy()
     odd_e["unit_id"] = [None, "ghost", "ghost", e.unit_id.iloc[0]]
     odd_e["ts"] = [START + 3 * DAY, START + DAY, START + 5 * DAY, pd.NaT]
-    odd_e["_day"] = [3, 1, 5, 6]
-    x = pd.concat([x, multi, odd_x], ignore_index=True)
+    odd_e["_day"] = [3, 1, 5, 2]
+    first_day = x[(x._day == 0) & ~x.unit_id.isin(multi.unit_id)].drop_duplicates("unit_id")
+    late_multi = first_day.sample(settled_conflicts, random_state=seed + 1)
+    late_multi = late_multi.assign(
+        variant=np.where(late_multi.variant == "control", "treatment", "control"),
+        exposed_at=late_multi.exposed_at + 12 * DAY,
+        _day=late_multi._day + 12,
+    )
+    x = pd.concat([x, multi, late_multi, odd_x], ignore_index=True)
     e = pd.concat([e, odd_e], ignore_index=True)
     return x, e
 
@@ -87,9 +108,9 @@ def _seen(t: pd.DataFrame, day: int) -> pd.DataFrame:
     return t[t._day <= day].drop(columns="_day").reset_index(drop=True)
 
 
-def _refresh_days(tmp_path, days, half_days):
-    x, e = _logs()
-    exp = _experiment()
+def _refresh_days(tmp_path, days, half_days, metrics=METRICS, settled_conflicts=0):
+    x, e = _logs(settled_conflicts=settled_conflicts)
+    exp = _experiment(metrics)
     folder = tmp_path / "state"
     seals = []
     for day in days:
@@ -106,13 +127,34 @@ def _refresh_days(tmp_path, days, half_days):
     assert seals == sorted(seals) and len(set(seals)) >= len(days) - 2
     assert manifest["sealed"]["event_rows"] > len(e) / 2
     # the conflicting units are excluded as in several variants, by refresh and full run alike
-    assert full.data_quality.counts["units_multiple_variants"] == 15
+    assert full.data_quality.counts["units_multiple_variants"] == 15 + settled_conflicts
+    return manifest
 
 
 def test_refreshes_equal_full_runs(tmp_path):
     """Refresh after refresh, with late rows inside the buffer, a conflicting second exposure
     on a later day, null ids and times, pre-exposure events and as_of moving forward."""
     _refresh_days(tmp_path, [2, 4, 7, 11, 16], half_days={11})
+
+
+def test_settled_units_refresh_exactly(tmp_path):
+    """Units whose windows closed are kept as statistics rows: the refreshes still equal full
+    runs, also when a settled unit's conflicting exposure arrives later (it is moved back)."""
+    manifest = _refresh_days(tmp_path, [2, 4, 7, 11, 13, 16], {11}, SETTLING, settled_conflicts=4)
+    # t0 + 8 days (the widest window, D7, and a day) before the last seal: most of the units
+    assert 600 < manifest["sealed"]["settled_units"] < 1_200
+
+
+def test_quantile_caps_keep_every_unit_per_unit(tmp_path):
+    """A cap (a quantile over every unit) does not add up group by group: nothing settles."""
+    x, e = _logs()
+    folder = tmp_path / "state"
+    _experiment().analyze(exposures=x, events=e, as_of=START + 17 * DAY, state=folder)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    assert manifest["sealed"]["settled_units"] is None
+    _experiment(SETTLING).analyze(exposures=x, events=e, as_of=START + 17 * DAY, state=folder)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    assert manifest["sealed"]["settled_units"] > 600
 
 
 @pytest.mark.slow
@@ -190,6 +232,25 @@ def test_rows_later_than_the_buffer_are_a_finding_never_dropped_silently(tmp_pat
         state=State(folder, rebuild=True),
     )
     assert _summary(rebuilt) == _summary(full)
+
+
+def test_a_row_with_no_time_arriving_later_is_a_late_row(tmp_path):
+    """A row with no time cannot be placed after the watermark: one that arrives after the
+    first seal is a late row, counted and named, never silently dropped or counted twice."""
+    x, e = _logs()
+    exp = _experiment(SETTLING)
+    folder = tmp_path / "state"
+    xs, es = _seen(x, 9), _seen(e, 9)
+    exp.analyze(exposures=xs, events=es, as_of=START + 10 * DAY, state=folder)
+    row = es.iloc[[5]].copy()
+    row["ts"] = pd.Series([pd.NaT], index=row.index, dtype=es.ts.dtype)  # the same schema
+    es2 = pd.concat([es, row], ignore_index=True)
+    res = exp.analyze(exposures=xs, events=es2, as_of=START + 10 * DAY, state=folder)
+    late = [f for f in res.data_quality.findings if f.code == "late_rows"]
+    assert len(late) == 1 and late[0].count == 1 and "or with no ts" in late[0].message
+    # the comparisons are those of the log without the row (it is not in the analysis)
+    full = exp.analyze(exposures=xs, events=es, as_of=START + 10 * DAY)
+    assert res.to_pandas().equals(full.to_pandas())
 
 
 def test_a_longer_buffer_takes_the_same_late_rows_in(tmp_path):

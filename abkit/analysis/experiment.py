@@ -259,17 +259,18 @@ class Experiment(AnalysisOptions):
         The retention views use this to load the logs once for several analyses.
         """
         carry = self._carry(logs)
-        span = log_span(logs)  # when the events log runs (None without events)
         defaulted = as_of is None
-        if defaulted and span is not None:
-            as_of = span.last  # the end of the log's bulk, not a stray row dated 2099
         refreshed = None
         if state is not None:  # incremental: the stored per-unit state and the newest rows
-            as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
             with engine_errors_as_data_errors():
-                refreshed = refresh(self, logs, carry, as_of_dt, state)
+                refreshed = refresh(self, logs, carry, as_of, state)
             frame, sql, query = refreshed.frame, refreshed.sql, refreshed.query
+            span, as_of_dt = refreshed.span, refreshed.as_of
+            assert as_of_dt is not None
         else:
+            span = log_span(logs)  # when the events log runs (None without events)
+            if defaulted and span is not None:
+                as_of = span.last  # the end of the log's bulk, not a stray row dated 2099
             frame, sql, query, as_of_dt = self._run_query(logs, carry, as_of)
         got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
         dq = FindingsBuilder()

@@ -41,8 +41,10 @@ from typing import TYPE_CHECKING, Any
 
 from abkit._version import __version__
 from abkit.analysis.options import AnalysisOptions
-from abkit.analysis.seal import seal_in_place, write_new_state
+from abkit.analysis.seal import SEALED_X_COUNTS, seal_in_place, write_new_state
+from abkit.analysis.settle import A_SETTLED, SETTLED, X_SETTLED, Settler, drop_settled_parts
 from abkit.analysis.state_file import (
+    FORMAT_VERSION,
     MANIFEST_FILE,
     STATE_FILE,
     StateError,
@@ -58,10 +60,11 @@ from abkit.analysis.state_file import (
     update_manifest,
     write_sidecar,
 )
-from abkit.data import Logs, label_segments
-from abkit.engine import execute_with_sql
+from abkit.data import Logs, label_segments, log_span, resolve_as_of
+from abkit.engine import execute, execute_with_sql
 from abkit.errors import SpecError
 from abkit.quality import Severity
+from abkit.query.checks import EventSpan, day_histogram, event_span, exposure_range, merge_days
 from abkit.query.events import per_unit_events
 from abkit.query.exposures import backend_name
 from abkit.query.frame import X_COUNTS, X_MIN
@@ -69,6 +72,7 @@ from abkit.query.plan import StatsQuery, all_event_parts, build_statistics, expo
 from abkit.query.state import (
     EU,
     ORPHAN_ROWS,
+    T0,
     activity_layout,
     as_first,
     category_rows,
@@ -136,6 +140,9 @@ class Refreshed:
     #: "created", "refreshed" or "rebuilt (<reason>)"
     action: str = "refreshed"
     manifest: Mapping[str, Any] = field(default_factory=dict)
+    #: the analysis' as_of (the default resolved from the span) and the events log's span
+    as_of: datetime | None = None
+    span: EventSpan | None = None
 
 
 # --------------------------------------------------------------------------------------- lock
@@ -148,6 +155,7 @@ def _depends_on(opts: AnalysisOptions, logs: Logs, carry: Sequence[str]) -> dict
     """Everything the stored per-unit state depends on (its fingerprint's input); not the
     buffer: a state sealed with any buffer holds exactly the rows up to its watermark."""
     return {
+        "state_format": FORMAT_VERSION,
         "abkit_version": __version__,
         "metrics": sorted(repr(m) for m in opts.metrics),
         "segments": list(opts.segments),
@@ -185,7 +193,10 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 def _late_findings(
     logs: Logs, manifest: Mapping[str, Any], sealed: datetime, folder: Path
 ) -> list[FindingArgs]:
-    """Rows at or before the sealed watermark whose count differs from the rows sealed."""
+    """Rows at or before the sealed watermark, or with no time, whose count differs from the
+    rows sealed: all rows less those after the watermark (a row count and a filter that a
+    Parquet reader answers from its metadata and row-group time ranges, no scan of old rows).
+    """
     import ibis
 
     lit = ibis.literal(sealed)
@@ -194,17 +205,20 @@ def _late_findings(
     if logs.events is not None:
         checks.append(("events", "ts", logs.events, manifest["sealed"]["event_rows"]))
     for role, col, t, held in checks:
-        now = int(scalar((t[col] <= lit).cast("int64").sum(), logs.con) or 0)
+        total = int(scalar(t.count(), logs.con) or 0)
+        now = total - int(scalar(t.filter(t[col] > lit).count(), logs.con) or 0)
         if now == held:
             continue
         diff = now - held
+        rows = (
+            f"{role} rows with {col} at or before the state's sealed watermark "
+            f"{sealed.isoformat()} or with no {col}"
+        )
         what = (
-            f"{diff:,} {role} rows with {col} at or before the state's sealed watermark "
-            f"{sealed.isoformat()} arrived after it was sealed (more than the restate buffer "
-            f"late); they are not in this analysis"
+            f"{diff:,} {rows} arrived after it was sealed (more than the restate buffer late, "
+            "or with no time to place them after it); they are not in this analysis"
             if diff > 0
-            else f"{-diff:,} {role} rows with {col} at or before the state's sealed watermark "
-            f"{sealed.isoformat()} were removed from the log after it was sealed; the state "
+            else f"{-diff:,} {rows} were removed from the log after it was sealed; the state "
             f"still counts them"
         )
         found.append(
@@ -225,11 +239,15 @@ def refresh(
     opts: AnalysisOptions,
     logs: Logs,
     carry: Sequence[str],
-    as_of: datetime,
+    as_of: datetime | str | None,
     state: State | str | os.PathLike[str],
 ) -> Refreshed:
     """Run the analysis query of ``opts`` on ``logs`` from the state in ``state`` (made,
     refreshed or rebuilt), and seal the rows older than the restate buffer into it.
+
+    ``as_of`` None: the end of the events log's bulk, as a full analysis defaults it; the
+    log's span (:func:`abkit.query.checks.event_span`) comes from the state's per-day counts of
+    the sealed events and the newer rows' (no scan of the sealed rows).
 
     Raises:
         SpecError: the options need something a state cannot merge (CUPED, a backend other
@@ -265,7 +283,7 @@ def _refresh_locked(
     opts: AnalysisOptions,
     logs: Logs,
     carry: Sequence[str],
-    as_of: datetime,
+    as_of_arg: datetime | str | None,
     st: State,
     folder: Path,
 ) -> Refreshed:
@@ -302,6 +320,10 @@ def _refresh_locked(
         elif path.exists():
             action = "rebuilt (asked for)"
         sealed = parse_iso(manifest["sealed_through"]) if manifest else None
+        span = _span(logs, manifest, sealed)
+        if as_of_arg is None and span is not None:
+            as_of_arg = span.last  # the end of the log's bulk, as a full analysis defaults it
+        as_of = resolve_as_of(as_of_arg, logs, tz=opts.tz, check_first_exposure=False)
         if sealed is not None and as_of < sealed:
             raise StateError(
                 f"as_of {as_of.isoformat()} is before the state's sealed watermark "
@@ -326,6 +348,23 @@ def _refresh_locked(
         new_seal = seal is not None and (sealed is None or seal > sealed)
         args = (as_of, exposures, events, carry, event_metrics, proxies)
 
+        def stats_of(first: ir.Table, per_unit: Any, settled: ir.Table | None = None) -> StatsQuery:
+            """The statistics of the units in ``first`` (raw grouped rows, no x_counts)."""
+            return build_statistics(
+                first,
+                per_unit,
+                None,
+                opts.metrics,
+                segments=groups,
+                as_of=as_of,
+                backend="duckdb",
+                variants=opts.variants,
+                covariates=covariates,
+                settled=settled,
+            )
+
+        settler = None if events is None else Settler.of(stats_of, event_metrics, carry)
+
         def manifest_now() -> dict[str, Any]:
             return make_manifest(
                 fingerprint,
@@ -339,12 +378,12 @@ def _refresh_locked(
 
         new = None
         if manifest is None and seal is not None:  # a first build, or a rebuild: a new file
-            new = write_new_state(con, folder, stack, seal, *args, counts)
+            new = write_new_state(con, folder, stack, seal, *args, counts, settler)
             counts, alias = new.sealed, new.alias
         elif manifest is not None and new_seal:  # a refresh: updated in place, atomically
             assert alias is not None and seal is not None
             with transaction(con):
-                counts = seal_in_place(con, alias, sealed, seal, *args, counts)
+                counts = seal_in_place(con, alias, sealed, seal, *args, counts, settler)
                 manifest = manifest_now()
                 update_manifest(con, alias, manifest)
             write_sidecar(folder, manifest)  # after the commit: the copy for people
@@ -354,7 +393,30 @@ def _refresh_locked(
         if new is not None:
             manifest = manifest_now()
             new.commit(manifest)
-    return Refreshed(frame, sql, query, tuple(findings), action, manifest or {})
+    return Refreshed(frame, sql, query, tuple(findings), action, manifest or {}, as_of, span)
+
+
+def _span(
+    logs: Logs, manifest: Mapping[str, Any] | None, sealed: datetime | None
+) -> EventSpan | None:
+    """The events log's span: from the state's per-day counts of the sealed events and the
+    rows after the watermark (a filter Parquet answers from row-group time ranges), or from
+    the whole log when there is no state to reuse."""
+    import ibis
+    import pandas as pd
+
+    if logs.events is None:
+        return None
+    stored = None if manifest is None else manifest["sealed"].get("days")
+    if stored is None or sealed is None:
+        return log_span(logs)
+    ev = logs.events
+    fresh = execute(
+        day_histogram(ev.filter(ev.ts > ibis.literal(sealed)), backend="duckdb"), logs.con
+    )
+    days = merge_days([pd.DataFrame(stored, columns=["day", "n", "lo", "hi"]), fresh])
+    x = execute(exposure_range(logs.exposures, backend="duckdb"), logs.con)
+    return event_span(days.assign(x_lo=x["x_lo"].iloc[0], x_hi=x["x_hi"].iloc[0]))
 
 
 def _analysis(
@@ -373,13 +435,14 @@ def _analysis(
     proxies: Sequence[Any],
 ) -> tuple[pd.DataFrame, str | None, StatsQuery]:
     """The analysis query from the stored state (``alias``; None: none) and the rows after
-    ``seal`` (all rows without one): the stored rows of untouched units pass as they are."""
+    ``seal`` (all rows without one): the stored rows of untouched units pass as they are, the
+    settled units' statistics rows are added group by group (:mod:`abkit.analysis.settle`)."""
     import ibis
 
     def after(t: ir.Table, col: str) -> ir.Table:
-        """Rows after the seal, and rows with a null time."""
-        c = t[col]
-        return t if seal is None else t.filter((c > ibis.literal(seal)) | c.isnull())
+        """Rows after the seal (rows with no time are sealed with the first seal): a filter a
+        Parquet reader answers from its row groups' time ranges."""
+        return t if seal is None else t.filter(t[col] > ibis.literal(seal))
 
     db = None if alias is None else (alias, "main")
     x_rest = after(exposures, "exposed_at")
@@ -388,28 +451,46 @@ def _analysis(
     def merge_x(p: list[ir.Table]) -> ir.Table:
         return merge_exposures(p, carry=carry, backend="duckdb")
 
-    if db is None:
+    settled_x = settled = None
+    stored_x = stored_a = None
+    if db is not None:
+        stored_x = con.table("exposed", database=db)
+        stored_a = con.table("activity", database=db)
+        if counts.get("settled_units") is not None:
+            xs = con.table(X_SETTLED, database=db)
+            if _touches(con, fresh_x, xs):
+                # a settled unit has a new valid exposure row (a later, conflicting variant):
+                # this analysis merges every unit (the next seal moves it back)
+                stored_x = stored_x.union(xs, distinct=False)
+                stored_a = stored_a.union(con.table(A_SETTLED, database=db), distinct=False)
+            else:
+                fresh_x = drop_settled_parts(fresh_x, xs)
+                settled_x, settled = xs, con.table(SETTLED, database=db)
+    if stored_x is None:
         merged = merge_x([fresh_x])
     else:
-        stored_x = con.table("exposed", database=db).cast(fresh_x.schema())
-        untouched, touched = split_merge(stored_x, fresh_x, "unit_id", merge_x)
+        untouched, touched = split_merge(
+            stored_x.cast(fresh_x.schema()), fresh_x, "unit_id", merge_x
+        )
         merged = untouched.union(touched, distinct=False)
     first = as_first(merged, carry)
     per_unit = None
     if events is not None:
         e_rest = after(events, "ts")
-        pu = per_unit_events(e_rest, first, proxies, as_of=as_of, backend="duckdb")
+        # the settled units' first exposures classify their new events (after the windows)
+        known = first if settled_x is None else _with_settled(first, settled_x)
+        pu = per_unit_events(e_rest, known, proxies, as_of=as_of, backend="duckdb")
         layout = activity_layout(pu, event_metrics, proxies)
         rows = in_window_rows(pu.table, layout)
         orphans = None
-        if db is None:
+        if stored_a is None:
             units = merge_activity([rows], layout)
         else:
-            stored_a = con.table("activity", database=db).cast(rows.schema())
             untouched_a, touched_a = split_merge(
-                stored_a, rows, EU, lambda p: merge_activity(p, layout)
+                stored_a.cast(rows.schema()), rows, EU, lambda p: merge_activity(p, layout)
             )
             units = untouched_a.union(touched_a, distinct=False)
+            assert db is not None
             orphans = con.table("orphans", database=db).cast({ORPHAN_ROWS: "int64"})
         cats = category_rows(
             pu.table, {int(k): int(v) for k, v in counts["categories"].items()}, orphans, first
@@ -426,9 +507,23 @@ def _analysis(
         cuped=None,
         variants=opts.variants,
         covariates=covariates,
+        settled=settled,
     )
     frame, sql = execute_with_sql(query.expr, con)
     return frame, sql, query
+
+
+def _touches(con: BaseBackend, fresh_x: ir.Table, settled_x: ir.Table) -> bool:
+    """Whether exposure parts ``fresh_x`` give a settled unit a valid row."""
+    valid = fresh_x.filter(fresh_x[T0].notnull()).select(_k=fresh_x.unit_id)
+    hit = valid.semi_join(settled_x, valid._k == settled_x.unit_id)
+    return bool(scalar(hit.count(), con))
+
+
+def _with_settled(first: ir.Table, settled_x: ir.Table) -> ir.Table:
+    """``first``'s ids and first exposures, and the settled units' (for classifying events)."""
+    cols = {"unit_id": first.unit_id.type(), T0: first[T0].type()}
+    return first.select(*cols).union(settled_x.select(*cols).cast(cols), distinct=False)
 
 
 def _no_rows() -> dict[str, Any]:
@@ -437,9 +532,11 @@ def _no_rows() -> dict[str, Any]:
         "exposure_rows": 0,
         "x_null_ids": 0,
         "x_null_variants": 0,
+        "x_null_times": 0,
         "x_min": None,
         "event_rows": 0,
         "categories": {},
+        "days": [],
     }
 
 
@@ -448,10 +545,12 @@ def _x_counts(x_rest: ir.Table, as_of: datetime, sealed: Mapping[str, Any]) -> i
     import ibis
 
     t = exposure_counts(x_rest, as_of)
-    held = (sealed["exposure_rows"], sealed["x_null_ids"], sealed["x_null_variants"])
-    add = dict(zip(X_COUNTS[:3], held, strict=True))
+    held = [sealed[k] for k in SEALED_X_COUNTS]
+    add = dict(zip(X_COUNTS[:4], held, strict=True))
     cols: dict[str, Any] = {
-        k: (t[k] + ibis.literal(v, "int64")).cast("int64") for k, v in add.items()
+        # (the sums of no rows are null)
+        k: (t[k].fill_null(0) + ibis.literal(v, "int64")).cast("int64")
+        for k, v in add.items()
     }
     if sealed["x_min"] is not None:
         lo = ibis.literal(datetime.fromisoformat(sealed["x_min"]))

@@ -19,6 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abkit.analysis.settle import (
+    X_SETTLED,
+    Settler,
+    create_settled_tables,
+    drop_settled_parts,
+    settle,
+    unsettle,
+)
 from abkit.analysis.state_file import (
     NewState,
     attach,
@@ -33,6 +41,7 @@ from abkit.analysis.state_file import (
     unlink_state,
 )
 from abkit.engine import execute
+from abkit.query.checks import day_histogram, merge_days
 from abkit.query.events import per_unit_events
 from abkit.query.frame import (
     CAT_COL,
@@ -64,15 +73,22 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
 
-__all__ = ["seal_in_place", "write_new_state"]
+__all__ = ["SEALED_X_COUNTS", "seal_in_place", "write_new_state"]
+
+#: the sealed exposure rows' counts kept in the manifest (as the first four of X_COUNTS)
+SEALED_X_COUNTS = ("exposure_rows", "x_null_ids", "x_null_variants", "x_null_times")
 
 
 def _sealing(t: ir.Table, col: str, sealed: datetime | None, seal: datetime) -> ir.Table:
-    """The rows of ``t`` with ``sealed < col <= seal``."""
+    """The rows of ``t`` with ``sealed < col <= seal``; the first seal (``sealed`` None) takes
+    the rows with no time too (a row with no time that arrives later cannot be placed after
+    the watermark: it is a late row, :func:`abkit.analysis.refresh._late_findings`)."""
     import ibis
 
     cond = t[col] <= ibis.literal(seal)
-    return t.filter(cond if sealed is None else (t[col] > ibis.literal(sealed)) & cond)
+    if sealed is None:
+        return t.filter(cond | t[col].isnull())
+    return t.filter((t[col] > ibis.literal(sealed)) & cond)
 
 
 def _add_exposure_counts(
@@ -80,9 +96,8 @@ def _add_exposure_counts(
 ) -> None:
     """The sealed exposure rows' counts added to ``out``."""
     xc = execute(exposure_counts(x_seal, as_of), con).iloc[0]
-    names = ("exposure_rows", "x_null_ids", "x_null_variants")
-    for k, name in zip(X_COUNTS[:3], names, strict=True):
-        out[name] = int(out[name]) + scalar_count(xc[k])
+    for k, name in zip(X_COUNTS[:4], SEALED_X_COUNTS, strict=True):
+        out[name] = int(out.get(name, 0)) + scalar_count(xc[k])
     lows = [t for t in (parse_iso(out["x_min"]), timestamp(xc[X_MIN])) if t is not None]
     out["x_min"] = iso(min(lows)) if lows else None
 
@@ -100,6 +115,17 @@ def _add_event_categories(out: dict[str, Any], con: BaseBackend, sealed_pu: ir.T
     out["categories"] = cats
 
 
+def _add_event_days(out: dict[str, Any], con: BaseBackend, e_seal: ir.Table) -> None:
+    """The sealed events' rows per UTC day added to ``out["days"]`` ([day, n, lo, hi], times
+    in epoch microseconds): the span of the log without a scan of the sealed rows."""
+    import pandas as pd
+
+    new = execute(day_histogram(e_seal, backend="duckdb"), con)
+    old = pd.DataFrame(out.get("days") or [], columns=["day", "n", "lo", "hi"])
+    days = merge_days([old, new])
+    out["days"] = [[int(v) for v in row] for row in days.itertuples(index=False)]
+
+
 def seal_in_place(
     con: BaseBackend,
     alias: str,
@@ -112,9 +138,11 @@ def seal_in_place(
     event_metrics: Sequence[Any],
     proxies: Sequence[Any],
     counts: Mapping[str, Any],
+    settler: Settler | None = None,
 ) -> dict[str, Any]:
     """Seal the rows with ``sealed < time <= seal`` into the attached state ``alias`` (inside
-    the caller's transaction); returns the new sealed counts."""
+    the caller's transaction), settling the units whose windows closed (``settler``; None:
+    none, as without events); returns the new sealed counts."""
     db = f'"{alias}".main'
     loc = (alias, "main")
     out: dict[str, Any] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in counts.items()}
@@ -123,6 +151,10 @@ def seal_in_place(
     with contextlib.ExitStack() as scratch:
         x_seal = _sealing(exposures, "exposed_at", sealed, seal)
         fresh = exposure_parts(x_seal, as_of=as_of, carry=carry, backend="duckdb")
+        back = 0
+        if settler is not None:  # settled units a valid new row changes are moved back
+            back = unsettle(con, db, loc, fresh)
+            fresh = drop_settled_parts(fresh, con.table(X_SETTLED, database=loc))
         stored = con.table("exposed", database=loc).cast(fresh.schema())
         _, merged = split_merge(
             stored, fresh, "unit_id", lambda p: merge_exposures(p, carry=carry, backend="duckdb")
@@ -137,7 +169,7 @@ def seal_in_place(
         _add_exposure_counts(out, con, x_seal, as_of)
         if events is None:
             return out
-        exposed = con.table("exposed", database=loc)
+        exposed = _all_exposed(con, loc, settler is not None)
         e_seal = _sealing(events, "ts", sealed, seal)
         pu = per_unit_events(
             e_seal, as_first(exposed, carry), proxies, as_of=as_of, backend="duckdb"
@@ -145,6 +177,7 @@ def seal_in_place(
         layout = activity_layout(pu, event_metrics, proxies)
         create_table(con, e_new, pu.table)
         scratch.callback(drop_table, con, e_new)
+        _add_event_days(out, con, e_seal)
         sealed_pu = con.table(e_new.rsplit(".", 1)[1], database=loc)
         rows = in_window_rows(sealed_pu, layout)
         stored_a = con.table("activity", database=loc).cast(rows.schema())
@@ -173,7 +206,15 @@ def seal_in_place(
             con.raw_sql(f"DELETE FROM {db}.orphans WHERE unit_id IN {now_exposed}")
             cats = out["categories"]
             cats[str(EV_BEFORE)] = cats.get(str(EV_BEFORE), 0) + moved_n
+        if settler is not None:
+            out["settled_units"] = settle(con, alias, seal, settler, layout, recompute=back > 0)
     return out
+
+
+def _all_exposed(con: BaseBackend, loc: tuple[str, str], settled: bool) -> ir.Table:
+    """The stored per-unit exposures, the settled units' included."""
+    exposed = con.table("exposed", database=loc)
+    return exposed.union(con.table(X_SETTLED, database=loc), distinct=False) if settled else exposed
 
 
 def write_new_state(
@@ -188,9 +229,11 @@ def write_new_state(
     event_metrics: Sequence[Any],
     proxies: Sequence[Any],
     counts: Mapping[str, Any],
+    settler: Settler | None = None,
 ) -> NewState:
     """Seal every row with a time at or before ``seal`` into a new state file beside the old
-    one (attached as the returned state's ``alias``; renamed over the old one on commit)."""
+    one (attached as the returned state's ``alias``; renamed over the old one on commit),
+    settling the units whose windows closed (``settler``)."""
     tmp = folder / (".state-" + uuid.uuid4().hex + ".duckdb.tmp")
     stack.callback(unlink_state, tmp)
     alias = attach(con, tmp, read_only=False)
@@ -215,8 +258,12 @@ def write_new_state(
             con, f"{db}.activity", merge_activity([in_window_rows(sealed_pu, layout)], layout)
         )
         _add_event_categories(out, con, sealed_pu)
+        _add_event_days(out, con, e_seal)
         drop_table(con, f"{db}.{name}")
         kept, moved = merge_orphans([orphan_events(e_seal, exposed)], exposed)
         create_table(con, f"{db}.orphans", kept)
         assert not scalar_count(scalar(moved, con))  # sealed exposures were known to the pass
+        if settler is not None:
+            create_settled_tables(con, db)
+            out["settled_units"] = settle(con, alias, seal, settler, layout, recompute=False)
     return NewState(con, folder, tmp, alias, out, seal)

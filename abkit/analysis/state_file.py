@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["LOCK_FILE", "MANIFEST_FILE", "STATE_FILE", "StateError"]
 
 STATE_FILE, LOCK_FILE, MANIFEST_FILE = "state.duckdb", ".lock", "manifest.json"
-FORMAT, FORMAT_VERSION = "abkit-refresh-state", 1
+#: 2: settled units kept as statistics rows (abkit.analysis.settle)
+FORMAT, FORMAT_VERSION = "abkit-refresh-state", 2
 _MANIFEST_TABLE = "abkit_manifest"
 
 
@@ -89,7 +90,8 @@ def read_manifest(con: BaseBackend, alias: str, path: Path) -> dict[str, Any]:
             f"{path} is not an abkit refresh state (a DuckDB file without abkit's manifest: a "
             f"foreign or damaged file); {fix_hint(path.parent)}"
         )
-    if manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:  # older: rebuilt (fingerprint)
         raise StateError(
             f"{path} has refresh-state format {manifest.get('format_version')!r}; this abkit "
             f"reads format {FORMAT_VERSION}. {fix_hint(path.parent)}"

@@ -47,9 +47,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EventSpan",
     "LocalTimes",
+    "day_histogram",
     "event_days",
     "event_span",
+    "exposure_range",
     "local_time_issues",
+    "merge_days",
     "refuse_ambiguous_dates",
     "require_events_occur",
     "stray_rows",
@@ -91,18 +94,42 @@ def event_days(exposures: ir.Table, events: ir.Table, *, backend: str | None = N
 
     Days come from exact epoch microseconds (no time-zone arithmetic in the engine).
     """
+    be = backend or backend_name(events)  # in-memory tables run where the analysis runs
+    return day_histogram(events, backend=be).cross_join(exposure_range(exposures, backend=be))
+
+
+def day_histogram(events: ir.Table, *, backend: str) -> ir.Table:
+    """:func:`event_days` without the exposures' columns: ``day``, ``n``, ``lo``, ``hi``."""
     import ibis
 
-    be = backend or backend_name(events)  # in-memory tables run where the analysis runs
+    be = backend
     epoch = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC))
     ev = events.filter(events.ts.notnull())
     # before 1970 the division truncates toward zero: day 0 then holds two days (harmless here)
     ev = ev.select("ts", day=nonneg_floordiv(be, micros_between(be, epoch, ev.ts), DAY_US))
     days = ev.group_by("day").aggregate(n=ev.count(), lo=ev.ts.min(), hi=ev.ts.max())
-    days = days.mutate(lo=micros_between(be, epoch, days.lo), hi=micros_between(be, epoch, days.hi))
+    return days.mutate(lo=micros_between(be, epoch, days.lo), hi=micros_between(be, epoch, days.hi))
+
+
+def exposure_range(exposures: ir.Table, *, backend: str) -> ir.Table:
+    """The exposures' first and last time (``x_lo``/``x_hi``, epoch microseconds): one row."""
+    import ibis
+
+    be = backend
+    epoch = ibis.literal(datetime(1970, 1, 1, tzinfo=UTC))
     x = exposures.aggregate(x_lo=exposures.exposed_at.min(), x_hi=exposures.exposed_at.max())
-    x = x.mutate(x_lo=micros_between(be, epoch, x.x_lo), x_hi=micros_between(be, epoch, x.x_hi))
-    return days.cross_join(x)
+    return x.mutate(x_lo=micros_between(be, epoch, x.x_lo), x_hi=micros_between(be, epoch, x.x_hi))
+
+
+def merge_days(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of :func:`day_histogram` from disjoint sets of events, added day by day."""
+    import pandas as pd
+
+    t = pd.concat([p[["day", "n", "lo", "hi"]] for p in parts], ignore_index=True)
+    if t.empty:
+        return t
+    g = t.astype("int64").groupby("day", sort=True)
+    return g.agg(n=("n", "sum"), lo=("lo", "min"), hi=("hi", "max")).reset_index()
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

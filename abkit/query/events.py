@@ -51,6 +51,14 @@ class PerUnit:
     covariate: dict[int, str | tuple[str, int, int]] = field(default_factory=dict)
 
 
+def last_window_day(event_metrics: Sequence[EventMetric]) -> int:
+    """The last rolling day index (``⌊(ts − t0) / 24 h⌋``) any metric window can hold: the
+    widest window's last day, one more for calendar-day windows (a calendar day index can
+    trail the rolling one by 1 at a DST fall-back, never by more). An event at
+    ``ts ≥ t0 + (this + 1) days`` feeds no metric."""
+    return max((m.window[1] + (1 if m.tz else 0) for m in event_metrics), default=0)
+
+
 def per_unit_events(
     events: ir.Table,
     first: ir.Table,
@@ -82,8 +90,7 @@ def per_unit_events(
     ends: dict[str | None, int] = {}
     for m in event_metrics:
         ends[m.tz] = max(ends.get(m.tz, 0), m.window[1])
-    # a calendar day index can trail the rolling one by 1 (DST fall-back), never by more
-    max_day = max((b + (1 if tz else 0) for tz, b in ends.items()), default=0)
+    max_day = last_window_day(event_metrics)
     zones = sorted(tz for tz in ends if tz)
     in_range = (j.ts >= j.t0) & (j.ts <= as_lit)
     # ts >= t0 wherever the day index is used, so truncating division is floor division

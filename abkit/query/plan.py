@@ -43,7 +43,7 @@ from abkit.query.frame import (
     N,
     stat_col,
 )
-from abkit.query.quantiles import quantile_aggregates, with_quantile_ranks
+from abkit.query.quantiles import quantile_aggregates, quantile_metrics, with_quantile_ranks
 from abkit.query.sums import exact_sum
 from abkit.query.values import (
     adjust_sums,
@@ -53,6 +53,7 @@ from abkit.query.values import (
     column_stats,
     column_value,
     covariate_values,
+    quantile_capped,
     ratio_aggregates,
     ratio_covariate_sums,
     with_quantile_caps,
@@ -71,6 +72,7 @@ __all__ = [
     "build_statistics",
     "build_unit_stats",
     "exposure_counts",
+    "merge_frames",
 ]
 
 
@@ -85,6 +87,12 @@ class StatsQuery:
     expr: ir.Table
     group_cols: tuple[str, ...]
     copies: Mapping[str, str] = field(default_factory=dict)
+    #: how each aggregate column of two disjoint sets of units adds up group by group ("sum",
+    #: "min" or "max"; :func:`merge_frames`); None when some column does not add up exactly
+    #: (fractional sums, quantile caps and ranks): the incremental refresh's settled units
+    merge: Mapping[str, str] | None = None
+    #: the grouping keys of the statistics rows (``group_cols`` and the event category)
+    keys: tuple[str, ...] = ()
 
     def expand(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the :attr:`copies` columns added and their shared sources dropped."""
@@ -207,7 +215,7 @@ def exposure_counts(exposures: ir.Table, as_of: datetime) -> ir.Table:
 def build_statistics(
     first: ir.Table,
     per_unit: PerUnit | None,
-    x_counts: ir.Table,
+    x_counts: ir.Table | None,
     metrics: Sequence[Metric],
     *,
     segments: Sequence[str],
@@ -216,6 +224,7 @@ def build_statistics(
     cuped: int | None = None,
     variants: Sequence[str] | None = None,
     covariates: Sequence[str] = (),
+    settled: ir.Table | None = None,
 ) -> StatsQuery:
     """Step 3 of :func:`build_analysis_query`: per-unit tables → the statistics frame.
 
@@ -226,6 +235,10 @@ def build_statistics(
     ``per_unit``: the per-unit event pass (None without events); ``x_counts``: the one-row
     :func:`exposure_counts`. An incremental refresh (:mod:`abkit.query.state`) gives the same
     three from its stored state, so both run this one code path.
+
+    ``x_counts=None``: the raw grouped rows (each exact sum in its two parts, no exposure
+    counts joined), as a refresh stores them for its settled units; ``settled``: such rows of
+    other units, added group by group (:func:`merge_frames`) before the final columns.
     """
     import ibis
 
@@ -396,11 +409,98 @@ def build_statistics(
         keys.append(CAT_COL)
     else:
         aggs |= {c: u[c].sum() for c in (N_ROWS, *EVENT_DQ)}
-    expr = u.group_by(keys).aggregate(**aggs)
-    # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no grouping),
-    # attached to every result row
-    expr = expr.cross_join(x_counts)
-    return StatsQuery(expr, group_cols, copies)
+    raw, final, rules = _split_exact_sums(aggs)
+    expr = u.group_by(keys).aggregate(**raw)
+    exact = not quantile_capped(metrics) and not quantile_metrics(metrics)
+    merge = rules if exact else None
+    if settled is not None:
+        if merge is None:
+            raise ValueError("these statistics do not add up group by group")
+        expr = merge_frames([expr, settled.cast(expr.schema())], keys, merge)
+    if x_counts is not None:
+        if final is not None:
+            expr = expr.select(*keys, **{k: f(expr) for k, f in final.items()})
+        # exposure row counts: a scalar aggregate over the exposure log (a cheap pass, no
+        # grouping), attached to every result row
+        expr = expr.cross_join(x_counts)
+    return StatsQuery(expr, group_cols, copies, merge, tuple(keys))
+
+
+#: the suffixes of an exact sum's two parts in the grouped rows (see _split_exact_sums)
+EXACT_PART, REST_PART = "__exact", "__rest"
+
+
+def _split_exact_sums(
+    aggs: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, str] | None]:
+    """The aggregates with each exact sum (:func:`~abkit.query.sums.exact_sum` of floats) as
+    its two parts — the fixed-point sum and the double sum of the huge values — so that
+    grouped rows of disjoint sets of units add up exactly; the final columns (None when no
+    sum was split: the rows are final) and each raw column's merge rule (None: one does not
+    add up exactly).
+
+    Returns ``(raw, final, rules)``: ``raw`` for the grouping, ``final`` column → function of
+    the grouped table, ``rules`` raw column → "sum", "min" or "max".
+    """
+    import ibis.expr.operations as ops
+
+    raw: dict[str, Any] = {}
+    final: dict[str, Any] = {}
+    rules: dict[str, str] | None = {}
+    split = False
+    for name, v in aggs.items():
+        op = v.op()
+        parts = _exact_parts(op)
+        if parts is not None:
+            split = True
+            xk, rk = name + EXACT_PART, name + REST_PART
+            raw[xk], raw[rk] = parts
+            final[name] = lambda t, xk=xk, rk=rk: t[xk].cast("float64") + t[rk]
+            if rules is not None:
+                rules[xk] = rules[rk] = "sum"
+            continue
+        raw[name] = v
+        final[name] = lambda t, name=name: t[name]
+        if rules is None:
+            continue
+        while isinstance(op, ops.Cast) and op.to.is_integer() and op.arg.dtype.is_integer():
+            op = op.arg
+        if isinstance(op, ops.Sum | ops.Count | ops.CountStar) and op.dtype.is_integer():
+            rules[name] = "sum"
+        elif isinstance(op, ops.Min):
+            rules[name] = "min"
+        elif isinstance(op, ops.Max):
+            rules[name] = "max"
+        else:
+            rules = None
+    return raw, (final if split else None), rules
+
+
+def _exact_parts(op: Any) -> tuple[Any, Any] | None:
+    """``(fixed-point sum, double sum)`` of an exact float sum's expression, else None."""
+    import ibis.expr.operations as ops
+
+    if not isinstance(op, ops.Add):
+        return None
+    left, right = op.left, op.right
+    if not (isinstance(left, ops.Cast) and isinstance(left.arg, ops.Sum)):
+        return None
+    if not (left.arg.dtype.is_decimal() and isinstance(right, ops.Sum)):
+        return None
+    return left.arg.to_expr(), right.to_expr()
+
+
+def merge_frames(
+    parts: Sequence[ir.Table], keys: Sequence[str], rules: Mapping[str, str]
+) -> ir.Table:
+    """Grouped statistics rows of disjoint sets of units (the same schema) added group by
+    group by ``rules`` (:func:`merge_rules`); null keys group together."""
+    import ibis
+
+    t = ibis.union(*parts, distinct=False)
+    how = {"sum": lambda c: c.sum(), "min": lambda c: c.min(), "max": lambda c: c.max()}
+    aggs = {c: how[r](t[c]).cast(t[c].type()) for c, r in rules.items()}
+    return t.group_by(list(keys)).aggregate(**aggs)
 
 
 def build_unit_stats(

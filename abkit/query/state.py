@@ -208,9 +208,10 @@ def merge_activity(parts: Sequence[ir.Table], layout: ActivityLayout) -> ir.Tabl
 
 
 def orphan_events(events: ir.Table, sealed_first: ir.Table) -> ir.Table:
-    """Per id, the ``events`` of ids with no sealed valid exposure (null ids left out)."""
+    """Per id, the ``events`` of ids with no sealed valid exposure (null ids and times left
+    out: those are counted by category as null ids or times, exposed or not)."""
     f = sealed_first.filter(sealed_first[T0].notnull()).select(_fu=sealed_first.unit_id)
-    ev = events.filter(events.unit_id.notnull()).select("unit_id")
+    ev = events.filter(events.unit_id.notnull() & events.ts.notnull()).select("unit_id")
     lone = ev.anti_join(f, ev.unit_id == f._fu)
     return lone.group_by("unit_id").aggregate(**{ORPHAN_ROWS: lone.count().cast("int64")})
 
@@ -268,9 +269,10 @@ def _bit_count(x: Any) -> Any:
 
 
 def state_per_unit(
-    units: ir.Table, cats: ir.Table, layout: ActivityLayout, unit_type: Any
+    units: ir.Table, cats: ir.Table | None, layout: ActivityLayout, unit_type: Any
 ) -> PerUnit:
-    """The per-unit event table step 3 reads: merged per-unit rows and the category rows."""
+    """The per-unit event table step 3 reads: merged per-unit rows and the category rows
+    (None: none, as for the settled units' rows)."""
     import ibis
 
     derived = {
@@ -280,6 +282,8 @@ def state_per_unit(
     cols = [*layout.rules, *derived]
     u = units.mutate(**{CAT_COL: ibis.literal(EV_IN_WINDOW, "int8")}, **derived)
     u = u.select(EU, CAT_COL, *cols)
+    if cats is None:
+        return PerUnit(u, layout.value)
     types = u.schema()
     c = cats.select(
         ibis.null(unit_type).name(EU),
