@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from abkit.errors import first_line
+
 #: the prefix that makes an input string a glob pattern (``glob:data/events-*.parquet``); any
 #: other path is read as named, whatever characters it holds
 GLOB_PREFIX = "glob:"
@@ -185,6 +187,14 @@ def known_cause(exc: BaseException) -> str | None:
         'a CSV file is not UTF-8 text (line 2 hol'
     """
     text = str(exc)
+    if "out of memory" in text.lower():
+        return (
+            f"the engine ran out of memory ({first_line(exc)}). abkit's DuckDB keeps under a "
+            "2 GB memory limit by default and spills to its temp directory; raise the limit "
+            "(ABKIT_MEMORY_LIMIT=8GB, or engine.configure(memory_limit='8GB')), give the spill "
+            "folder room (ABKIT_TEMP_DIRECTORY), or use ABKIT_MEMORY_LIMIT=duckdb for DuckDB's "
+            "own default (80% of memory)"
+        )
     if "not utf-8 encoded" not in text.lower():
         return None
     line = re.search(r"CSV Error on Line: (\d+)", text)

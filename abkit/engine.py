@@ -10,9 +10,11 @@ the duration of each analysis only.
 
 Settings come from, in order: :func:`configure` in Python, environment variables
 (``ABKIT_MEMORY_LIMIT``, ``ABKIT_TEMP_DIRECTORY``, ``ABKIT_THREADS``, ``ABKIT_PROGRESS``), and
-DuckDB's own defaults (80% of RAM, all cores).
+abkit's defaults (a 2 GB memory limit — half of the machine's memory if that is less —, all
+cores).
 
-* ``memory_limit`` (e.g. ``"4GB"``): DuckDB keeps its working memory under it and spills the
+* ``memory_limit`` (e.g. ``"4GB"``; default 2 GB, :func:`default_memory_limit`; ``"duckdb"``:
+  DuckDB's own default, 80% of RAM): DuckDB keeps its working memory under it and spills the
   rest of a large join or aggregation to ``temp_directory``, so an events table larger than RAM
   is analysed, not killed.
 * ``temp_directory``: where to spill (default: a folder ``abkit-duckdb-<uid>`` in the system's
@@ -61,6 +63,7 @@ __all__ = [
     "EngineConfig",
     "configure",
     "connect",
+    "default_memory_limit",
     "execute",
     "execute_with_sql",
     "get_config",
@@ -88,12 +91,30 @@ class EngineConfig:
             "preserve_insertion_order": False,
             "temp_directory": self.temp_directory or default_spill_directory(),
         }
-        if self.memory_limit is not None:
+        if self.memory_limit is None:
+            out["memory_limit"] = default_memory_limit()
+        elif self.memory_limit.strip().lower() != "duckdb":
             out["memory_limit"] = self.memory_limit
         if self.threads is not None:
             out["threads"] = self.threads
         out.update(self.settings)
         return out
+
+
+#: abkit's default DuckDB memory limit, at most (and at most half of the machine's memory)
+DEFAULT_MEMORY_LIMIT_MB = 2_000
+
+
+def default_memory_limit() -> str:
+    """The memory limit of abkit's DuckDB when none is set: 2 GB, or half of the machine's
+    memory if that is less. DuckDB's own default (80 % of memory) let a 10M-unit analysis
+    peak at 4.0 GB; under this limit it peaks at 2.4 GB and spills the rest
+    (benchmarks/results_scale.md). ``memory_limit="duckdb"`` gives DuckDB's own default."""
+    mb = DEFAULT_MEMORY_LIMIT_MB
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # not POSIX: the 2 GB
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        mb = min(mb, max(256, total // 2 // 1_000_000))
+    return f"{mb}MB"
 
 
 def show_progress(progress: bool | Literal["auto"]) -> bool:

@@ -5,6 +5,7 @@ Performance itself is measured by benchmarks/bench_scale.py, never asserted here
 
 from __future__ import annotations
 
+import os
 import re
 
 import numpy as np
@@ -162,6 +163,38 @@ def test_engine_configuration_reaches_duckdb(tmp_path, monkeypatch):
     assert spill == str(tmp_path / "spill") and (tmp_path / "spill").is_dir()
     with pytest.raises(ab.SpecError):
         engine.configure(threads="two")  # type: ignore[arg-type]
+
+
+def test_default_memory_limit_is_two_gigabytes_or_half_the_memory(monkeypatch):
+    """Without a setting, abkit's DuckDB keeps under 2 GB (half of memory if that is less):
+    DuckDB's own 80 % let a 10M-unit analysis peak at 4.0 GB (benchmarks/results_scale.md);
+    "duckdb" gives DuckDB's own default back."""
+    monkeypatch.setattr(engine, "_config", None)
+    monkeypatch.delenv("ABKIT_MEMORY_LIMIT", raising=False)
+
+    def limit_bytes() -> float:
+        text = engine.connect().raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        value, unit = text.split()
+        return float(value) * {"MiB": 2**20, "GiB": 2**30, "MB": 1e6, "GB": 1e9}[unit]
+
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    # DuckDB prints the limit rounded to 0.1 GiB
+    assert limit_bytes() == pytest.approx(min(2e9, total // 2 // 10**6 * 1e6), rel=0.05)
+    engine.configure(memory_limit="duckdb")
+    assert limit_bytes() > min(2e9, total / 2) * 1.2  # DuckDB's 80 % of memory
+    engine.configure(memory_limit=None)
+
+
+def test_out_of_memory_names_the_setting_to_raise():
+    import duckdb
+
+    from abkit._files import known_cause
+
+    exc = duckdb.OutOfMemoryException(
+        "Out of Memory Error: could not allocate block of size 256.0 KiB (1.8 GiB/1.8 GiB used)"
+    )
+    said = known_cause(exc)
+    assert said is not None and "ABKIT_MEMORY_LIMIT=8GB" in said and "1.8 GiB used" in said
 
 
 def test_engine_settings_from_environment(monkeypatch):

@@ -35,7 +35,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -337,10 +337,15 @@ def _refresh_locked(
         groups, covariates = opts.group_columns(logs.exposures)
         exposures = label_segments(logs.exposures, groups)
         events = logs.events
-        last = scalar((events.ts if events is not None else exposures.exposed_at).max(), con)
+        last: datetime | None = None
+        if events is not None:  # the last event, from the per-day counts
+            last = None if span is None else span.latest
+        else:
+            got = scalar(exposures.exposed_at.max(), con)
+            last = None if got is None else got.to_pydatetime()
         seal = sealed
         if last is not None:
-            end = min(as_of, last.to_pydatetime()) - timedelta(hours=st.buffer_hours)
+            end = min(as_of, last) - timedelta(hours=st.buffer_hours)
             seal = end if seal is None else max(seal, end)
         event_metrics = all_event_parts(opts.metrics)
         proxies = mergeable_parts(event_metrics)
@@ -410,13 +415,30 @@ def _span(
     stored = None if manifest is None else manifest["sealed"].get("days")
     if stored is None or sealed is None:
         return log_span(logs)
-    ev = logs.events
-    fresh = execute(
-        day_histogram(ev.filter(ev.ts > ibis.literal(sealed)), backend="duckdb"), logs.con
-    )
+    ev, xp, lit = logs.events, logs.exposures, ibis.literal(sealed)
+    fresh = execute(day_histogram(ev.filter(ev.ts > lit), backend="duckdb"), logs.con)
     days = merge_days([pd.DataFrame(stored, columns=["day", "n", "lo", "hi"]), fresh])
-    x = execute(exposure_range(logs.exposures, backend="duckdb"), logs.con)
-    return event_span(days.assign(x_lo=x["x_lo"].iloc[0], x_hi=x["x_hi"].iloc[0]))
+    # the exposures' range: the sealed rows' (kept) and the newer rows'
+    x = execute(exposure_range(xp.filter(xp.exposed_at > lit), backend="duckdb"), logs.con)
+    held = manifest["sealed"] if manifest is not None else {}
+    lo = _known([_micros(held.get("x_min")), x["x_lo"].iloc[0]])
+    hi = _known([_micros(held.get("x_max")), x["x_hi"].iloc[0]])
+    return event_span(days.assign(x_lo=min(lo) if lo else None, x_hi=max(hi) if hi else None))
+
+
+def _micros(iso_time: str | None) -> int | None:
+    """An ISO time of the manifest as epoch microseconds (as exposure_range gives them)."""
+    if iso_time is None:
+        return None
+    t = datetime.fromisoformat(iso_time) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (t.days * 86_400 + t.seconds) * 1_000_000 + t.microseconds
+
+
+def _known(values: list[Any]) -> list[int]:
+    """The values that are not missing, as integers."""
+    import pandas as pd
+
+    return [int(v) for v in values if v is not None and not bool(pd.isna(v))]
 
 
 def _analysis(
@@ -534,6 +556,7 @@ def _no_rows() -> dict[str, Any]:
         "x_null_variants": 0,
         "x_null_times": 0,
         "x_min": None,
+        "x_max": None,
         "event_rows": 0,
         "categories": {},
         "days": [],

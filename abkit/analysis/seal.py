@@ -65,7 +65,6 @@ from abkit.query.state import (
     merge_exposures,
     merge_orphans,
     merged_orphans,
-    orphan_events,
     split_merge,
 )
 
@@ -95,11 +94,13 @@ def _add_exposure_counts(
     out: dict[str, Any], con: BaseBackend, x_seal: ir.Table, as_of: datetime
 ) -> None:
     """The sealed exposure rows' counts added to ``out``."""
-    xc = execute(exposure_counts(x_seal, as_of), con).iloc[0]
+    counts = exposure_counts(x_seal, as_of)
+    xc = execute(counts.mutate(x_max=x_seal.exposed_at.max()), con).iloc[0]
     for k, name in zip(X_COUNTS[:4], SEALED_X_COUNTS, strict=True):
         out[name] = int(out.get(name, 0)) + scalar_count(xc[k])
-    lows = [t for t in (parse_iso(out["x_min"]), timestamp(xc[X_MIN])) if t is not None]
-    out["x_min"] = iso(min(lows)) if lows else None
+    for key, col, pick in (("x_min", X_MIN, min), ("x_max", "x_max", max)):
+        got = [t for t in (parse_iso(out.get(key)), timestamp(xc[col])) if t is not None]
+        out[key] = iso(pick(got)) if got else None
 
 
 def _add_event_categories(out: dict[str, Any], con: BaseBackend, sealed_pu: ir.Table) -> None:
@@ -172,7 +173,12 @@ def seal_in_place(
         exposed = _all_exposed(con, loc, settler is not None)
         e_seal = _sealing(events, "ts", sealed, seal)
         pu = per_unit_events(
-            e_seal, as_first(exposed, carry), proxies, as_of=as_of, backend="duckdb"
+            e_seal,
+            as_first(exposed, carry),
+            proxies,
+            as_of=as_of,
+            backend="duckdb",
+            unexposed_by_id=True,
         )
         layout = activity_layout(pu, event_metrics, proxies)
         create_table(con, e_new, pu.table)
@@ -190,7 +196,7 @@ def seal_in_place(
         _add_event_categories(out, con, sealed_pu)
         # events of ids without a sealed exposure, per id; those exposed (and sealed) by now
         # become events before exposure
-        lone = orphan_events(e_seal, exposed)
+        lone = _orphans_of(sealed_pu)
         stored_o = con.table("orphans", database=loc).cast(lone.schema())
         _, merged_o = split_merge(stored_o, lone, "unit_id", merged_orphans)
         create_table(con, o_new, merged_o)
@@ -209,6 +215,13 @@ def seal_in_place(
         if settler is not None:
             out["settled_units"] = settle(con, alias, seal, settler, layout, recompute=back > 0)
     return out
+
+
+def _orphans_of(sealed_pu: ir.Table) -> ir.Table:
+    """Per id, the never-exposed event rows of a per-unit pass run with ``unexposed_by_id``
+    (as :func:`abkit.query.state.orphan_events` counts them, from the same join)."""
+    t = sealed_pu.filter(sealed_pu[CAT_COL] == EV_UNEXPOSED)
+    return t.group_by(unit_id=t[EU]).aggregate(**{ORPHAN_ROWS: t[E_ROWS].sum().cast("int64")})
 
 
 def _all_exposed(con: BaseBackend, loc: tuple[str, str], settled: bool) -> ir.Table:
@@ -248,7 +261,12 @@ def write_new_state(
         exposed = con.table("exposed", database=loc)
         e_seal = _sealing(events, "ts", None, seal)
         pu = per_unit_events(
-            e_seal, as_first(exposed, carry), proxies, as_of=as_of, backend="duckdb"
+            e_seal,
+            as_first(exposed, carry),
+            proxies,
+            as_of=as_of,
+            backend="duckdb",
+            unexposed_by_id=True,
         )
         layout = activity_layout(pu, event_metrics, proxies)
         name = "_abkit_seal_" + uuid.uuid4().hex[:12]
@@ -259,10 +277,10 @@ def write_new_state(
         )
         _add_event_categories(out, con, sealed_pu)
         _add_event_days(out, con, e_seal)
-        drop_table(con, f"{db}.{name}")
-        kept, moved = merge_orphans([orphan_events(e_seal, exposed)], exposed)
+        kept, moved = merge_orphans([_orphans_of(sealed_pu)], exposed)
         create_table(con, f"{db}.orphans", kept)
         assert not scalar_count(scalar(moved, con))  # sealed exposures were known to the pass
+        drop_table(con, f"{db}.{name}")
         if settler is not None:
             create_settled_tables(con, db)
             out["settled_units"] = settle(con, alias, seal, settler, layout, recompute=False)

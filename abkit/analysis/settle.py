@@ -131,9 +131,10 @@ def settle(
     db, loc = f'"{alias}".main', (alias, "main")
     tag = uuid.uuid4().hex[:12]
     exposed = con.table("exposed", database=loc)
-    ids = exposed.filter(
-        exposed[T0].notnull() & (exposed[T0] <= ibis.literal(settler.cutoff(seal)))
-    ).select("unit_id")
+    cut = settler.cutoff(seal)
+    ids = exposed.filter(exposed[T0].notnull() & (exposed[T0] <= ibis.literal(cut))).select(
+        "unit_id"
+    )
     ids_name = f"{db}._abkit_settle_{tag}"
     create_table(con, ids_name, ids)
     try:
@@ -143,7 +144,7 @@ def settle(
         if not n_new and have and not recompute:
             return _count(con, db)
         keys = con.table(ids_name.rsplit(".", 1)[1], database=loc)
-        new_x = exposed.semi_join(keys, exposed.unit_id == keys.unit_id)
+        new_x = exposed.filter(exposed[T0] <= ibis.literal(cut))
         acts = con.table("activity", database=loc)
         new_a = acts.semi_join(keys, acts[EU] == keys.unit_id)
         if recompute or not have:  # every settled unit's rows from the per-unit tables
@@ -169,9 +170,11 @@ def settle(
         finally:
             drop_table(con, tmp)
         if n_new:
-            moves = (("exposed", X_SETTLED, "unit_id"), ("activity", A_SETTLED, EU))
-            for src, dst, key in moves:
-                where = f"{key} IN (SELECT unit_id FROM {ids_name})"
+            # the exposures by their own t0 (a filter), the activity rows by the settled ids
+            at = f"{T0} <= '{cut.isoformat()}'::TIMESTAMPTZ"
+            wheres = ((("exposed", X_SETTLED), at), (("activity", A_SETTLED), None))
+            for (src, dst), where in wheres:
+                where = where or f"{EU} IN (SELECT unit_id FROM {ids_name})"
                 con.raw_sql(f"INSERT INTO {db}.{dst} SELECT * FROM {db}.{src} WHERE {where}")
                 con.raw_sql(f"DELETE FROM {db}.{src} WHERE {where}")
         return _count(con, db)

@@ -68,6 +68,7 @@ def per_unit_events(
     backend: str,
     lookback: int | None = None,
     adjusted: Sequence[Metric] = (),
+    unexposed_by_id: bool = False,
 ) -> PerUnit:
     """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
 
@@ -137,7 +138,13 @@ def per_unit_events(
         else_=EV_LATE,
     )
     j = j.mutate(
-        _eu=ibis.ifelse(keep, j.unit_id, ibis.null(j.unit_id.type())),
+        # unexposed_by_id: the never-exposed rows grouped by id too (a refresh's seal keeps them
+        # per id, without a second join of the events to the units)
+        _eu=ibis.ifelse(
+            (keep | (cat == EV_UNEXPOSED)) if unexposed_by_id else keep,
+            j.unit_id,
+            ibis.null(j.unit_id.type()),
+        ),
         **{CAT_COL: cat.cast("int8")},
     )
     event_col = j.event if "event" in j.columns else None
