@@ -91,6 +91,7 @@ def main() -> None:
     if args.old is not None:
         trees = {"old": args.old, "new": args.new}
     rows: dict[str, dict[str, list[tuple[float, int]]]] = {t: {} for t in trees}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tiny = work / "tiny"
@@ -106,6 +107,7 @@ def main() -> None:
                 for tree_name, tree in trees.items():
                     rows[tree_name].setdefault(name, []).append(_run(cmd, tree))
                     print(tree_name, name, rows[tree_name][name][-1], flush=True)
+    load_after = os.getloadavg()
     med = {
         t: {n: (statistics.median(w for w, _ in r), max(m for _, m in r)) for n, r in by.items()}
         for t, by in rows.items()
@@ -115,7 +117,9 @@ def main() -> None:
         "",
         f"`{' '.join(['benchmarks/bench_report.py', *sys.argv[1:]])}` on {platform.node()} "
         f"({os.cpu_count()} CPUs), Python {platform.python_version()}; medians of {args.reps} "
-        "fresh processes, peak RSS the largest of them.",
+        "fresh processes, peak RSS the largest of them. Load average (1, 5, 15 min) "
+        f"{' / '.join(f'{x:.2f}' for x in load_before)} before, "
+        f"{' / '.join(f'{x:.2f}' for x in load_after)} after.",
         "",
         "| tree | analyze s | report s | tiny report s | (report − tiny) / analyze | "
         "analyze peak MB | report peak MB |",

@@ -24,6 +24,8 @@ from abkit.report.summary import build_summary, write_json_atomic
 from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival
+from abkit.retention._novelty_sums import calendar_windows
+from abkit.retention._units import share
 from abkit.retention.curve import curve_and_cohorts
 from abkit.stats import sequential_tuning
 
@@ -94,6 +96,28 @@ class ReportContext:
             )
         return cast("tuple[Any, Any]", self.cache["views"])
 
+    def shared(self) -> Any:
+        """The logs scanned once into the per-unit table that time to churn, the churn
+        regression and novelty read instead of the events (computed once; None without events,
+        when no such view is asked for, or when the logs cannot be prepared — each view then
+        reads the logs and says why it cannot be shown)."""
+        r = self.spec.report
+        k, novelty_days = r.churn_inactive_days, long_term.novelty_days(self)
+        if not self.has_events or self.result.as_of is None or (k == 0 and not novelty_days):
+            return None
+        if "shared" not in self.cache:
+            last = max(r.churn_tau + k - 1 if k else 0, novelty_days or 0)
+            try:
+                self.cache["shared"] = share(
+                    carry=self.spec.segments if k else (),
+                    last_day=last,
+                    windows=calendar_windows(novelty_days) if novelty_days else None,
+                    **self._view_args(),
+                )
+            except DataError:
+                self.cache["shared"] = None
+        return self.cache["shared"]
+
     def churn(self) -> Any:
         """Time to churn (None when skipped or without events)."""
         k = self.spec.report.churn_inactive_days
@@ -111,6 +135,7 @@ class ReportContext:
                 as_of=args["as_of"],
                 columns=args["columns"],
                 tz=args["tz"],
+                shared=self.shared(),
             )
         except DataError as exc:  # e.g. more inactive days than the log covers: the report stays
             self.cache["skipped:churn"] = str(exc)

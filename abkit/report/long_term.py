@@ -18,7 +18,14 @@ from abkit.retention.surrogate import surrogate_forecast
 #: the views take the report's ReportContext (typed loosely: context imports this module)
 ReportContext = Any
 
-__all__ = ["NOVELTY_DAYS", "forecasts", "hazards", "long_term_summary", "novelty_view"]
+__all__ = [
+    "NOVELTY_DAYS",
+    "forecasts",
+    "hazards",
+    "long_term_summary",
+    "novelty_days",
+    "novelty_view",
+]
 
 #: days since exposure the novelty trend spans (fewer when the log is shorter)
 NOVELTY_DAYS = 14
@@ -47,6 +54,7 @@ def forecasts(ctx: ReportContext) -> list[Any]:
                         surrogates=surrogates,
                         control=ctx.spec.control,
                         alpha=ctx.spec.alpha,
+                        shared=ctx.shared(),
                         **ctx._view_args(),
                     )
                 )
@@ -71,11 +79,19 @@ def _once(ctx: ReportContext, section: str, view: Any, **kw: Any) -> Any:
     return ctx.cache[section]
 
 
-def novelty_view(ctx: ReportContext) -> Any:
-    """Does the lift fade or grow with the days since exposure? (None when not computable)."""
+def novelty_days(ctx: ReportContext) -> int | None:
+    """The days the novelty trend spans (None: the view is not shown)."""
     if not ctx.has_events or ctx.result.as_of is None or ctx.spec.report.curve_days == 0:
         return None
-    return _once(ctx, "novelty", novelty, days=min(NOVELTY_DAYS, ctx.spec.report.curve_days))
+    return min(NOVELTY_DAYS, int(ctx.spec.report.curve_days))
+
+
+def novelty_view(ctx: ReportContext) -> Any:
+    """Does the lift fade or grow with the days since exposure? (None when not computable)."""
+    days = novelty_days(ctx)
+    if days is None:
+        return None
+    return _once(ctx, "novelty", novelty, days=days, shared=ctx.shared())
 
 
 def hazards(ctx: ReportContext) -> Any:
@@ -90,6 +106,7 @@ def hazards(ctx: ReportContext) -> Any:
         attributes=ctx.spec.segments,
         inactive_days=r.churn_inactive_days,
         tau=r.churn_tau,
+        shared=ctx.shared(),
     )
 
 

@@ -10,10 +10,21 @@ from typing import TYPE_CHECKING, Any
 from abkit.data import Logs, prepare_logs, require_events_occur, resolve_as_of
 from abkit.errors import DataError, SpecError
 from abkit.query import first_exposures
+from abkit.query.units_table import (
+    LAST_DAY,
+    UNIT_DAYS_BACKENDS,
+    CalendarWindows,
+    UnitDays,
+    unit_days,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
+
+#: the fewest days the shared table holds, so that a D30 surrogate forecast (the default
+#: long-term target) reads it too
+SHARED_MIN_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +35,8 @@ class Prepared:
     #: one row per unit seen in a single variant by as_of: unit_id, variant, t0
     units: ir.Table
     as_of: datetime
+    #: the per-unit table the views of a report share (:func:`share`; None: read the logs)
+    days: UnitDays | None = None
 
     @property
     def con(self) -> BaseBackend:
@@ -52,6 +65,61 @@ def prepare(
     first = first_exposures(logs.exposures, as_of=as_of_dt, backend=str(logs.con.name))
     units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0")
     return Prepared(logs, units, as_of_dt)
+
+
+def share(
+    exposures: Any,
+    events: Any,
+    *,
+    as_of: datetime | str | None,
+    columns: Mapping[str, str] | None,
+    tz: str | None,
+    con: Any = None,
+    carry: Sequence[str] = (),
+    last_day: int = 0,
+    windows: CalendarWindows | None = None,
+) -> Prepared:
+    """:func:`prepare`, and the logs scanned once into the per-unit table the views then read
+    instead (:func:`abkit.query.units_table.unit_days`: active days ``0..last_day`` and those
+    of the ``carry`` columns that are exposure columns, at the first exposure; at least
+    :data:`SHARED_MIN_DAYS` days). Pass the result as ``shared=`` to
+    :func:`~abkit.retention.churn_survival`, :func:`~abkit.retention.churn_regression`,
+    :func:`~abkit.retention.novelty` and :func:`~abkit.retention.surrogate_forecast`; each
+    falls back to the logs for what the table does not hold (an ``event=`` filter, more days,
+    another attribute, a backend without bit masks).
+    """
+    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    if str(p.con.name) not in UNIT_DAYS_BACKENDS:
+        return p
+    # what is not an exposure column is left to the view that asks for it (and says so)
+    have = p.logs.exposures.columns
+    kept = [c for c in dict.fromkeys(carry) if c in have and c not in ("unit_id", "variant", "t0")]
+    ud = unit_days(
+        p.logs.exposures,
+        p.events,
+        as_of=p.as_of,
+        con=p.con,
+        carry=kept,
+        last_day=min(max(last_day, SHARED_MIN_DAYS), LAST_DAY),
+        windows=windows,
+    )
+    return Prepared(p.logs, p.units, p.as_of, ud)
+
+
+def shared_or_prepare(
+    shared: Prepared | None,
+    exposures: Any,
+    events: Any,
+    *,
+    as_of: datetime | str | None,
+    columns: Mapping[str, str] | None,
+    tz: str | None,
+    con: Any,
+) -> Prepared:
+    """The report's shared preparation when given (its logs already loaded), else :func:`prepare`."""
+    if shared is not None:
+        return shared
+    return prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
 
 
 def order_variants(found: Sequence[str], control: str) -> list[str]:

@@ -13,8 +13,14 @@ from abkit._display import arm_sizes, decision_words, fmt_when, more_lines, tone
 from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
 from abkit.errors import DataError
-from abkit.retention._units import order_variants, positive_days, prepare, require_activity_events
-from abkit.retention.hazards import churn_times
+from abkit.retention._units import (
+    Prepared,
+    order_variants,
+    positive_days,
+    require_activity_events,
+    shared_or_prepare,
+)
+from abkit.retention.hazards import churn_times, churn_times_shared
 from abkit.stats.survival import (
     KMCurve,
     LogRankResult,
@@ -187,17 +193,21 @@ def churn_survival(
     columns: dict[str, str] | None = None,
     tz: str | None = None,
     con: Any = None,
+    shared: Prepared | None = None,
 ) -> ChurnResult:
     """Time until ``inactive_days`` consecutive inactive days, per variant (see :class:`ChurnResult`).
 
     The per-unit churn day is found in the engine with one window function over distinct active
-    days; only ``(variant, time, churned, units)`` counts come back.
+    days; only ``(variant, time, churned, units)`` counts come back. With ``shared`` (the
+    per-unit table a report shares, :func:`abkit.retention._units.share`, of the same logs and
+    ``as_of``) the churn days are read from that table instead of the events, when it holds them.
     """
     positive_days(inactive_days=inactive_days, tau=tau)
-    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    p = shared_or_prepare(shared, exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     require_activity_events(p, event, "churn_survival")
     k = inactive_days
-    u, immature = churn_times(p, p.units, inactive_days=k, tau=tau, event=event)
+    got = churn_times_shared(p, inactive_days=k, tau=tau, event=event)
+    u, immature = got or churn_times(p, p.units, inactive_days=k, tau=tau, event=event)
     n_immature = int(execute(immature, p.con))
     counts = execute(u.group_by(["variant", "time", "churned"]).aggregate(units=u.count()), p.con)
     if counts.empty:

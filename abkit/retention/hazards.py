@@ -53,12 +53,13 @@ from abkit._format import fmt_p
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import day_index, first_exposures
+from abkit.query.units_table import bit_count
 from abkit.retention._units import (
     event_names,
     order_variants,
     positive_days,
-    prepare,
     require_activity_events,
+    shared_or_prepare,
 )
 from abkit.stats._common import check_alpha, crit_z
 
@@ -69,7 +70,14 @@ if TYPE_CHECKING:
 
     from abkit.retention._units import Prepared
 
-__all__ = ["ChurnRegression", "HazardTerm", "churn_regression", "churn_times", "ph_test"]
+__all__ = [
+    "ChurnRegression",
+    "HazardTerm",
+    "churn_regression",
+    "churn_times",
+    "churn_times_shared",
+    "ph_test",
+]
 
 #: columns of the per-unit churn table; an attribute may not be called so
 RESERVED = ("unit_id", "variant", "t0", "time", "churned", "units")
@@ -112,6 +120,51 @@ def churn_times(
     u = units.left_join(churn, "unit_id")
     # fewer than K whole days observed: no run of K inactive days can be checked yet, so the
     # unit carries no information about churn — it is immature, not "survived day 0"
+    immature = u.filter(u._h < k).count()
+    u = u.filter(u._h >= k)
+    churned = u._c.notnull() & (u._c <= tau)
+    time = ibis.ifelse(churned, u._c, ibis.least(ibis.greatest(u._h - k, 0), tau))
+    u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
+    return u.drop("_h", "_c"), immature
+
+
+def churn_times_shared(
+    p: Prepared,
+    *,
+    inactive_days: int,
+    tau: int,
+    event: str | Sequence[str] | None = None,
+    attributes: Sequence[str] = (),
+) -> tuple[ir.Table, ir.IntegerScalar] | None:
+    """:func:`churn_times` of the units (with ``attributes``) from the report's per-unit table
+    (:func:`abkit.retention._units.share`), the same rows without reading the events; None when
+    the table does not hold what the definition needs (an ``event=`` filter, a horizon
+    ``tau + inactive_days`` beyond its days, an attribute it did not carry).
+
+    With ``h = min(age, tau + K)`` and ``I`` the mask of inactive days ``0..h-1``, bit ``c`` of
+    ``I & (I >> 1) & … & (I >> K-1)`` is set when days ``c..c+K-1`` are all inactive and before
+    ``h``: its lowest set bit is the first such run, which is where :func:`churn_times`' window
+    over the active days (and the sentinel at ``h``) finds the first gap of ``K`` or more days.
+    """
+    import ibis
+
+    ud, k = p.days, inactive_days
+    if (
+        ud is None
+        or event_names(event) is not None
+        or tau + k > ud.last_day + 1
+        or not set(attributes) <= set(ud.carry)
+    ):
+        return None
+    t = ud.table
+    one = ibis.literal(1, "int64")
+    h = ibis.least(t.age, tau + k)
+    inactive = ~t.active & ((one << h) - one)
+    run = inactive
+    for shift in range(1, k):
+        run = run & (inactive >> shift)
+    first_run = ibis.ifelse(run == 0, ibis.null("int64"), bit_count((run & -run) - one))
+    u = t.select("unit_id", "variant", "t0", *attributes, _h=h, _c=first_run)
     immature = u.filter(u._h < k).count()
     u = u.filter(u._h >= k)
     churned = u._c.notnull() & (u._c <= tau)
@@ -342,6 +395,7 @@ def churn_regression(
     columns: dict[str, str] | None = None,
     tz: str | None = None,
     con: Any = None,
+    shared: Prepared | None = None,
 ) -> ChurnRegression:
     """Cox proportional-hazards model of the time to churn (see :class:`ChurnRegression`).
 
@@ -352,6 +406,9 @@ def churn_regression(
         inactive_days, tau, event, as_of: the churn definition of
             :func:`~abkit.retention.churn_survival`.
         alpha: level of the intervals, of the treatment tests and of the PH check.
+        shared: the per-unit table a report shares (:func:`abkit.retention._units.share`, of
+            the same logs and ``as_of``): read instead of the events when it holds the
+            definition's days and the attributes.
 
     What leaves the engine: the counts of units per (variant, attributes, strata, time,
     churned) — for categorical attributes a few thousand rows at most; a numeric attribute
@@ -362,15 +419,19 @@ def churn_regression(
     check_alpha(alpha)
     attributes, strata = tuple(attributes), tuple(strata)
     cols = tuple(dict.fromkeys((*attributes, *strata)))
-    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    p = shared_or_prepare(shared, exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     require_activity_events(p, event, "churn_regression")
     for c in cols:
         if c in RESERVED or c not in p.logs.exposures.columns:
             have = sorted(set(p.logs.exposures.columns) - set(RESERVED))
             raise SpecError(f"attribute {c!r} is not an exposure column; the exposures have {have}")
-    first = first_exposures(p.logs.exposures, as_of=p.as_of, carry=cols, backend=str(p.con.name))
-    units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0", *cols)
-    u, immature = churn_times(p, units, inactive_days=inactive_days, tau=tau, event=event)
+    got = churn_times_shared(p, inactive_days=inactive_days, tau=tau, event=event, attributes=cols)
+    if got is None:
+        be = str(p.con.name)
+        first = first_exposures(p.logs.exposures, as_of=p.as_of, carry=cols, backend=be)
+        units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0", *cols)
+        got = churn_times(p, units, inactive_days=inactive_days, tau=tau, event=event)
+    u, immature = got
     counts = execute(
         u.group_by(["variant", *cols, "time", "churned"]).aggregate(units=u.count()), p.con
     )

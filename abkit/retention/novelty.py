@@ -51,19 +51,20 @@ from abkit._format import fmt_p, p_clause
 from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.query import DAY_US, day_index, exact_sum
+from abkit.query.units_table import bit_count
+from abkit.retention._novelty_sums import cross_products, cross_products_days, per_unit_day
 from abkit.retention._units import (
     event_names,
     order_variants,
     positive_days,
-    prepare,
     require_activity_events,
+    shared_or_prepare,
 )
 from abkit.stats._common import check_alpha, crit_z, pvalue_z
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
-    from ibis.backends import BaseBackend
     from matplotlib.axes import Axes
 
     from abkit.retention._units import Prepared
@@ -378,6 +379,7 @@ def novelty(
     columns: dict[str, str] | None = None,
     tz: str | None = None,
     con: Any = None,
+    shared: Prepared | None = None,
 ) -> NoveltyResult:
     """Does the lift change with the days since exposure? (see :class:`NoveltyResult`).
 
@@ -394,6 +396,10 @@ def novelty(
         event: event name(s) that count as activity (default: every event).
         as_of: cut-off (default: the last event).
         alpha: level of the test of the slope and of every interval.
+        shared: the per-unit table a report shares (:func:`abkit.retention._units.share` of
+            the same logs and ``as_of``, with ``calendar_windows`` of
+            :mod:`abkit.retention._novelty_sums`): for ``metric="active"`` without ``event=``
+            the sums are read from it instead of the events.
 
     What leaves the engine: per variant the numbers of mature and immature units; per
     (variant, d, d') the sums ``Σ_u x_ud x_ud'`` (and ``Σ_u x_ud``); per (cohort, variant) the
@@ -409,16 +415,20 @@ def novelty(
     if scale not in ("relative", "absolute"):
         raise SpecError(f"scale must be 'relative' or 'absolute', got {scale!r}")
     check_alpha(alpha)
-    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    p = shared_or_prepare(shared, exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     require_activity_events(p, event, "novelty")
     ev = _qualifying(p.events, event)
-    observed = micros_between(str(p.con.name), p.units.t0, ibis.literal(p.as_of))
+    # the same units as p.units: the shared table's when there is one (no exposure scan)
+    units = p.units if p.days is None else p.days.table
+    from_days = p.days is not None and metric == "active" and event is None
+    from_days = from_days and days <= p.days.last_day  # type: ignore[union-attr]
+    observed = micros_between(str(p.con.name), units.t0, ibis.literal(p.as_of))
     mature = observed >= (days + 1) * DAY_US
     sizes = execute(
-        p.units.group_by("variant").aggregate(
+        units.group_by("variant").aggregate(
             n=mature.cast("int64").sum(),
             immature=(~mature).cast("int64").sum(),
-            first=p.units.t0.min(),
+            first=units.t0.min(),
         ),
         p.con,
     )
@@ -432,9 +442,12 @@ def novelty(
             f"no unit is observed for all {days} days by as_of ({fmt_when(p.as_of)}); lower "
             "days= or wait for more data"
         )
-    sums = _cross_products(p.units.filter(mature), ev, days, metric, p.con)
+    if from_days:
+        sums = cross_products_days(units.filter(mature), days, p.con)
+    else:
+        sums = cross_products(units.filter(mature), ev, days, metric, p.con)
     did_groups, did_info, did_note = _cohort_sums(
-        p, ev, days, cohort_days, metric, sizes["first"].min()
+        p, units, ev, days, cohort_days, metric, sizes["first"].min(), from_days
     )
     trends = {}
     for v in variants[1:]:
@@ -456,35 +469,6 @@ def _qualifying(ev: ir.Table, event: str | Sequence[str] | None) -> ir.Table:
     if "event" not in ev.columns:
         raise SpecError("event= needs an 'event' column in the events table")
     return ev.filter(ev.event.isin(names)).select("unit_id", "ts")
-
-
-def _per_unit_day(rows: ir.Table, metric: str, keys: list[str]) -> ir.Table:
-    """One row per (unit, day): ``_x`` = 1 (active) or the day's number of events."""
-    import ibis
-
-    if metric == "active":
-        return rows.select(*keys).distinct().mutate(_x=ibis.literal(1, type="int64"))
-    return rows.group_by(keys).aggregate(_x=rows.count())
-
-
-def _cross_products(
-    units: ir.Table, ev: ir.Table, days: int, metric: str, con: BaseBackend
-) -> pd.DataFrame:
-    """Per (variant, d1 <= d2): ``s2 = Σ_u x_ud1 x_ud2`` and, where d1 = d2, ``s1 = Σ_u x_ud1``."""
-    j = ev.join(units.select("unit_id", "variant", "t0"), "unit_id")
-    j = j.filter(j.ts >= j.t0).mutate(_day=day_index(str(con.name), j.t0, j.ts))
-    j = j.filter((j._day >= 1) & (j._day <= days))
-    ud = _per_unit_day(j, metric, ["unit_id", "variant", "_day"])
-    a = ud.select("unit_id", "variant", d1=ud._day, x1=ud._x)
-    b = ud.select("unit_id", d2=ud._day, x2=ud._x)
-    pairs = a.join(b, "unit_id")
-    pairs = pairs.filter(pairs.d1 <= pairs.d2)
-    out = pairs.group_by(["variant", "d1", "d2"]).aggregate(
-        s2=(pairs.x1 * pairs.x2).sum(), s1=pairs.x1.sum()
-    )
-    df = execute(out, con)
-    df["variant"] = df["variant"].astype(str)
-    return df
 
 
 def _matrices(sums: pd.DataFrame, variant: str, days: int) -> tuple[np.ndarray, np.ndarray]:
@@ -555,11 +539,19 @@ def _untested(v: str, why: str, alpha: float) -> NoveltyTrend:
 
 
 def _cohort_sums(
-    p: Prepared, ev: ir.Table, days: int, cohort_days: int, metric: str, first: Any
+    p: Prepared,
+    units: ir.Table,
+    ev: ir.Table,
+    days: int,
+    cohort_days: int,
+    metric: str,
+    first: Any,
+    from_days: bool = False,
 ) -> tuple[pd.DataFrame | None, tuple[int, datetime], str | None]:
     """Per (cohort, variant): n, Σm, Σm² and the mean exposure age at the windows' start, over
     ``C`` calendar windows after both cohorts are exposed (``m``: the unit's mean of x over
-    the windows)."""
+    the windows). ``from_days``: the active windows are counted from the shared table's
+    ``windows`` mask when it holds these windows."""
     import ibis
     import pandas as pd
 
@@ -579,19 +571,25 @@ def _cohort_sums(
             ),
         )
     first_lit, start_lit = ibis.literal(first_t0), ibis.literal(start)
-    since = micros_between(be, first_lit, p.units.t0)
-    u = p.units.filter(since < 2 * cohort_days * DAY_US)
+    since = micros_between(be, first_lit, units.t0)
+    u = units.filter(since < 2 * cohort_days * DAY_US)
     u = u.mutate(
         cohort=ibis.ifelse(since < cohort_days * DAY_US, "early", "late"),
         _age=micros_between(be, u.t0, start_lit).cast("float64") / DAY_US,
     )
-    j = ev.join(u.select("unit_id"), "unit_id")
-    j = j.filter((j.ts >= start_lit) & (j.ts < ibis.literal(start + timedelta(days=windows))))
-    j = j.mutate(_w=day_index(be, start_lit, j.ts))
-    per_window = _per_unit_day(j, metric, ["unit_id", "_w"])
-    per_unit = per_window.group_by("unit_id").aggregate(_k=per_window._x.sum())
-    m = u.left_join(per_unit, "unit_id")
-    m = m.mutate(_k=m._k.fill_null(0))
+    ud = p.days
+    if from_days and ud is not None and ud.windows_start == start and ud.windows >= windows:
+        # an event in window w sets bit w: the unit's active windows are the set bits
+        m = u.mutate(_k=bit_count(u.windows & ((1 << windows) - 1)))
+    else:
+        u = u.select("unit_id", "variant", "cohort", "_age")
+        j = ev.join(u.select("unit_id"), "unit_id")
+        j = j.filter((j.ts >= start_lit) & (j.ts < ibis.literal(start + timedelta(days=windows))))
+        j = j.mutate(_w=day_index(be, start_lit, j.ts))
+        per_window = per_unit_day(j, metric, ["unit_id", "_w"])
+        per_unit = per_window.group_by("unit_id").aggregate(_k=per_window._x.sum())
+        m = u.left_join(per_unit, "unit_id")
+        m = m.mutate(_k=m._k.fill_null(0))
     out = m.group_by(["cohort", "variant"]).aggregate(
         n=m.count(), s1=m._k.sum(), s2=(m._k * m._k).sum(), age=exact_sum(m._age)
     )

@@ -42,8 +42,9 @@ from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.metrics import ActiveDays, Retention
 from abkit.query import day_index
+from abkit.query.units_table import bit_count
 from abkit.query.values import in_window
-from abkit.retention._units import order_variants, prepare
+from abkit.retention._units import Prepared, order_variants, shared_or_prepare
 from abkit.stats import compare_proportions
 
 if TYPE_CHECKING:
@@ -156,14 +157,18 @@ def _cells(
     columns: dict[str, str] | None,
     tz: str | None,
     con: Any,
+    shared: Prepared | None = None,
 ) -> tuple[pd.DataFrame, datetime]:
     """Grouped counts: variant, one column per surrogate, ``_tm`` (target mature), ``_y``,
-    ``n`` — over units whose surrogates have matured by as_of."""
+    ``n`` — over units whose surrogates have matured by as_of. With ``shared`` (the report's
+    per-unit table) and no ``event=`` filter, from its ``active`` mask instead of the events."""
     import ibis
 
-    p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
+    p = shared_or_prepare(shared, exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     be, as_lit = str(p.con.name), ibis.literal(p.as_of)
     s_days = max(m.mature_after_days for m in surrogates)
+    if _reads_table(p, target, surrogates):
+        return _finish(p, _cells_from_table(p, target, surrogates, s_days), len(surrogates))
     units = p.units.mutate(_age=day_index(be, p.units.t0, as_lit))
     units = units.filter(units._age >= s_days)  # whole days since t0: the windows have ended
     needs_event = any(m.event for m in (target, *surrogates))
@@ -187,6 +192,49 @@ def _cells(
     keys = {f"_s{i}": u[f"_s{i}"].fill_null(0) for i in range(len(surrogates))}
     mature = u._age >= target.mature_after_days
     u = u.mutate(_tm=mature.cast("int64"), _y=ibis.ifelse(mature, u._y.fill_null(0), 0), **keys)
+    return _finish(p, u, len(surrogates))
+
+
+def _reads_table(p: Prepared, target: Retention, surrogates: Sequence[Surrogate]) -> bool:
+    """The shared per-unit table holds every window day of these metrics (and none filters
+    events by name)."""
+    metrics = (target, *surrogates)
+    return (
+        p.days is not None
+        and not any(m.event for m in metrics)
+        and max(m.window[1] for m in metrics) <= p.days.last_day
+    )
+
+
+def _cells_from_table(
+    p: Prepared, target: Retention, surrogates: Sequence[Surrogate], s_days: int
+) -> Any:
+    """The per-unit values of :func:`_cells` from the ``active`` mask: active days in
+    ``a..b`` = ``bit_count(active & bits(a..b))``, retained = any of those bits. The windows
+    end before ``age`` (``age >= s_days``, or the target mature), so each of their days has
+    ended by ``as_of`` and the mask holds it as the events would show it."""
+    import ibis
+
+    assert p.days is not None
+    t = p.days.table
+    u = t.filter(t.age >= s_days)
+
+    def value(m: Surrogate) -> Any:
+        a, b = m.window
+        hit = u.active & ibis.literal((1 << (b + 1)) - (1 << a), "int64")
+        if isinstance(m, ActiveDays):
+            return bit_count(hit)
+        return (hit != 0).cast("int64")
+
+    mature = u.age >= target.mature_after_days
+    keys = {f"_s{i}": value(m) for i, m in enumerate(surrogates)}
+    zero = ibis.literal(0, "int64")
+    return u.mutate(_tm=mature.cast("int64"), _y=ibis.ifelse(mature, value(target), zero), **keys)
+
+
+def _finish(p: Prepared, u: Any, n_surrogates: int) -> tuple[pd.DataFrame, datetime]:
+    """The grouped counts of the per-unit values ``u``, in a fixed order."""
+    keys = [f"_s{i}" for i in range(n_surrogates)]
     grouped = u.group_by(["variant", *keys, "_tm", "_y"]).aggregate(n=u.count())
     df = execute(grouped, p.con)
     df["variant"] = df["variant"].astype(str)
@@ -245,6 +293,7 @@ def surrogate_forecast(
     columns: dict[str, str] | None = None,
     tz: str | None = None,
     con: Any = None,
+    shared: Prepared | None = None,
 ) -> SurrogateForecast:
     """Forecast the lift of a long-term ``target`` (default D30 retention) from early
     ``surrogates`` (default: active days 1-7, D1 and D7 retention), per treatment.
@@ -260,6 +309,9 @@ def surrogate_forecast(
         alpha: 1 - the interval's level.
         n_boot, seed: the Poisson bootstrap's replicates and seed.
         columns, tz, con: as for ``Experiment.analyze``.
+        shared: the report's per-unit table (:func:`abkit.retention._units.share`), read instead
+            of the events when it holds every window day and no metric has ``event=`` (the
+            same counts; otherwise the logs are read). ``reference`` is always read from its logs.
 
     Raises:
         DataError: too few mature training units (fewer than 200, or 20 of either outcome).
@@ -296,7 +348,7 @@ def surrogate_forecast(
     if not 0 < alpha < 1:
         raise SpecError(f"alpha must be in (0, 1), got {alpha!r}")
     s_cols = [f"_s{i}" for i in range(len(surr))]
-    cells, as_of_dt = _cells(exposures, events, tgt, surr, as_of, columns, tz, con)
+    cells, as_of_dt = _cells(exposures, events, tgt, surr, as_of, columns, tz, con, shared)
     variants = order_variants(cells.variant.unique().tolist(), control)
     ref = cells.iloc[0:0]
     if reference is not None:

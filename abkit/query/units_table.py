@@ -1,0 +1,161 @@
+"""One per-unit table for the views a report shows: the logs scanned once, then only this.
+
+A report's retention views (time to churn, the churn regression, novelty) each read the whole
+event log for the same few facts per unit: its first exposure, its variant, some exposure
+attributes, and on which whole days since exposure it was active. :func:`unit_days` scans the
+logs once for those facts and materialises them as a DuckDB temporary table, one row per unit;
+each view then reads that table (a million rows) instead of the events (ten million).
+
+Columns: ``unit_id``, ``variant``, ``t0`` and the carried exposure columns of
+:func:`~abkit.query.exposures.first_exposures` (units seen in one variant by ``as_of``);
+``age`` = whole days observed, ``⌊(as_of − t0) / 24 h⌋``; ``active``, a bit mask: bit ``d`` is
+set when the unit has an event on day ``d`` (``t0 + d·24h <= ts < t0 + (d+1)·24h``) for the
+days ``d < age`` that have ended by ``as_of`` and ``d <= last_day``; and ``windows``: bit ``w``
+set when it has an event in the calendar window ``[start + w·24h, start + (w+1)·24h)`` for
+``w < n`` (:class:`CalendarWindows`; 0 without).
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from abkit.engine import bound_tables, compile_sql, execute, in_memory_tables, is_shared
+from abkit.errors import SpecError
+from abkit.query.exposures import day_index, first_exposures
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    from ibis.backends import BaseBackend
+
+__all__ = [
+    "LAST_DAY",
+    "UNIT_DAYS_BACKENDS",
+    "CalendarWindows",
+    "UnitDays",
+    "bit_count",
+    "unit_days",
+]
+
+#: the last day index the ``active`` mask can hold: a view shifts ``1 << h`` for ``h`` up to
+#: ``LAST_DAY + 1``, and ``1 << 63`` overflows a BIGINT
+LAST_DAY = 61
+#: backends with BIT_OR, shifts and temporary tables
+UNIT_DAYS_BACKENDS = ("duckdb",)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarWindows:
+    """``n`` consecutive 24-hour windows from ``after`` past the first unit's exposure."""
+
+    after: timedelta
+    n: int
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class UnitDays:
+    """The materialised per-unit table (dropped when this object is collected)."""
+
+    table: ir.Table
+    #: the last day index ``active`` holds (days up to it, and before ``age``)
+    last_day: int
+    carry: tuple[str, ...]
+    #: the first exposure of any unit in the table (None: no unit)
+    first_t0: datetime | None
+    #: where the calendar windows of ``windows`` start, and how many (None: not computed)
+    windows_start: datetime | None = None
+    windows: int = 0
+
+
+@ibis.udf.scalar.builtin(name="bit_count")  # type: ignore[untyped-decorator]
+def _duckdb_bit_count(v: dt.int64) -> dt.int8:
+    """DuckDB ``bit_count(BIGINT)``: a TINYINT."""
+
+
+def bit_count(x: Any) -> Any:
+    """The set bits of an int64 mask, as an int64 (DuckDB ``bit_count`` returns a TINYINT,
+    whose products overflow)."""
+    return _duckdb_bit_count(x).cast("int64")
+
+
+def _materialise(expr: ir.Table, con: BaseBackend) -> tuple[ir.Table, str]:
+    """``CREATE TEMP TABLE`` from ``expr`` (its in-memory inputs registered for this statement
+    only, as :func:`abkit.engine.execute` does); the table and its name."""
+    name = f"_abkit_unit_days_{uuid.uuid4().hex}"
+    sql = f'CREATE TEMP TABLE "{name}" AS {compile_sql(expr, con, inline_ctes=False)}'
+    tables = in_memory_tables(expr, con) if is_shared(con) else None
+    if tables is None:
+        con._run_pre_execute_hooks(expr)
+        con.raw_sql(sql)
+    else:
+        con._register_udfs(expr)
+        with bound_tables(con, tables):
+            con.raw_sql(sql)
+    return con.table(name), name
+
+
+def _drop(con: BaseBackend, names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        except Exception:  # the connection closed meanwhile: nothing left to free
+            return
+
+
+def unit_days(
+    exposures: ir.Table,
+    events: ir.Table,
+    *,
+    as_of: datetime,
+    con: BaseBackend,
+    carry: Sequence[str] = (),
+    last_day: int = LAST_DAY,
+    windows: CalendarWindows | None = None,
+) -> UnitDays:
+    """Scan the logs once into the per-unit table (see the module docstring).
+
+    ``exposures`` and ``events`` are prepared logs (:func:`abkit.data.prepare_logs`) on ``con``,
+    a DuckDB backend (:data:`UNIT_DAYS_BACKENDS`).
+    """
+    if not 0 <= last_day <= LAST_DAY:
+        raise SpecError(f"last_day must be in 0..{LAST_DAY}, got {last_day}")
+    be, as_lit = str(con.name), ibis.literal(as_of)
+    first = first_exposures(exposures, as_of=as_of, carry=tuple(carry), backend=be)
+    units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0", *carry)
+    units, u_name = _materialise(units.mutate(age=day_index(be, units.t0, as_lit)), con)
+    names = [u_name]
+    first_t0 = execute(units.t0.min(), con)
+    first_t0 = None if first_t0 is None or first_t0 != first_t0 else first_t0.to_pydatetime()
+    one, null = ibis.literal(1, "int64"), ibis.null("int64")
+    j = events.select("unit_id", "ts").join(units.select("unit_id", "t0", "age"), "unit_id")
+    j = j.filter(j.ts >= j.t0).mutate(_d=day_index(be, j.t0, j.ts))
+    in_day = (j._d < j.age) & (j._d <= last_day)
+    aggs = {"active": (one << ibis.ifelse(in_day, j._d, null)).bit_or()}
+    keep = in_day
+    start, n_windows = None, 0
+    if windows is not None and windows.n > 0 and first_t0 is not None:
+        start, n_windows = first_t0 + windows.after, windows.n
+        s_lit = ibis.literal(start)
+        in_w = (j.ts >= s_lit) & (j.ts < ibis.literal(start + timedelta(days=n_windows)))
+        # ts >= start here, so the day index from start is a floor
+        w = day_index(be, s_lit, j.ts)
+        aggs["windows"] = (one << ibis.ifelse(in_w, w, null)).bit_or()
+        keep = keep | in_w
+    j = j.filter(keep)
+    per_unit = j.group_by("unit_id").aggregate(**aggs)
+    t = units.left_join(per_unit, units.unit_id == per_unit.unit_id)
+    masks = {c: t[c].fill_null(0).cast("int64") for c in aggs}
+    if "windows" not in masks:
+        masks["windows"] = ibis.literal(0, "int64")
+    table, name = _materialise(t.select(*units.columns, **masks), con)
+    names.append(name)
+    out = UnitDays(table, last_day, tuple(carry), first_t0, start, n_windows)
+    weakref.finalize(out, _drop, con, names)
+    return out

@@ -1,0 +1,80 @@
+"""A report reads the logs for its long-term views once: one per-unit table, shared.
+
+``ReportContext.shared()`` scans the logs once into a per-unit table (first exposure, variant,
+the spec's segments, the active days); time to churn, the churn regression and novelty read it.
+Everything the report shows and writes must be what the same report computes from the logs,
+view by view (``cache["shared"] = None`` makes each view read the logs, as before the table).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import abkit as ab
+from abkit.cli import main
+from abkit.report.context import ReportContext
+from abkit.spec import load_spec
+
+SPEC = {
+    "name": "one-pass",
+    "control": "control",
+    "variants": ["control", "treatment"],
+    "segments": ["channel"],
+    "primary_metric": "retention_d7",
+    "metrics": [{"retention": {"day": 1}}, {"retention": {"day": 7}}, {"retention": {"day": 30}}],
+}
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    assert main(["simulate", "--out", str(out), "--n-units", "4000", "--seed", "7"]) == 0
+    return {"exposures": str(out / "exposures.parquet"), "events": str(out / "events.parquet")}
+
+
+def _ctx(sim, spec, *, shared):
+    res = ab.Experiment.from_spec(spec).analyze(**sim)
+    ctx = ReportContext({"inputs": sim}, spec, res)
+    if not shared:
+        ctx.cache["shared"] = None  # every view reads the logs
+    return ctx
+
+
+@pytest.mark.parametrize(
+    "report",
+    [{}, {"churn_inactive_days": 3, "churn_tau": 14, "curve_days": 7},
+     {"churn_inactive_days": 0}, {"curve_days": 0}, {"churn_tau": 60}],
+)  # fmt: skip
+def test_the_report_from_one_table_equals_the_report_from_the_logs(sim, report):
+    spec = load_spec({**SPEC, "report": report})
+    one, logs = _ctx(sim, spec, shared=True), _ctx(sim, spec, shared=False)
+    table = one.shared()
+    r = spec.report
+    if r.churn_inactive_days == 0 and r.curve_days == 0:
+        assert table is None
+    else:
+        assert table is not None and table.days is not None
+        assert table.days.carry == (("channel",) if r.churn_inactive_days else ())
+    assert one.summary() == logs.summary()  # summary.json's document, long_term included
+    a, b = one.churn(), logs.churn()
+    assert (a is None) == (b is None)
+    if a is not None:
+        pd.testing.assert_frame_equal(a.counts, b.counts)
+        assert one.churn_html(a) == logs.churn_html(b)
+    for view in ("novelty", "hazards"):
+        a, b = getattr(one, view)(), getattr(logs, view)()
+        assert a == b
+        assert (a is None) or a._repr_html_() == b._repr_html_()
+        assert one.skipped_html(view) == logs.skipped_html(view)
+    assert one.skipped_html("churn") == logs.skipped_html("churn")
+
+
+def test_the_table_is_built_once_per_report(sim):
+    ctx = _ctx(sim, load_spec(SPEC), shared=True)
+    ctx.churn(), ctx.novelty(), ctx.hazards()
+    table = ctx.shared()
+    assert ctx.shared() is table
+    # the horizon of time to churn (tau + K days) and novelty's 14 days: both in the table
+    assert table.days.last_day == 30 + 7 - 1
+    assert table.days.windows == 14
