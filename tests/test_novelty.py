@@ -4,13 +4,14 @@ The slope's variance is checked against statsmodels' cluster-robust covariance o
 the per-unit-day rows (a computation that shares nothing with abkit's SQL cross-products); the
 flag is calibrated on simulations. The calibration figures in docs/long_term.md come from
 
-    .venv/bin/python -m tests.test_novelty   # (about 25 minutes of one core)
+    .venv/bin/python -m tests.test_novelty   # (about 4 minutes of one core)
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -308,20 +309,125 @@ def test_runs_on_abkits_engine(monkeypatch):
 
 # ----------------------------------------------------------------------------- calibration
 
+DAY_US = 86_400_000_000
+
+
+def _us(ts: pd.Series) -> np.ndarray:
+    """Epoch microseconds (the simulation's times are whole microseconds)."""
+    return ts.astype("int64").to_numpy() // 1_000
+
+
+def experiment_sums(sim, *, days: int = 14, cohort_days: int = 7) -> tuple:
+    """The sufficient statistics ``novelty(sim.exposures, sim.events, days=days)`` reads from
+    the engine for metric ``active``, computed here in numpy: per arm the number of units, the
+    sums ``S_dd' = Σ_u x_ud x_ud'`` (rows like ``_cross_products``) and per (cohort, arm) the
+    count, sum and sum of squares of the units' window means with their mean exposure age
+    (rows like ``_cohort_sums``), and the windows ``(C, start)``.
+
+    It relies on what the calibration's model guarantees (asserted): one variant per unit, every
+    unit mature for ``days`` days and all the cohort windows ended well before the last event
+    (14 days of enrolment, a 40-day log), so the default as_of leaves nothing out.
+    ``test_calibration_sums_equal_the_engines`` checks the result against novelty() itself."""
+    x, e = sim.exposures, sim.events
+    index = pd.Index(x.unit_id.drop_duplicates())
+    ux = index.get_indexer(x.unit_id)
+    t0 = np.full(len(index), np.iinfo(np.int64).max)
+    np.minimum.at(t0, ux, _us(x.exposed_at))
+    treated = np.zeros(len(index), dtype=bool)
+    treated[ux] = (x.variant == "treatment").to_numpy()
+    assert np.array_equal(treated[ux], (x.variant == "treatment").to_numpy())  # one variant
+    ue, ts = index.get_indexer(e.unit_id), _us(e.ts)
+    assert (ue >= 0).all()
+    first = int(t0.min())
+    start = first + (2 * cohort_days + 1) * DAY_US  # the cohorts' calendar windows
+    assert int(t0.max()) + (days + 1) * DAY_US <= start + days * DAY_US < int(ts.max()) - DAY_US
+    arms = {"control": ~treated, "treatment": treated}
+    # per (unit, day 1..D): active; per arm the cross-products of the days
+    day = (ts - t0[ue]) // DAY_US
+    k = (ts >= t0[ue]) & (day >= 1) & (day <= days)
+    active = np.zeros((len(index), days), dtype=np.int64)
+    active[ue[k], day[k] - 1] = 1
+    d1, d2 = np.triu_indices(days)
+    rows = []
+    for v, arm in arms.items():
+        s2 = active[arm].T @ active[arm]
+        rows.append(pd.DataFrame({"variant": v, "d1": d1 + 1, "d2": d2 + 1, "s2": s2[d1, d2],
+                                  "s1": np.diag(s2)[d1]}))  # fmt: skip
+    sums = pd.concat(rows, ignore_index=True)
+    n = {v: int(arm.sum()) for v, arm in arms.items()}
+    # per unit of the two cohorts: active calendar windows w = floor((ts - start) / 24h) < C
+    since = t0 - first
+    cohort = np.where(since < cohort_days * DAY_US, "early", "late")
+    w = (ts - start) // DAY_US
+    k = (ts >= start) & (w < days)
+    windows = np.zeros((len(index), days), dtype=bool)
+    windows[ue[k], w[k]] = True
+    active_windows = windows.sum(axis=1)
+    age = (start - t0).astype(float) / DAY_US
+    groups = []
+    for c in ("early", "late"):
+        for v, arm in arms.items():
+            g = arm & (cohort == c) & (since < 2 * cohort_days * DAY_US)
+            kg = active_windows[g]
+            groups.append((c, v, int(g.sum()), int(kg.sum()) / days,
+                           int((kg * kg).sum()) / days**2, float(age[g].sum()) / g.sum()))  # fmt: skip
+    groups = pd.DataFrame(groups, columns=["cohort", "variant", "n", "s1", "s2", "age"])
+    window_start = pd.Timestamp(start, unit="us", tz="UTC").to_pydatetime()
+    return n, sums, groups, (days, window_start)
+
+
+def calibration_trend(sim, *, days: int = 14, cohort_days: int = 7):
+    """The treatment's trend as ``R.novelty(sim.exposures, sim.events, days=days)`` gives it:
+    novelty's own statistics (``_trend``: per-day moments, lifts, the WLS line and its
+    cluster-robust variance, the flag; ``_did``: the cohort difference) on the sums of
+    :func:`experiment_sums` — the engine's queries replaced by numpy on the same rows."""
+    import importlib
+
+    N = importlib.import_module("abkit.retention.novelty")  # the module, not the function
+    n, sums, groups, info = experiment_sums(sim, days=days, cohort_days=cohort_days)
+    trend = N._trend("treatment", "control", n, sums, days, "relative", 0.05)
+    if trend.pvalue is not None:
+        trend = replace(trend, did=N._did(groups, info, "control", "treatment", "relative", 0.05))
+    return trend
+
 
 def calibrate(
     reps: int, *, n_units: int, decay_days: float | None, seed: int = 0, days: int = 14
 ) -> dict[str, float]:
     """Share of simulated experiments flagged (any direction, and "lift fading"), and share in
-    which the cohort difference is significant, at alpha = 0.05."""
+    which the cohort difference is significant, at alpha = 0.05 (novelty's statistics on each
+    experiment's sums: :func:`calibration_trend`)."""
     flagged = fading = did = 0
     for i in range(reps):
         sim = retention_experiment(n_units=n_units, seed=seed + i, effect_decay_days=decay_days)
-        t = R.novelty(sim.exposures, sim.events, days=days).trends["treatment"]
+        t = calibration_trend(sim, days=days)
         flagged += t.flag.startswith("lift ")
         fading += t.flag == "lift fading"
         did += t.did is not None and t.did.pvalue is not None and t.did.pvalue < 0.05
     return {"flag": flagged / reps, "fading": fading / reps, "did": did / reps, "reps": reps}
+
+
+def test_calibration_sums_equal_the_engines():
+    """The calibration's path gives, on each of these experiments, the trend that novelty()
+    gives on the experiment's logs with its default as_of: every per-day mean, lift, variance,
+    the slope, its covariance, p-values, flag and cohort difference exactly (the sums are
+    integers), the cohort age gap (a float sum) to 1e-12."""
+    for seed, decay in [(31, None), (32, 7.0), (33, 3.0)]:
+        sim = retention_experiment(n_units=3_000, seed=seed, effect_decay_days=decay)
+        alone = R.novelty(sim.exposures, sim.events, days=14).trends["treatment"]
+        ours = calibration_trend(sim)
+        assert alone.did is not None and ours.did is not None and alone.pvalue is not None
+        assert_allclose(ours.did.age_gap, alone.did.age_gap, rtol=1e-12)
+        assert replace(ours, did=replace(ours.did, age_gap=alone.did.age_gap)) == alone, seed
+    # and it reads the data as the engine does: every event of day 3 moved to day 4
+    sim = retention_experiment(n_units=3_000, seed=31)
+    x = sim.exposures.sort_values("exposed_at").drop_duplicates("unit_id").set_index("unit_id")
+    day3 = sim.events[(sim.events.ts - sim.events.unit_id.map(x.exposed_at)) // DAY == 3]
+    moved = sim.events.copy()
+    moved.loc[day3.index, "ts"] += DAY
+    changed = replace(sim, events=moved)
+    alone = R.novelty(changed.exposures, changed.events, days=14).trends["treatment"]
+    assert calibration_trend(changed).lifts == alone.lifts != calibration_trend(sim).lifts
 
 
 @pytest.mark.slow
