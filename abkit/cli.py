@@ -221,11 +221,12 @@ def _state(args: argparse.Namespace) -> State | None:
     from abkit.analysis.refresh import State
 
     if args.state is None:
-        if args.rebuild or args.state_buffer is not None:
-            raise SpecError("--rebuild and --state-buffer go with --state DIR")
+        if args.rebuild or args.state_buffer is not None or args.state_seal_every is not None:
+            raise SpecError("--rebuild, --state-buffer and --state-seal-every go with --state DIR")
         return None
     buffer = 48.0 if args.state_buffer is None else args.state_buffer
-    return State(args.state, buffer_hours=buffer, rebuild=args.rebuild)
+    every = 72.0 if args.state_seal_every is None else args.state_seal_every
+    return State(args.state, buffer_hours=buffer, rebuild=args.rebuild, seal_every_hours=every)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -340,6 +341,13 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="HOURS",
         help="restate buffer of --state: rows this many hours old are read again (default 48)",
+    )
+    p.add_argument(
+        "--state-seal-every",
+        type=float,
+        metavar="HOURS",
+        help="move the --state watermark in steps of at least this many hours; the refreshes "
+        "in between only read (default 72; 0: every refresh)",
     )
     p.add_argument("--rebuild", action="store_true", help="rebuild the --state from the full logs")
     p.add_argument(

@@ -108,7 +108,7 @@ def _seen(t: pd.DataFrame, day: int) -> pd.DataFrame:
     return t[t._day <= day].drop(columns="_day").reset_index(drop=True)
 
 
-def _refresh_days(tmp_path, days, half_days, metrics=METRICS, settled_conflicts=0):
+def _refresh_days(tmp_path, days, half_days, metrics=METRICS, settled_conflicts=0, seal_every=72):
     x, e = _logs(settled_conflicts=settled_conflicts)
     exp = _experiment(metrics)
     folder = tmp_path / "state"
@@ -118,7 +118,8 @@ def _refresh_days(tmp_path, days, half_days, metrics=METRICS, settled_conflicts=
         offsets = (1, 1.5) if day in half_days else (1,)
         for as_of in (START + (day + k) * DAY for k in offsets):
             full = exp.analyze(exposures=xs, events=es, as_of=as_of)
-            inc = exp.analyze(exposures=xs, events=es, as_of=as_of, state=folder)
+            state = State(folder, seal_every_hours=seal_every)
+            inc = exp.analyze(exposures=xs, events=es, as_of=as_of, state=state)
             assert _summary(inc) == _summary(full), (day, as_of)
             assert not [f for f in inc.data_quality.findings if f.code == "late_rows"]
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
@@ -145,6 +146,28 @@ def test_settled_units_refresh_exactly(tmp_path):
     assert 600 < manifest["sealed"]["settled_units"] < 1_200
 
 
+def test_the_watermark_moves_in_steps_and_the_refreshes_between_only_read(tmp_path):
+    """With the default seal_every_hours=72 a refresh a day later reads the rows after the
+    watermark and writes nothing (the state file is unchanged); once the watermark can move
+    three days it seals. Each result equals a full run's."""
+    x, e = _logs()
+    exp = _experiment(SETTLING)
+    folder = tmp_path / "state"
+    seals = []
+    for day in (6, 7, 8, 9):
+        xs, es = _seen(x, day), _seen(e, day)
+        before = _contents(folder / STATE_FILE) if (folder / STATE_FILE).exists() else None
+        inc = exp.analyze(exposures=xs, events=es, as_of=START + (day + 1) * DAY, state=folder)
+        full = exp.analyze(exposures=xs, events=es, as_of=START + (day + 1) * DAY)
+        assert _summary(inc) == _summary(full), day
+        seals.append(json.loads((folder / MANIFEST_FILE).read_text())["sealed_through"])
+        if day in (7, 8):
+            assert _contents(folder / STATE_FILE) == before, day  # read only
+    assert seals[0] == seals[1] == seals[2] < seals[3]
+    with pytest.raises(SpecError, match="seal_every_hours"):
+        State(folder, seal_every_hours=-1)
+
+
 def test_quantile_caps_keep_every_unit_per_unit(tmp_path):
     """A cap (a quantile over every unit) does not add up group by group: nothing settles."""
     x, e = _logs()
@@ -159,8 +182,8 @@ def test_quantile_caps_keep_every_unit_per_unit(tmp_path):
 
 @pytest.mark.slow
 def test_daily_refreshes_equal_full_runs(tmp_path):
-    """The same, every day of the log and twice a day (about 45 s)."""
-    _refresh_days(tmp_path, range(2, 17), half_days=set(range(2, 17)))
+    """The same, every day of the log and twice a day, sealing on every refresh (about 45 s)."""
+    _refresh_days(tmp_path, range(2, 17), half_days=set(range(2, 17)), seal_every=0)
 
 
 def test_adjusted_lifts_refresh_exactly(tmp_path):

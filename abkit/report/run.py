@@ -175,8 +175,8 @@ def preflight(
 
     An ``as_of`` that is not a timestamp, has no zone or precedes the first exposure, a missing
     or misnamed column, text or naive timestamps … is bad input: exit code 2 here, not a failed
-    notebook cell (exit 3). Builds the analysis query without running it (a per-unit table,
-    cheap to analyse, is analysed).
+    notebook cell (exit 3). Builds the analysis query without running it (with any as_of when
+    none is given); a per-unit table, cheap to analyse, is analysed.
 
     Raises:
         ReportError: (exit code 2) the message of the DataError or SpecError found.
@@ -186,8 +186,9 @@ def preflight(
             exp = Experiment.from_spec(spec_obj)
             if inputs.get("units"):
                 exp.analyze(units=inputs["units"])
-            else:
-                exp.to_sql(exposures=inputs["exposures"], events=inputs.get("events"), as_of=as_of)
+            else:  # no as_of: the default (a count of every event per day) is the analysis'
+                x, e, t = inputs["exposures"], inputs.get("events"), as_of or "2999-12-31T00Z"
+                exp.to_sql(exposures=x, events=e, as_of=t)
     except (DataError, SpecError) as exc:
         raise ReportError(str(exc), exit_code=EXIT_INPUT) from None
 
@@ -291,12 +292,8 @@ def _state_arg(state: State | str | Path | None) -> dict[str, Any] | None:
     if state is None:
         return None
     st = as_state(state)
-    return {
-        "path": str(Path(st.path).resolve()),
-        "buffer_hours": st.buffer_hours,
-        "rebuild": st.rebuild,
-        "lock_timeout": st.lock_timeout,
-    }
+    kept = ("buffer_hours", "rebuild", "lock_timeout", "seal_every_hours")
+    return {"path": str(Path(st.path).resolve()), **{k: getattr(st, k) for k in kept}}
 
 
 def run_report(
