@@ -433,7 +433,7 @@ def nightly(sizes: list[str], reps: int, memory_limit: str) -> dict[str, Any]:
             for c in order:
                 env = None
                 if c.startswith("abkit_refresh"):
-                    work = scratch / f"state-{rep}"
+                    work = scratch / f"state-{rep}-{c}"
                     shutil.copytree(pristine, work)
                     env = {"ABKIT_BENCH_STATE": str(work)}
                 wall, out = run_once(c, size, memory_limit, env)
