@@ -41,6 +41,7 @@ from abkit.metrics import (
 if TYPE_CHECKING:
     from abkit import assign, retention, simulate, stats
     from abkit.analysis import Experiment
+    from abkit.analysis.refresh import State, StateError
     from abkit.report import run_report
     from abkit.results import ExperimentResult
     from abkit.spec import ExperimentSpec, load_spec
@@ -51,6 +52,9 @@ _LAZY = {
     "ExperimentSpec": ("abkit.spec", "ExperimentSpec"),
     "load_spec": ("abkit.spec", "load_spec"),
     "run_report": ("abkit.report", "run_report"),
+    # the incremental refresh's options and error (analyze(state=ab.State(...)))
+    "State": ("abkit.analysis.refresh", "State"),
+    "StateError": ("abkit.analysis.refresh", "StateError"),
 }
 _SUBMODULES = {
     "design",
@@ -85,6 +89,8 @@ __all__ = [
     "Retention",
     "Revenue",
     "SpecError",
+    "State",
+    "StateError",
     "StatsError",
     "__version__",
     "assign",

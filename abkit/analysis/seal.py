@@ -42,7 +42,7 @@ from abkit.analysis.state_file import (
 )
 from abkit.engine import execute
 from abkit.query.checks import day_histogram, merge_days
-from abkit.query.events import per_unit_events
+from abkit.query.events import PerUnit, per_unit_events
 from abkit.query.frame import (
     CAT_COL,
     E_ROWS,
@@ -57,6 +57,7 @@ from abkit.query.state import (
     EU,
     ORPHAN_ROWS,
     T0,
+    ActivityLayout,
     activity_layout,
     as_first,
     exposure_parts,
@@ -171,16 +172,9 @@ def seal_in_place(
         if events is None:
             return out
         exposed = _all_exposed(con, loc, settler is not None)
-        e_seal = _sealing(events, "ts", sealed, seal)
-        pu = per_unit_events(
-            e_seal,
-            as_first(exposed, carry),
-            proxies,
-            as_of=as_of,
-            backend="duckdb",
-            unexposed_by_id=True,
+        e_seal, pu, layout = _event_pass(
+            exposed, events, sealed, seal, as_of, carry, event_metrics, proxies
         )
-        layout = activity_layout(pu, event_metrics, proxies)
         create_table(con, e_new, pu.table)
         scratch.callback(drop_table, con, e_new)
         _add_event_days(out, con, e_seal)
@@ -215,6 +209,26 @@ def seal_in_place(
         if settler is not None:
             out["settled_units"] = settle(con, alias, seal, settler, layout, recompute=back > 0)
     return out
+
+
+def _event_pass(
+    exposed: ir.Table,
+    events: ir.Table,
+    sealed: datetime | None,
+    seal: datetime,
+    as_of: datetime,
+    carry: Sequence[str],
+    event_metrics: Sequence[Any],
+    proxies: Sequence[Any],
+) -> tuple[ir.Table, PerUnit, ActivityLayout]:
+    """The sealing events, the per-unit pass over them (never-exposed rows kept per id) and
+    the layout of its mergeable columns."""
+    e_seal = _sealing(events, "ts", sealed, seal)
+    first = as_first(exposed, carry)
+    pu = per_unit_events(
+        e_seal, first, proxies, as_of=as_of, backend="duckdb", unexposed_by_id=True
+    )
+    return e_seal, pu, activity_layout(pu, event_metrics, proxies)
 
 
 def _orphans_of(sealed_pu: ir.Table) -> ir.Table:
@@ -259,16 +273,9 @@ def write_new_state(
     _add_exposure_counts(out, con, x_seal, as_of)
     if events is not None:
         exposed = con.table("exposed", database=loc)
-        e_seal = _sealing(events, "ts", None, seal)
-        pu = per_unit_events(
-            e_seal,
-            as_first(exposed, carry),
-            proxies,
-            as_of=as_of,
-            backend="duckdb",
-            unexposed_by_id=True,
+        e_seal, pu, layout = _event_pass(
+            exposed, events, None, seal, as_of, carry, event_metrics, proxies
         )
-        layout = activity_layout(pu, event_metrics, proxies)
         name = "_abkit_seal_" + uuid.uuid4().hex[:12]
         create_table(con, f"{db}.{name}", pu.table)
         sealed_pu = con.table(name, database=loc)
