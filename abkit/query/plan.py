@@ -44,7 +44,7 @@ from abkit.query.frame import (
     stat_col,
 )
 from abkit.query.quantiles import quantile_aggregates, quantile_metrics, with_quantile_ranks
-from abkit.query.sums import exact_sum
+from abkit.query.sums import exact_parts, exact_sum
 from abkit.query.values import (
     adjust_sums,
     cap_aggregates,
@@ -450,7 +450,7 @@ def _split_exact_sums(
     split = False
     for name, v in aggs.items():
         op = v.op()
-        parts = _exact_parts(op)
+        parts = exact_parts(v)
         if parts is not None:
             split = True
             xk, rk = name + EXACT_PART, name + REST_PART
@@ -474,20 +474,6 @@ def _split_exact_sums(
         else:
             rules = None
     return raw, (final if split else None), rules
-
-
-def _exact_parts(op: Any) -> tuple[Any, Any] | None:
-    """``(fixed-point sum, double sum)`` of an exact float sum's expression, else None."""
-    import ibis.expr.operations as ops
-
-    if not isinstance(op, ops.Add):
-        return None
-    left, right = op.left, op.right
-    if not (isinstance(left, ops.Cast) and isinstance(left.arg, ops.Sum)):
-        return None
-    if not (left.arg.dtype.is_decimal() and isinstance(right, ops.Sum)):
-        return None
-    return left.arg.to_expr(), right.to_expr()
 
 
 def merge_frames(

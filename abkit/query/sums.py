@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXACT_BELOW", "SCALE", "exact_sum"]
+__all__ = ["EXACT_BELOW", "SCALE", "exact_parts", "exact_sum"]
 
 #: decimal places every summed value is rounded to (once, per value, before adding)
 SCALE = 12
@@ -45,3 +45,23 @@ def exact_sum(x: Any, where: Any = None) -> Any:
     exact = ibis.ifelse(small, x, 0.0).cast(dt.Decimal(38, SCALE)).sum(where=where)
     rest = ibis.ifelse(small, 0.0, x).sum(where=where)
     return exact.cast("float64") + rest
+
+
+def exact_parts(total: Any) -> tuple[Any, Any] | None:
+    """The two sums of an :func:`exact_sum` of floats — the fixed-point sum and the double sum
+    of the huge values — or None for any other expression (an integer sum included).
+
+    Grouped rows of disjoint sets of units add up exactly in these parts, not in their double
+    total (the incremental refresh's settled units, :func:`abkit.query.plan.merge_frames`).
+    """
+    import ibis.expr.operations as ops
+
+    op = total.op()
+    if not isinstance(op, ops.Add):
+        return None
+    left, right = op.left, op.right
+    if not (isinstance(left, ops.Cast) and isinstance(left.arg, ops.Sum)):
+        return None
+    if not (left.arg.dtype.is_decimal() and isinstance(right, ops.Sum)):
+        return None
+    return left.arg.to_expr(), right.to_expr()

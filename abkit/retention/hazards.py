@@ -120,6 +120,15 @@ def churn_times(
     u = units.left_join(churn, "unit_id")
     # fewer than K whole days observed: no run of K inactive days can be checked yet, so the
     # unit carries no information about churn — it is immature, not "survived day 0"
+    return _churn_rows(u, k, tau)
+
+
+def _churn_rows(u: ir.Table, k: int, tau: int) -> tuple[ir.Table, ir.IntegerScalar]:
+    """Units with ``_h`` whole days observed (capped) and ``_c`` the first day of their first
+    run of ``k`` inactive days (null: none): the units old enough, their time and churn flag
+    (censored at ``tau``), and the count of the others (immature)."""
+    import ibis
+
     immature = u.filter(u._h < k).count()
     u = u.filter(u._h >= k)
     churned = u._c.notnull() & (u._c <= tau)
@@ -165,12 +174,7 @@ def churn_times_shared(
         run = run & (inactive >> shift)
     first_run = ibis.ifelse(run == 0, ibis.null("int64"), bit_count((run & -run) - one))
     u = t.select("unit_id", "variant", "t0", *attributes, _h=h, _c=first_run)
-    immature = u.filter(u._h < k).count()
-    u = u.filter(u._h >= k)
-    churned = u._c.notnull() & (u._c <= tau)
-    time = ibis.ifelse(churned, u._c, ibis.least(ibis.greatest(u._h - k, 0), tau))
-    u = u.mutate(time=time.cast("int64"), churned=churned.cast("int64"))
-    return u.drop("_h", "_c"), immature
+    return _churn_rows(u, k, tau)
 
 
 # ----------------------------------------------------------------------------- pure statistics
