@@ -1,7 +1,8 @@
 """A report reads the logs for its long-term views once: one per-unit table, shared.
 
 ``ReportContext.shared()`` scans the logs once into a per-unit table (first exposure, variant,
-the spec's segments, the active days); time to churn, the churn regression and novelty read it.
+the spec's segments, the active days); the curve, the cohort triangle, time to churn, the churn
+regression, novelty and the forecasts read it.
 Everything the report shows and writes must be what the same report computes from the logs,
 view by view (``cache["shared"] = None`` makes each view read the logs, as before the table).
 """
@@ -51,12 +52,17 @@ def test_the_report_from_one_table_equals_the_report_from_the_logs(sim, report):
     one, logs = _ctx(sim, spec, shared=True), _ctx(sim, spec, shared=False)
     table = one.shared()
     r = spec.report
-    if r.churn_inactive_days == 0 and r.curve_days == 0:
-        assert table is None
-    else:
-        assert table is not None and table.days is not None
-        assert table.days.carry == (("channel",) if r.churn_inactive_days else ())
+    assert table is not None and table.days is not None  # the curve, cohorts: always a view
+    assert table.days.carry == (("channel",) if r.churn_inactive_days else ())
     assert one.summary() == logs.summary()  # summary.json's document, long_term included
+    for view in ("curve", "cohorts"):
+        a, b = getattr(one, view)(), getattr(logs, view)()
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.result.sql is None and b.result.sql is not None  # table vs logs
+            pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+            assert a._repr_html_() == b._repr_html_()
+    assert one.trust_html() == logs.trust_html()  # SRM by exposure day from the cohorts
     a, b = one.churn(), logs.churn()
     assert (a is None) == (b is None)
     if a is not None:

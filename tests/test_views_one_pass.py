@@ -221,3 +221,59 @@ def test_the_shared_table_is_dropped_with_its_last_reference(logs):
     del shared
     gc.collect()
     assert not made & temp_tables()
+
+
+@pytest.mark.parametrize(
+    ("max_day", "days", "period", "tz"),
+    [(30, (1, 7, 14, 30), "day", "UTC"), (10, (1, 3, 21), "week", "America/New_York"),
+     (5, (), "day", "UTC"), (None, (2, 4), "day", "Asia/Shanghai")],
+)  # fmt: skip
+def test_curve_and_cohorts_from_the_shared_table_equal_those_from_the_logs(
+    logs, max_day, days, period, tz
+):
+    exposures, events = logs
+    opts = {"alpha": 0.1, "weights": {"control": 0.5, "treatment": 0.5}, "name": "x"}
+    main = ab.Experiment(metrics=[ab.Retention(day=7)]).analyze(exposures=exposures, events=events)
+    shared = share(exposures, events, as_of=main.as_of, columns=None, tz=None, last_day=30)
+    views = {"max_day": max_day, "days": days, "period": period, "cohort_tz": tz}
+    want = curve_and_cohorts(exposures, events, as_of=main.as_of, **views, **opts)
+    got = curve_and_cohorts(
+        exposures, events, as_of=main.as_of, shared=_blind(shared),
+        data_quality=main.data_quality, **views, **opts,
+    )  # fmt: skip
+    for g, w in zip(got, want, strict=True):
+        if w is None:
+            assert g is None
+            continue
+        assert g.result.sql is None  # read from the table: no analysis query of the logs
+        pd.testing.assert_frame_equal(g.to_pandas(), w.to_pandas())
+        pd.testing.assert_frame_equal(g.result.to_pandas(), w.result.to_pandas())
+        pd.testing.assert_frame_equal(g.result.segments_to_pandas(), w.result.segments_to_pandas())
+        pd.testing.assert_frame_equal(g.result.srm_by_segment(), w.result.srm_by_segment())
+        assert g.result.srm == w.result.srm
+        assert g.result.arms == w.result.arms
+        # the data-quality record is the given analysis's, with the views' own per-metric counts
+        dq, own = g.result.data_quality, w.result.data_quality
+        assert {k: v for k, v in dq.counts.items() if k.startswith("immature_")} == {
+            k: v for k, v in own.counts.items() if k.startswith("immature_")
+        }
+        assert dq.counts["events_in_analysis"] == main.data_quality.counts["events_in_analysis"]
+
+
+def test_views_the_table_does_not_hold_are_read_from_the_logs(logs):
+    exposures, events = logs
+    main = ab.Experiment(metrics=[ab.Retention(day=7)]).analyze(exposures=exposures, events=events)
+    shared = share(exposures, events, as_of=main.as_of, columns=None, tz=None, last_day=30)
+    # D0..D40 is beyond the table's 30 days: the views read the logs (and so cannot be blind)
+    curve, _ = curve_and_cohorts(
+        exposures, events, max_day=40, days=(), as_of=main.as_of, shared=shared,
+        data_quality=main.data_quality,
+    )  # fmt: skip
+    assert curve.result.sql is not None
+    alone = retention_curve(exposures, events, max_day=40, as_of=main.as_of)
+    pd.testing.assert_frame_equal(curve.to_pandas(), alone.to_pandas())
+    # without the data-quality record of an analysis the table is not used either
+    curve, _ = curve_and_cohorts(
+        exposures, events, max_day=5, days=(), as_of=main.as_of, shared=shared
+    )
+    assert curve.result.sql is not None

@@ -29,11 +29,16 @@ import ibis.expr.datatypes as dt
 
 from abkit.engine import bound_tables, compile_sql, execute, in_memory_tables, is_shared
 from abkit.errors import SpecError
+from abkit.query.events import PerUnit
 from abkit.query.exposures import day_index, first_exposures
+from abkit.query.frame import CAT_COL, E_ROWS, N_ROWS, X_COUNTS, X_MIN
+from abkit.query.plan import all_event_parts
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
+
+    from abkit.metrics import Metric
 
 __all__ = [
     "LAST_DAY",
@@ -41,6 +46,7 @@ __all__ = [
     "CalendarWindows",
     "UnitDays",
     "bit_count",
+    "statistics_inputs",
     "unit_days",
 ]
 
@@ -159,3 +165,40 @@ def unit_days(
     out = UnitDays(table, last_day, tuple(carry), first_t0, start, n_windows)
     weakref.finalize(out, _drop, con, names)
     return out
+
+
+def statistics_inputs(
+    table: ir.Table, last_day: int, metrics: Sequence[Metric], segments: Sequence[str]
+) -> tuple[ir.Table, PerUnit, ir.Table] | None:
+    """The three inputs of :func:`~abkit.query.plan.build_statistics` — first exposures, the
+    per-unit event pass, the exposure counts — read from the per-unit table ``table`` (a
+    :class:`UnitDays` table holding days ``0..last_day``, with the ``segments`` columns added)
+    instead of the logs; None unless every metric is "any event in a window of rolling days
+    ``a..b``" (``Retention`` without an event filter or a calendar zone) with ``b <= last_day``.
+
+    The statistics equal the logs' (:func:`~abkit.query.plan.build_analysis_query`): the table
+    holds the units seen in one variant by ``as_of`` (the analysed ones), and bit ``d`` of
+    ``active`` is the logs' bit ``d`` for every unit whose day ``d`` has ended — the only units
+    a window ending on day ``d`` counts (maturity is applied by age after the query). The
+    data-quality counts are not in the table: they come out zero (the caller supplies them).
+    """
+    parts = all_event_parts(metrics)
+    if len(parts) != len(metrics) or not all(
+        m.unit_value == "any" and m.event is None and not m.tz and m.window[1] <= last_day
+        for m in parts
+    ):
+        return None
+    zero, one = ibis.literal(0, "int64"), ibis.literal(1, "int64")
+    first = table.select("unit_id", "t0", "variant", *segments, n_variants=one, **{N_ROWS: one})
+    events = table.select(
+        _eu=table.unit_id, active=table.active, **{CAT_COL: ibis.literal(0, "int8"), E_ROWS: zero}
+    )
+    value: dict[int, str | tuple[str, int]] = {
+        i: ("active", ((1 << (m.window[1] + 1)) - 1) ^ ((1 << m.window[0]) - 1))
+        for i, m in enumerate(parts)
+    }
+    # the exposure-log row counts are the caller's: here one row per unit, none invalid
+    counts = table.aggregate(
+        **(dict.fromkeys(X_COUNTS, zero) | {X_COUNTS[0]: table.count(), X_MIN: table.t0.min()})
+    )
+    return first, PerUnit(events, value), counts

@@ -92,21 +92,25 @@ class ReportContext:
                 variants=self.spec.variant_names,
                 weights=dict(zip(self.spec.variant_names, self.spec.weights, strict=True)),
                 name=self.spec.name,
+                shared=self.shared(),
+                data_quality=self.result.data_quality,
                 **self._view_args(),
             )
         return cast("tuple[Any, Any]", self.cache["views"])
 
     def shared(self) -> Any:
-        """The logs scanned once into the per-unit table that time to churn, the churn
-        regression and novelty read instead of the events (computed once; None without events,
-        when no such view is asked for, or when the logs cannot be prepared — each view then
-        reads the logs and says why it cannot be shown)."""
+        """The logs scanned once into the per-unit table that the curve, the cohort triangle,
+        time to churn, the churn regression, novelty and the forecasts read instead of the
+        events (computed once; None without events, when no such view is asked for, or when
+        the logs cannot be prepared — each view then reads the logs and says why it cannot be
+        shown)."""
         r = self.spec.report
         k, novelty_days = r.churn_inactive_days, long_term.novelty_days(self)
-        if not self.has_events or self.result.as_of is None or (k == 0 and not novelty_days):
+        views = max(r.curve_days, *r.cohort_days, 0)
+        if not self.has_events or self.result.as_of is None or not (k or novelty_days or views):
             return None
         if "shared" not in self.cache:
-            last = max(r.churn_tau + k - 1 if k else 0, novelty_days or 0)
+            last = max(r.churn_tau + k - 1 if k else 0, novelty_days or 0, views)
             try:
                 self.cache["shared"] = share(
                     carry=self.spec.segments if k else (),

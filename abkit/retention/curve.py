@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,18 +13,27 @@ from abkit._display import arm_sizes, clip, fmt_when, lift_line, more_lines, ton
 from abkit._duckdb_udf import TZ_BACKENDS, utc_to_local_for
 from abkit._format import fmt_abs, fmt_rel, fmt_value
 from abkit.analysis import Experiment
+from abkit.analysis.finish import finish
 from abkit.data import prepare_logs
+from abkit.engine import execute
 from abkit.errors import DataError, SpecError
 from abkit.metrics import Retention
+from abkit.quality import DataQuality, FindingsBuilder
+from abkit.query.collect import collect_analysis
+from abkit.query.exposures import label_segments
+from abkit.query.plan import build_statistics
+from abkit.query.units_table import statistics_inputs
 from abkit.results import CORRECTIONS
 from abkit.results.restrict import restrict
 from abkit.stats.proportions import wilson_interval
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
     import pandas as pd
     from matplotlib.axes import Axes
 
     from abkit.results import ExperimentResult, MetricComparison
+    from abkit.retention._units import Prepared
 
 __all__ = [
     "CohortTable",
@@ -342,20 +351,62 @@ def _analyze_by_cohort(
     con: Any,
 ) -> ExperimentResult:
     """``exp`` (segmented by ``cohort``) on the logs, the cohort derived from the exposures."""
-    if period not in ("day", "week"):
-        raise SpecError(f"period must be 'day' or 'week', got {period!r}")
     # the logs are loaded once: the cohort column is derived from the prepared exposures
     logs = prepare_logs(exposures, events, columns=exp.columns, tz=exp.tz, con=con)
     t = logs.exposures
-    local = utc_to_local_for(str(logs.con.name), cohort_tz, t.exposed_at)
+    t = t.mutate(cohort=_cohort(t.exposed_at, str(logs.con.name), period, cohort_tz))
+    return exp.analyze_logs(logs.with_exposures(t), as_of=as_of)
+
+
+def _cohort(at: ir.TimestampValue, backend: str, period: str, cohort_tz: str) -> ir.StringValue:
+    """The cohort of an exposure at ``at``: its date (``day``) or its week's Monday in the zone."""
+    if period not in ("day", "week"):
+        raise SpecError(f"period must be 'day' or 'week', got {period!r}")
+    local = utc_to_local_for(backend, cohort_tz, at)
     if local is None:
         raise DataError(
             f"cohort dates in {cohort_tz!r} need a time-zone conversion, which abkit has for "
-            f"{list(TZ_BACKENDS)}, not for {logs.con.name}"
+            f"{list(TZ_BACKENDS)}, not for {backend}"
         )
     start = local.truncate("D") if period == "day" else local.truncate("W")
-    t = t.mutate(cohort=start.date().cast("string"))
-    return exp.analyze_logs(logs.with_exposures(t), as_of=as_of)
+    return start.date().cast("string")
+
+
+def _about_metric(code: str) -> bool:
+    return code.startswith(("immature_", "missing_"))
+
+
+def _analyze_shared(
+    exp: Experiment, shared: Prepared, period: str, cohort_tz: str, quality: DataQuality
+) -> ExperimentResult | None:
+    """``exp`` on the report's per-unit table instead of the logs (None when the table does not
+    hold its metrics: :func:`~abkit.query.units_table.statistics_inputs`). The statistics are the
+    logs' (the same query plan from :func:`~abkit.query.plan.build_statistics` on); the
+    data-quality record is ``quality`` — that of an analysis of the same logs — with this
+    analysis's own per-metric counts and findings (immature, missing units)."""
+    ud = shared.days
+    if ud is None:
+        return None
+    t, be = ud.table, str(shared.con.name)
+    if exp.segments:  # the cohort, derived as from the exposures: at the first exposure t0
+        t = label_segments(t.mutate(cohort=_cohort(t.t0, be, period, cohort_tz)), ["cohort"])
+    inputs = statistics_inputs(t, ud.last_day, exp.metrics, exp.segments)
+    if inputs is None:
+        return None
+    query = build_statistics(
+        *inputs, exp.metrics, segments=exp.segments, as_of=shared.as_of, backend=be,
+        variants=exp.variants,
+    )  # fmt: skip
+    got = collect_analysis(execute(query.expr, shared.con), query, exp.metrics, as_of=shared.as_of)
+    res = finish(exp, got.stats, FindingsBuilder(), as_of=shared.as_of, sql=None)
+    own = res.data_quality
+    dq = FindingsBuilder(
+        {k: v for k, v in quality.counts.items() if not _about_metric(k)}
+        | {k: v for k, v in own.counts.items() if _about_metric(k)},
+        [f for f in quality.findings if not _about_metric(f.code)]
+        + [f for f in own.findings if _about_metric(f.code)],
+    )
+    return replace(res, data_quality=dq.freeze())
 
 
 def curve_and_cohorts(
@@ -371,6 +422,8 @@ def curve_and_cohorts(
     con: Any = None,
     columns: dict[str, str] | None = None,
     tz: str | None = None,
+    shared: Prepared | None = None,
+    data_quality: DataQuality | None = None,
     **options: Any,
 ) -> tuple[RetentionCurve | None, CohortTable | None]:
     """The retention curve D0..D``max_day`` and the cohort triangle of ``days`` from ONE
@@ -379,6 +432,12 @@ def curve_and_cohorts(
     metrics (:func:`abkit.results.restrict`), its decisions re-taken within the view.
 
     ``max_day=None`` leaves the curve out, ``days=()`` the triangle (None in their place).
+
+    With ``shared`` (the report's per-unit table of the same logs and ``as_of``,
+    :func:`abkit.retention._units.share`) and ``data_quality`` (the record of the report's
+    analysis of those logs) the one analysis reads the table instead of the events, when it
+    holds the days: the same statistics, intervals and decisions; the data-quality record is
+    ``data_quality`` with the views' own immature and missing counts.
     """
     if max_day is not None and (
         isinstance(max_day, bool) or not isinstance(max_day, int) or not 0 <= max_day <= 365
@@ -393,9 +452,12 @@ def curve_and_cohorts(
     exp = Experiment(
         metrics=every, control=control, segments=segments, columns=columns, tz=tz, **options
     )
-    if cohort_m:
+    res = None
+    if shared is not None and data_quality is not None:
+        res = _analyze_shared(exp, shared, period, cohort_tz, data_quality)
+    if res is None and cohort_m:
         res = _analyze_by_cohort(exp, exposures, events, period, cohort_tz, as_of, con)
-    else:
+    elif res is None:
         res = exp.analyze(exposures=exposures, events=events, as_of=as_of, con=con)
     curve = None
     if max_day is not None:
