@@ -232,3 +232,51 @@ def test_runs_on_abkits_engine(monkeypatch):
     monkeypatch.setattr(ir.Expr, "execute", refuse)
     sim = retention_experiment(n_units=300, seed=5)
     R.churn_regression(sim.exposures, sim.events, attributes=["channel"], inactive_days=3)
+
+
+def test_ph_test_on_counts_is_ph_test_on_the_repeated_rows():
+    # weights are units per row: the statistics are those of the rows repeated (with strata,
+    # several covariates, heavy ties); the formula itself is checked against lifelines above
+    rng = np.random.default_rng(11)
+    n = 200
+    x = np.column_stack([rng.integers(0, 2, n), rng.integers(0, 3, n) == 1, rng.normal(size=n)])
+    t, e = rng.integers(0, 6, n).astype(float), (rng.random(n) < 0.7).astype(int)
+    s, w = rng.choice(["a", "b"], n), rng.integers(0, 30, n)
+    b, v = np.array([0.2, -0.1, 0.3]), np.array([[0.5, 0.1, 0.0], [0.1, 0.4, 0.05], [0, 0.05, 0.3]])
+    got = ph_test(t, e, x, b, v, s, weights=w)
+    ref = ph_test(np.repeat(t, w), np.repeat(e, w), np.repeat(x, w, axis=0), b, v, np.repeat(s, w))
+    for mine, rows in zip(got, ref, strict=True):
+        assert_allclose(mine, rows, rtol=1e-10)
+    assert got[2][:, 1].sum() == w @ e  # churns per (stratum, time)
+
+
+def test_fit_on_counts_is_phreg_on_one_row_per_unit():
+    # statsmodels 0.15.0 PHReg(ties="efron") on ChurnRegression.counts expanded to one row per
+    # unit (what abkit fitted before it worked on the counts), to 1e-8 — lifelines (above) is
+    # compared at 1e-6 only because of its own stopping rule
+    from statsmodels.duration.hazard_regression import PHReg
+
+    sim = retention_experiment(n_units=6_000, seed=12, variants=("control", "a", "b"))
+    reg = R.churn_regression(
+        sim.exposures, sim.events, attributes=["channel"], strata=["platform"], inactive_days=3
+    )
+    _, x = _lifelines(reg, strata=["platform"])
+    names = [t.term for t in reg.terms]
+    fit = PHReg(x["T"], x[names], status=x["E"], ties="efron", strata=x["platform"]).fit(
+        method="newton", tol=1e-12
+    )
+    df = reg.to_pandas()
+    assert_allclose(df.coef, fit.params, rtol=1e-8)
+    assert_allclose(df.se, fit.bse, rtol=1e-8)
+    stat, overall, _ = ph_test(
+        x["T"], x["E"], x[names], fit.params, fit.cov_params(), x["platform"]
+    )
+    assert_allclose(df.ph_statistic, stat, rtol=1e-7)
+    assert_allclose(reg.ph_global_statistic, overall, rtol=1e-7)
+
+
+def test_a_covariate_the_fit_cannot_estimate_is_a_data_error():
+    sim = retention_experiment(n_units=1_000, seed=13)
+    exp = sim.exposures.assign(score=2.5)  # numeric, one value: no coefficient can be estimated
+    with pytest.raises(DataError, match=r"cannot estimate \['score'\]"):
+        R.churn_regression(exp, sim.events, attributes=["score"], inactive_days=3)

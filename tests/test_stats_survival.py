@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy import stats
 
 from abkit.errors import StatsError
+from abkit.stats.cox import cox_efron, schoenfeld_sums
 from abkit.stats.survival import compare_rmst, kaplan_meier, logrank, rmst
 
 # Reference data: discrete churn days (event 1) or censoring days (event 0), 15 units per arm.
@@ -131,3 +133,139 @@ def test_bad_survival_input():
     with pytest.raises(StatsError, match="tau"):
         rmst([1, 2], [1, 1], tau=0)
     assert logrank([1, 2], [0, 0], ["a", "b"]).pvalue == 1.0
+
+
+# ----------------------------------------------------------------------------- grouped rows
+# The references below are computed in the test by statsmodels 0.15.0 on the rows repeated
+# ``counts`` times (one row per unit): ``PHReg(ties="efron")`` and ``survdiff``. abkit works on
+# the counts directly; the numbers must be the same up to rounding.
+
+
+def _grouped(seed, n_rows=300, strata=False):
+    """Count rows with heavy ties: whole-day times 0..7, a variant indicator, a 4-level
+    categorical attribute as indicators, a numeric attribute; 0..39 units per row."""
+    rng = np.random.default_rng(seed)
+    level = rng.integers(0, 4, n_rows)
+    x = np.column_stack(
+        [rng.integers(0, 2, n_rows), level == 1, level == 2, level == 3, rng.integers(0, 5, n_rows)]
+    ).astype(float)
+    hazard = 0.25 * np.exp(x @ np.array([-0.2, 0.3, 0.0, 0.5, 0.1]))
+    t = np.minimum(rng.geometric(np.minimum(hazard, 0.9)) - 1, 7).astype(float)
+    e = ((t < 7) & (rng.random(n_rows) < 0.9)).astype(int)
+    w = rng.integers(0, 40, n_rows)
+    s = rng.choice(["ios", "android", "web"], n_rows) if strata else None
+    return t, e, x, w, s
+
+
+@pytest.mark.parametrize("strata", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_cox_efron_on_counts_is_phreg_on_the_expanded_rows(seed, strata):
+    from statsmodels.duration.hazard_regression import PHReg
+
+    t, e, x, w, s = _grouped(seed, strata=strata)
+    fit = cox_efron(t, e, x, weights=w, strata=s)
+    rows = PHReg(
+        np.repeat(t, w),
+        np.repeat(x, w, axis=0),
+        status=np.repeat(e, w),
+        ties="efron",
+        strata=None if s is None else np.repeat(s, w),
+    )
+    ref = rows.fit(method="newton", tol=1e-12, maxiter=100)
+    assert fit.converged and fit.iterations < 20
+    assert_allclose(fit.params, ref.params, rtol=1e-8)
+    assert_allclose(fit.cov, ref.cov_params(), rtol=1e-8)
+    assert_allclose(fit.se, ref.bse, rtol=1e-8)
+    assert_allclose(fit.loglik, rows.loglike(ref.params), rtol=1e-10)
+
+
+def test_cox_efron_depends_on_units_not_on_rows():
+    # one row of 10 units is the same as 10 rows of one unit, or rows of 3 + 7; empty rows and
+    # what they hold (here a NaN covariate) are ignored
+    t, e, x, w, _ = _grouped(4, n_rows=60)
+    fit = cox_efron(t, e, x, weights=w)
+    split = np.minimum(w, 3)
+    tt, ee = np.concatenate([t, t, [2.0]]), np.concatenate([e, e, [1]])
+    xx = np.vstack([x, x, np.full((1, 5), np.nan)])
+    again = cox_efron(tt, ee, xx, weights=np.concatenate([split, w - split, [0]]))
+    assert_allclose(again.params, fit.params, rtol=1e-10)
+    assert_allclose(again.cov, fit.cov, rtol=1e-10)
+    ones = cox_efron(np.repeat(t, w), np.repeat(e, w), np.repeat(x, w, axis=0))
+    assert_allclose(ones.params, fit.params, rtol=1e-10)
+    assert_allclose(ones.loglik, fit.loglik, rtol=1e-12)
+
+
+def test_cox_efron_in_pieces_is_the_same(monkeypatch):
+    # the Efron terms are evaluated in pieces of at most _PIECE (memory); a churn time whose
+    # terms span pieces adds its parts — cut into pieces of 7 terms, nothing changes
+    from abkit.stats import cox
+
+    t, e, x, w, s = _grouped(6, strata=True)
+    whole = cox_efron(t, e, x, weights=w, strata=s)
+    monkeypatch.setattr(cox, "_PIECE", 7)
+    pieces = cox_efron(t, e, x, weights=w, strata=s)
+    assert len(cox._pieces(np.array([3, 20, 1]))) == 4
+    assert_allclose(pieces.params, whole.params, rtol=1e-12)
+    assert_allclose(pieces.cov, whole.cov, rtol=1e-12)
+    assert_allclose(pieces.loglik, whole.loglik, rtol=1e-13)
+
+
+def test_schoenfeld_sums_are_the_efron_score_per_time():
+    # at the maximum the score, Σ over times of the Schoenfeld sums, is zero; at β = 0 with one
+    # covariate the sum at a time is Σ x − Σ_l (R1 − l/m·D1)/(R0 − l/m·D0), here by hand
+    t, e, x, w, s = _grouped(5, strata=True)
+    fit = cox_efron(t, e, x, weights=w, strata=s)
+    code, times, m, sums = schoenfeld_sums(t, e, x, fit.params, weights=w, strata=s)
+    assert_allclose(sums.sum(axis=0), 0.0, atol=1e-8)
+    assert list(code) == sorted(code) and m.sum() == w @ e
+    _, times, m, sums = schoenfeld_sums([1, 2, 2, 2, 3], [1, 1, 1, 0, 1], [1, 1, 0, 1, 0], [0.0])
+    # time 2: R0 = 4, R1 = 2 (x 1, 0, 1, 0), churned D0 = 2, D1 = 1: 1 − (2/4 + 1.5/3)
+    assert_allclose(sums[:, 0], [1 - 3 / 5, 1 - (2 / 4 + 1.5 / 3), 0.0], atol=1e-15)
+    assert times.tolist() == [1, 2, 3] and m.tolist() == [1, 2, 1]
+
+
+def test_cox_efron_failures_are_stats_errors():
+    t, e = [1, 1, 1, 2, 3, 4, 5], [1, 1, 1, 1, 1, 1, 0]
+    first = np.array([1.0, 1, 1, 0, 0, 0, 0])  # these units churn first, all of them: β → ∞
+    with pytest.raises(StatsError, match=r"did not converge.*'early'.*separate"):
+        cox_efron(t, e, first, names=["early"])
+    x = np.column_stack([[0.0, 1, 0, 1, 0, 1, 1], [1.0, 0, 1, 1, 0, 1, 0]])
+    with pytest.raises(StatsError, match=r"cannot estimate \['b'\]: no variation"):
+        cox_efron(t, e, np.column_stack([x[:, 0], np.ones(7)]), names=["a", "b"])
+    with pytest.raises(StatsError, match=r"\['a', 'b', 'c'\] are collinear"):
+        cox_efron(t, e, np.column_stack([x, x[:, 0] + x[:, 1]]), names=["a", "b", "c"])
+    with pytest.raises(StatsError, match="no events"):
+        cox_efron(t, np.zeros(7), x)
+    with pytest.raises(StatsError, match="whole numbers"):
+        cox_efron(t, e, x, weights=np.full(7, 0.5))
+    with pytest.raises(StatsError, match="one length"):
+        cox_efron(t[:3], e, x)
+    with pytest.raises(StatsError, match="finite"):
+        cox_efron(t, e, np.where(x == 1, np.inf, 0.0))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_logrank_on_counts_is_survdiff_on_the_expanded_rows(k):
+    from statsmodels.duration.survfunc import survdiff
+
+    t, e, x, w, _ = _grouped(10 + k)
+    g = np.array(["control", "a", "b", "c"])[np.minimum(x[:, 1:4] @ [1, 2, 3], k - 1).astype(int)]
+    r = logrank(t, e, g, w)
+    stat, p = survdiff(np.repeat(t, w), np.repeat(e, w), np.repeat(g, w))
+    assert r.df == k - 1 and r.note is None
+    assert_allclose(r.statistic, stat, rtol=1e-10)
+    # survdiff's p is 1 − cdf, abkit's the survival function: the same but far in the tail
+    assert_allclose(r.pvalue, stats.chi2.sf(stat, k - 1), rtol=1e-12)
+    assert_allclose(r.pvalue, p, rtol=1e-8, atol=1e-15)
+    # a weak effect (one unit a row): a p-value far from 0 agrees to the last digits
+    r1 = logrank(t, e, g, np.minimum(w, 1))
+    stat1, p1 = survdiff(t[w > 0], e[w > 0], g[w > 0])
+    assert_allclose([r1.statistic, r1.pvalue], [stat1, p1], rtol=1e-10)
+
+
+def test_logrank_without_variance_says_so():
+    # every unit churns at the one time: survdiff's variance is 0 (np.linalg.solve refuses)
+    r = logrank([2, 2, 2], [1, 1, 1], ["a", "b", "b"], [4, 0, 3])
+    assert (r.statistic, r.pvalue, r.df) == (None, None, 1) and "no variation" in r.note
+    with pytest.raises(StatsError, match="two groups"):  # a group of no units is no group
+        logrank([1, 2], [1, 1], ["a", "b"], [3, 0])

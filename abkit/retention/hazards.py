@@ -5,13 +5,15 @@ Time to churn is the definition of :func:`abkit.retention.churn_survival` (the f
 that starts ``inactive_days`` consecutive inactive days; censored at what ``as_of`` lets us
 check; restricted to ``tau``), computed per unit in the engine by :func:`churn_times`.
 
-* **Model.** ``statsmodels.duration.hazard_regression.PHReg`` with Efron's method for tied
-  times (time to churn is in whole days, so ties are the rule; Efron's is also the one method
-  of lifelines' ``CoxPHFitter``), covariates: one indicator per treatment variant (control is
-  the reference), one per level of each categorical attribute (its first level in sorted order
-  is the reference; a missing value is its own level ``(missing)``), numeric attributes as they
-  are. ``strata=`` columns get a baseline hazard each instead of a coefficient. Standard errors
-  from the inverse information; hazard-ratio intervals ``exp(β ± z·se)``; Wald p-values.
+* **Model.** Cox with Efron's method for tied times (time to churn is in whole days, so ties
+  are the rule; Efron's is also the one method of lifelines' ``CoxPHFitter``), fitted by
+  :func:`abkit.stats.cox.cox_efron` on the engine's count rows as frequency weights (the
+  numbers of statsmodels' ``PHReg(ties="efron")`` on one row per unit). Covariates: one
+  indicator per treatment variant (control is the reference), one per level of each
+  categorical attribute (its first level in sorted order is the reference; a missing value is
+  its own level ``(missing)``), numeric attributes as they are. ``strata=`` columns get a
+  baseline hazard each instead of a coefficient. Standard errors from the inverse information;
+  hazard-ratio intervals ``exp(β ± z·se)``; Wald p-values.
 * **Proportional-hazards check** (Grambsch & Therneau 1994, as in R's ``cox.zph`` before 2019
   and lifelines' ``proportional_hazard_test``): scaled Schoenfeld residuals against
   ``g(t) = 1 − KM(t)`` (the ``km`` transform, R's default). Per term ``j``:
@@ -51,7 +53,7 @@ from abkit._display import (
 )
 from abkit._format import fmt_p
 from abkit.engine import execute
-from abkit.errors import DataError, SpecError
+from abkit.errors import DataError, SpecError, StatsError
 from abkit.query import day_index, first_exposures
 from abkit.query.units_table import bit_count
 from abkit.retention._units import (
@@ -62,6 +64,7 @@ from abkit.retention._units import (
     shared_or_prepare,
 )
 from abkit.stats._common import check_alpha, crit_z
+from abkit.stats.cox import cox_efron, schoenfeld_sums
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -180,24 +183,33 @@ def churn_times_shared(
 # ----------------------------------------------------------------------------- pure statistics
 
 
-def _km_transform(time: np.ndarray, status: np.ndarray) -> dict[float, float]:
+def _km_transform(time: np.ndarray, status: np.ndarray, w: np.ndarray) -> dict[float, float]:
     """``1 − KM(t)`` at each churn time, from every unit (lifelines' and R's ``km``)."""
-    uniq = np.unique(time)
-    at_risk = time.size - np.searchsorted(np.sort(time), uniq, side="left")
-    deaths = np.bincount(np.searchsorted(uniq, time[status == 1]), minlength=uniq.size)
+    uniq, code = np.unique(time, return_inverse=True)
+    at_time = np.bincount(code, weights=w, minlength=uniq.size)
+    at_risk = np.cumsum(at_time[::-1])[::-1]
+    deaths = np.bincount(code, weights=w * status, minlength=uniq.size)
     surv = np.cumprod(1.0 - deaths / at_risk)
     return {float(t): float(1.0 - s) for t, s in zip(uniq, surv, strict=True)}
 
 
 def ph_test(
-    time: Any, status: Any, exog: Any, params: Any, cov: Any, strata: Any = None
+    time: Any,
+    status: Any,
+    exog: Any,
+    params: Any,
+    cov: Any,
+    strata: Any = None,
+    weights: Any = None,
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Grambsch–Therneau test of proportional hazards from Efron Schoenfeld residuals.
 
     Returns ``(T_j per term, the global T, per-time table)``; the per-time table has rows
     ``(time, churns, mean scaled residual per term…)``. Schoenfeld residuals with Efron's
     ties: at a time with ``m`` churns, ``r_i = x_i − (1/m) Σ_{l<m} (R1 − l/m·D1)/(R0 − l/m·D0)``,
-    ``R`` the risk-set and ``D`` the churners' sums of ``exp(xβ)`` and ``exp(xβ)·x``.
+    ``R`` the risk-set and ``D`` the churners' sums of ``exp(xβ)`` and ``exp(xβ)·x``
+    (:func:`abkit.stats.cox.schoenfeld_sums`). ``weights`` are the units each row stands for:
+    the statistics are those of the rows repeated that many times.
 
     Example:
         >>> t, e = np.array([1.0, 2, 2, 3, 4, 5]), np.array([1, 1, 1, 1, 0, 1])
@@ -207,30 +219,13 @@ def ph_test(
         (0.420473, [1.0, 2.0, 3.0, 5.0])
     """
     t, e = np.asarray(time, dtype=float), np.asarray(status, dtype=int)
-    x, b, v = np.asarray(exog, dtype=float), np.asarray(params, dtype=float), np.asarray(cov)
-    s = np.zeros(t.size, dtype=int) if strata is None else np.unique(strata, return_inverse=True)[1]
-    g_of = _km_transform(t, e)
-    phi = np.exp(x @ b)
-    rows: list[tuple[float, float, np.ndarray]] = []
-    for stratum in np.unique(s):
-        inside = s == stratum
-        order = np.argsort(t[inside], kind="stable")
-        ts, es, xs, ps = t[inside][order], e[inside][order], x[inside][order], phi[inside][order]
-        uniq, first = np.unique(ts, return_index=True)
-        r0 = np.cumsum(ps[::-1])[::-1][first]
-        r1 = np.cumsum((ps[:, None] * xs)[::-1], axis=0)[::-1][first]
-        dead = np.add.reduceat(es, first)
-        d0 = np.add.reduceat(es * ps, first)
-        d1 = np.add.reduceat((es * ps)[:, None] * xs, first, axis=0)
-        sx = np.add.reduceat(es[:, None] * xs, first, axis=0)
-        for i in np.flatnonzero(dead):
-            frac = np.arange(dead[i]) / dead[i]
-            mean = np.mean((r1[i] - frac[:, None] * d1[i]) / (r0[i] - frac * d0[i])[:, None], 0)
-            rows.append((float(uniq[i]), float(dead[i]), sx[i] - dead[i] * mean))
-    deaths = float(e.sum())
-    g = np.array([g_of[r[0]] for r in rows])
-    m = np.array([r[1] for r in rows])
-    resid = np.array([r[2] for r in rows]).reshape(len(rows), x.shape[1])
+    x, v = np.asarray(exog, dtype=float), np.asarray(cov, dtype=float)
+    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float)
+    keep = w > 0
+    g_of = _km_transform(t[keep], e[keep], w[keep])
+    _, times, m, resid = schoenfeld_sums(t, e, x, params, weights=w, strata=strata)
+    deaths = float(m.sum())
+    g = np.array([g_of[float(u)] for u in times])
     g_bar = float(m @ g / deaths)
     sgg = float(m @ (g - g_bar) ** 2)
     u = (g - g_bar) @ resid
@@ -238,7 +233,7 @@ def ph_test(
         stat, overall = deaths * (u @ v) ** 2 / (np.diag(v) * sgg), float(deaths * u @ v @ u / sgg)
     else:  # every churn at one time (or g constant): no trend over time can be seen
         stat, overall = np.full(x.shape[1], np.nan), math.nan
-    per_time = np.column_stack([[r[0] for r in rows], m, deaths * (resid / m[:, None]) @ v])
+    per_time = np.column_stack([times, m, deaths * (resid / m[:, None]) @ v])
     return stat, overall, per_time
 
 
@@ -416,8 +411,8 @@ def churn_regression(
 
     What leaves the engine: the counts of units per (variant, attributes, strata, time,
     churned) — for categorical attributes a few thousand rows at most; a numeric attribute
-    with many values makes it about one row per unit. The rows are expanded in memory for
-    ``PHReg`` (one row per unit, a float per covariate).
+    with many values makes it about one row per unit. The fit and the check work on these rows
+    (units as weights), never on one row per unit.
     """
     positive_days(inactive_days=inactive_days, tau=tau)
     check_alpha(alpha)
@@ -503,24 +498,25 @@ def _fit(
     n_immature: int,
 ) -> ChurnRegression:
     from scipy import stats
-    from statsmodels.duration.hazard_regression import PHReg
 
     x, terms, notes, keep = _design(counts, variants, attributes)
-    reps = counts.units.to_numpy(dtype=np.int64) * keep
-    time = np.repeat(counts.time.to_numpy(dtype=float), reps)
-    status = np.repeat(counts.churned.to_numpy(dtype=np.int64), reps)
-    exog = np.repeat(x, reps, axis=0)
+    units = counts.units.to_numpy(dtype=np.int64) * keep
+    time = counts.time.to_numpy(dtype=float)
+    status = counts.churned.to_numpy(dtype=np.int64)
     groups = None
     if strata:
-        labels = counts[list(strata)].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        groups = np.repeat(labels, reps)
-    if status.sum() == 0:
+        groups = counts[list(strata)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    deaths = float(units @ status)
+    if deaths == 0:
         raise DataError("no unit churned before tau: there is no hazard to model")
-    model = PHReg(time, exog, status=status, ties="efron", strata=groups)
-    fit = model.fit(method="newton", tol=1e-12, maxiter=100)
-    b, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
+    # the count rows as frequency weights: the numbers of PHReg(ties="efron") on one row per unit
+    try:
+        fit = cox_efron(time, status, x, weights=units, strata=groups, names=[t[0] for t in terms])
+    except StatsError as exc:
+        raise DataError(f"churn regression: {exc}") from exc
+    b, cov = np.asarray(fit.params), np.asarray(fit.cov)
     se = np.sqrt(np.diag(cov))
-    stat, g_stat, per_time = ph_test(time, status, exog, b, cov, groups)
+    stat, g_stat, per_time = ph_test(time, status, x, b, cov, groups, weights=units)
     ph_p = stats.chi2.sf(stat, 1)
     z = crit_z(alpha, "two-sided")
     out = []
@@ -546,7 +542,6 @@ def _fit(
                 bool(ph_p[i] < (alpha if treatment else alpha / n_adjust)),
             )
         )
-    deaths = float(status.sum())
     g_p = float(stats.chi2.sf(g_stat, len(terms)))
     n = {v: int(counts.units[(counts.variant == v).to_numpy() & keep].sum()) for v in variants}
     return ChurnRegression(
