@@ -596,21 +596,54 @@ def fetch_instant(con: BaseBackend, sql: str) -> Any:
 
 
 def run_sql(con: BaseBackend, sql: str, schema: sch.Schema) -> pd.DataFrame:
-    """The pandas frame of DuckDB SQL ``sql`` with ``schema``, as Ibis' ``execute`` makes it."""
+    """The pandas frame of DuckDB SQL ``sql`` with ``schema``, as Ibis' ``execute`` makes it:
+    ``DuckDBPandasData.convert_table`` of the frame of the result's columns (nested, encoded or
+    with nulls as Python objects) — here column by column, and plain numbers from Arrow."""
     import pandas as pd
-    import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
     table = con.con.sql(sql).to_arrow_table()
-    df = pd.DataFrame(
-        {
-            name: (
-                col.to_pylist()
-                if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
-                else col.to_pandas()
-            )
-            for name, col in zip(table.column_names, table.columns, strict=True)
-        }
-    )
-    frame: pd.DataFrame = DuckDBPandasData.convert_table(df, schema)
-    return frame
+    pairs = list(zip(table.column_names, table.columns, strict=True))
+    if tuple(table.column_names) != schema.names or any(t.is_geospatial() for t in schema.types):
+        df = pd.DataFrame({name: _raw(name, col) for name, col in pairs})
+        frame: pd.DataFrame = DuckDBPandasData.convert_table(df, schema)  # its error, or geometry
+        return frame
+    columns = {}
+    for (name, col), dtype in zip(pairs, schema.types, strict=True):
+        plain = _plain_column(name, col, dtype)
+        columns[name] = (
+            plain if plain is not None else DuckDBPandasData.convert_column(_raw(name, col), dtype)
+        )
+    return pd.DataFrame(columns)
+
+
+def _raw(name: str, col: Any) -> pd.Series:
+    import pandas as pd
+    import pyarrow.types as pat
+
+    if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count:
+        return pd.Series(col.to_pylist(), name=name)
+    return col.to_pandas().rename(name)
+
+
+def _plain_column(name: str, col: Any, dtype: Any) -> pd.Series | None:
+    """What Ibis' conversion makes of a column of numbers without nulls: those of the target's
+    NumPy type as they are, other ints NumPy-cast (``Series.astype``), DuckDB's exact integer
+    sums (decimals of scale 0) the same whole numbers as int64; None: another column."""
+    if col.null_count or not (dtype.is_integer() or dtype.is_floating()):
+        return None
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.types as pat
+    from ibis.formats.pandas import PandasType
+
+    target, kind = PandasType.from_ibis(dtype), col.type
+    if (pat.is_integer(kind) or pat.is_floating(kind)) and kind.to_pandas_dtype() == target:
+        return pd.Series(col.to_numpy(), name=name)
+    if pat.is_integer(kind) or (pat.is_floating(kind) and dtype.is_floating()):
+        return pd.Series(col.to_numpy().astype(target), name=name)
+    if pat.is_decimal(kind) and kind.scale == 0 and target == np.int64:
+        with contextlib.suppress(pa.ArrowInvalid):  # out of range: Ibis keeps the Decimals
+            return pd.Series(col.cast(pa.int64()).to_numpy(), name=name)
+    return None

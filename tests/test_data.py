@@ -119,3 +119,75 @@ def test_a_renamed_column_is_not_taken_for_a_swap():
     with pytest.raises(DataError) as info:
         exp.analyze(exposures=exposures, events=events.rename(columns={"ts": "time"}))
     assert "Did you mean 'time'?" in str(info.value) and "swapped" not in str(info.value)
+
+
+def test_pandas_schema_is_the_schema_ibis_infers():
+    # load_table gives Ibis the schema of a pandas frame (abkit.data.load.pandas_schema, which
+    # spots text columns without converting them); it must be the one Ibis infers itself
+    import datetime as dt
+    from decimal import Decimal
+
+    import ibis.expr.schema as sch
+    import numpy as np
+
+    from abkit.data.load import pandas_schema
+
+    n = float("nan")
+    frame = pd.DataFrame(
+        {
+            "text": ["a", "b", None],
+            "text_nan": ["a", n, pd.NA],
+            "np_str": [np.str_("x"), "y", None],
+            "all_none": [None, None, None],
+            "ints": pd.array([1, 2, 3], dtype=object),
+            "mixed": pd.array(["a", 1, None], dtype=object),
+            "bytes": pd.array([b"a", b"b", None], dtype=object),
+            "text_bytes": pd.array(["a", b"b", None], dtype=object),
+            "decimals": pd.array([Decimal("1.5"), None, Decimal(2)], dtype=object),
+            "dates": pd.array([dt.date(2024, 1, 1), None, dt.date(2024, 1, 2)], dtype=object),
+            "stamps": pd.array([dt.datetime(2024, 1, 1), None, None], dtype=object),
+            "text_time": pd.array(["a", pd.NaT, None], dtype=object),
+            "bools": pd.array([True, None, False], dtype=object),
+            "lists": pd.array([[1], [2, 3], None], dtype=object),
+            "f": [1.0, n, 3.0],
+            "i": [1, 2, 3],
+            "b": [True, False, True],
+            "t": pd.to_datetime(["2024-01-01", None, "2024-01-02"], utc=True),
+            "naive": pd.to_datetime(["2024-01-01", None, "2024-01-02"]),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+            "string": pd.array(["a", None, "c"], dtype="string"),
+            "cat": pd.Categorical(["a", "b", "a"]),
+        }
+    )
+    for name in frame.columns:
+        one = frame[[name]]
+        assert pandas_schema(one) == sch.infer(one), name
+        assert pandas_schema(one.iloc[:0]) == sch.infer(one.iloc[:0]), name
+    assert pandas_schema(frame) == sch.infer(frame)
+    assert load_table(frame, con=connect(), role="units").schema() == sch.infer(frame)
+    assert pandas_schema(frame)["text"].is_string() and not pandas_schema(frame)["ints"].is_string()
+
+
+def test_sub_microsecond_parts_are_found_as_pandas_finds_them():
+    # load_table floors nanosecond timestamps with a finer part than a microsecond; the check
+    # reads the integers (abkit.data.load._sub_microsecond), pandas' `.dt.nanosecond > 0` is
+    # the reference: before 1970 too, with NaT, naive and UTC
+    import numpy as np
+
+    from abkit.data.load import _sub_microsecond
+
+    rng = np.random.default_rng(20261201)
+    found = 0
+    for trial in range(200):
+        v = rng.integers(-(10**18), 10**18, int(rng.integers(1, 8)))
+        if trial % 3:
+            v = v // 1000 * 1000  # whole microseconds, but one row may keep its nanoseconds
+            v[0] += int(rng.integers(0, 2)) * int(rng.integers(1, 1000))
+        v[rng.random(len(v)) < 0.3] = np.iinfo(np.int64).min  # NaT
+        s = pd.Series(pd.to_datetime(v, unit="ns"))
+        if trial % 2:
+            s = s.dt.tz_localize("UTC")
+        expected = bool((s.dt.nanosecond > 0).any())
+        assert _sub_microsecond(s) == expected, v
+        found += expected
+    assert 20 < found < 180  # both answers were checked

@@ -84,3 +84,29 @@ def test_the_table_is_built_once_per_report(sim):
     # the horizon of time to churn (tau + K days) and novelty's 14 days: both in the table
     assert table.days.last_day == 30 + 7 - 1
     assert table.days.windows == 14
+
+
+def test_the_report_reads_the_events_once_for_its_analysis_and_its_table(sim, tmp_path):
+    """``ReportContext.load`` runs the analysis and the shared table in one pass over the events
+    (Experiment.analyze_with_table): the report equals the one of an analysis and a separate
+    scan, view by view."""
+    import json
+
+    spec = load_spec(SPEC)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"spec": json.loads(spec.model_dump_json()),
+                                  "inputs": {**sim, "units": None}, "as_of": None,
+                                  "state": None}))  # fmt: skip
+    one = ReportContext.load(str(config))
+    table = one.cache["shared"]  # made by the analysis' pass, before any view asked
+    assert table is not None and table.days is not None
+    assert table.days.carry == ("channel",) and table.days.last_day == 30 + 7 - 1
+    assert table.con is one.shared().con
+    apart = _ctx(sim, spec, shared=True)  # the analysis, then share(): two scans
+    assert one.summary() == apart.summary()
+    assert one.trust_html() == apart.trust_html()
+    for view in ("curve", "cohorts", "churn", "novelty", "hazards"):
+        a, b = getattr(one, view)(), getattr(apart, view)()
+        assert a._repr_html_() == b._repr_html_()
+    assert [f.to_pandas().equals(g.to_pandas()) for f, g in
+            zip(one.forecasts(), apart.forecasts(), strict=True)] == [True] * len(one.forecasts())  # fmt: skip

@@ -21,10 +21,13 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import abkit as ab
 from abkit import engine
+from abkit.data import prepare_logs, prepare_units, shapes
+from abkit.errors import DataError
 from abkit.query import cache, fold
 from abkit.query.cache import PLANS, PlanCache
 
@@ -36,10 +39,12 @@ def fresh_plans(monkeypatch):
     monkeypatch.setattr(engine, "_config", None)
     engine.configure(threads=1)
     PLANS.clear()
+    shapes.SHAPES.clear()
     PLANS.enabled = True
     yield
     PLANS.enabled = True
     PLANS.clear()
+    shapes.SHAPES.clear()
 
 
 def _names(sql: str | None) -> str | None:
@@ -429,3 +434,240 @@ def test_folding_hands_other_frames_to_pandas():
     big = pd.DataFrame({"k": ["a", "b"] * 1_500, "x": np.arange(3_000.0)})
     expected = big.groupby(["k"], dropna=False, sort=True).agg({"x": "sum"}).reset_index()
     _same_bits(fold.grouped(big, ["k"], {"x": "sum"}, sort=True), expected)
+
+
+# ------------------------------------------------------------------------- result frames
+
+
+def _same_frame(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert list(a.dtypes) == list(b.dtypes)
+    for col in a.columns:
+        for x, y in zip(a[col].tolist(), b[col].tolist(), strict=True):
+            assert type(x) is type(y), (col, x, y)
+            assert repr(x) == repr(y), (col, x, y)  # -0.0, NaN and None told apart
+
+
+def _ibis_frame(table, schema):
+    """The frame of DuckDB's Arrow result as Ibis' DuckDB backend makes it (through one frame;
+    engine.run_sql before it converted column by column)."""
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    df = pd.DataFrame(
+        {
+            name: (
+                col.to_pylist()
+                if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
+                else col.to_pandas()
+            )
+            for name, col in zip(table.column_names, table.columns, strict=True)
+        }
+    )
+    return DuckDBPandasData.convert_table(df, schema)
+
+
+def test_result_frames_are_the_frames_ibis_makes():
+    # engine.run_sql converts DuckDB's result column by column, plain numbers from Arrow: the
+    # frame Ibis makes for the result types abkit's queries make and more (nulls, decimals,
+    # nested, times, empty); cache.pandas_result skips a conversion that changes nothing
+    import ibis
+
+    con = engine.shared_connection()
+    t = ibis.memtable(
+        pd.DataFrame(
+            {
+                "k": ["a", "b", None, "a"],
+                "x": [1.5, -0.0, np.nan, 2.0],
+                "i": [1, 2, 3, 4],
+                "s": ["p", None, "q", "r"],
+                "b": [True, False, True, False],
+                "t": pd.to_datetime(["2024-01-01", "2024-02-01", None, "2024-03-01"], utc=True),
+            }
+        )
+    )
+    exprs = [
+        t.group_by("k").aggregate(
+            n=t.count(), sx=t.x.sum(), mi=t.x.min(), si=t.i.sum(), lo=t.t.min(), any_b=t.b.any()
+        ),
+        t.select(
+            "k",
+            "x",
+            "i",
+            "s",
+            "b",
+            "t",
+            d=t.i.cast("decimal(38, 0)"),
+            d2=(t.x * 10).cast("decimal(20, 3)"),
+            nb=ibis.ifelse(t.i > 2, t.b, ibis.null("boolean")),
+            ni=ibis.ifelse(t.i > 2, t.i, ibis.null("int64")),
+            arr=ibis.array([t.i, t.i]),
+            st=ibis.struct({"a": t.i}),
+            day=t.t.date(),
+            i8=t.i.cast("int8"),
+            f32=t.x.cast("float32"),
+            flag=ibis.ifelse(t.i > 2, 1, 0),  # int8 to Ibis, an int32 from DuckDB
+        ),
+        t.filter(t.i > 10).select("k", "x", "t"),  # no rows
+        t.aggregate(n=t.count(), lo=t.t.min(), top=t.s.max()),
+    ]
+    for expr in exprs:
+        sql = engine.compile_sql(expr, con, inline_ctes=False)
+        tables = engine.in_memory_tables(expr, con) or {}
+        with engine.bound_tables(con, tables):
+            got = engine.run_sql(con, sql, expr.schema())
+            ref = _ibis_frame(con.con.sql(sql).to_arrow_table(), expr.schema())
+        _same_frame(got, ref)
+        _same_frame(cache.pandas_result(expr, got), expr.__pandas_result__(ref))
+    # the frame itself when Ibis' conversion would give an equal one (numbers, text)
+    frame = engine.execute(exprs[0].select("k", "n", "sx"), con)
+    assert cache.pandas_result(exprs[0].select("k", "n", "sx"), frame) is frame
+
+
+# --------------------------------------------------------------------------- loader shapes
+
+
+def _canonical(*tables):
+    """The tables' expressions with their in-memory leaves named by order of appearance."""
+    import ibis.expr.operations as ops
+
+    leaves = list(
+        dict.fromkeys(m for t in tables if t is not None for m in t.op().find(ops.InMemoryTable))
+    )
+    subst = {m: ops.UnboundTable(name=f"t{i}", schema=m.schema) for i, m in enumerate(leaves)}
+    return [None if t is None else t.op().replace(subst) for t in tables]
+
+
+def _direct(fn, *args, **kwargs):
+    PLANS.enabled = False  # switches the loader's shapes off as well
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        PLANS.enabled = True
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except DataError as exc:
+        return str(exc)
+
+
+def test_loads_of_a_known_shape_are_the_loads_built_afresh(sims):
+    # abkit.data.shapes: the loader's expressions, built once per shape on placeholders and
+    # given each load's own tables, are the expressions the direct load builds; a shape that
+    # needs the data (float ids, naive times in a zone with clock changes) loads directly; an
+    # error is the direct load's, word for word
+    x, e = sims[0].exposures, sims[0].events
+    naive_x = x.assign(exposed_at=x.exposed_at.dt.tz_localize(None))
+    naive_e = e.assign(ts=e.ts.dt.tz_localize(None))
+    int_x = x.assign(unit_id=x.unit_id.str[1:].astype("int64"))
+    int_e = e.assign(unit_id=e.unit_id.str[1:].astype("int64"))
+    cases = [
+        ((x, e), {}),
+        ((x, e), {"value": True}),
+        ((x, None), {}),
+        ((pa.Table.from_pandas(x), pa.Table.from_pandas(e)), {}),
+        ((x.rename(columns={"variant": "group"}), e), {"columns": {"variant": "group"}}),
+        ((x.assign(variant2=x.variant), e), {"columns": {"variant": "variant2"}}),  # a drop
+        ((int_x, int_e), {}),
+        ((int_x, e), {}),  # ids of two types: compared as text
+        ((naive_x, naive_e), {"tz": "UTC"}),
+        ((naive_x, naive_e), {"tz": "Europe/Berlin"}),  # reads the data
+        ((x.assign(unit_id=int_x.unit_id.astype(float)), e), {}),  # reads the data
+        ((x, e.drop(columns=["event"])), {}),
+        ((x, e.assign(value=e.value.astype(str))), {"value": True}),  # an error
+        ((x.drop(columns=["variant"]), e), {}),  # an error
+        ((naive_x, e), {}),  # an error
+    ]
+    for (xs, es), opts in cases * 2:  # the second round reuses the shapes of the first
+        con = engine.shared_connection()
+        got = _outcome(prepare_logs, xs, es, con=con, **opts)
+        ref = _outcome(_direct, prepare_logs, xs, es, con=con, **opts)
+        if isinstance(ref, str):
+            assert got == ref, opts
+            continue
+        assert _canonical(got.exposures, got.events) == _canonical(ref.exposures, ref.events)
+        assert (got.notes, got.local_times, got.id_types, got.con) == (
+            ref.notes, ref.local_times, ref.id_types, ref.con,
+        )  # fmt: skip
+    assert shapes.SHAPES.hits == len(cases) - 3  # the second round, but for the errors
+    assert sum(shape is None for shape in shapes.SHAPES._shapes.values()) == 2  # read the data
+
+
+def test_units_of_a_known_shape_are_the_units_loaded_afresh(units):
+    cols = {"unit_id": "userid", "variant": "version"}
+    cases = [
+        (units, cols),
+        (units.assign(userid=units.userid.astype(str)), cols),
+        (units.assign(userid=units.userid.astype(float)), cols),  # reads the data
+        (units, {}),  # an error: no unit_id
+    ]
+    for frame, columns in cases * 2:
+        con = engine.shared_connection()
+        got = _outcome(prepare_units, frame, columns=columns, con=con)
+        ref = _outcome(_direct, prepare_units, frame, columns=columns, con=con)
+        if isinstance(ref, str):
+            assert got == ref
+            continue
+        assert _canonical(got[1]) == _canonical(ref[1]) and got[2] == ref[2]
+        assert got[0] is ref[0]
+    assert shapes.SHAPES.hits == 3  # the second round, but for the error
+
+
+def test_key_order_is_pandas_stable_sort():
+    # fold.in_key_order sorts small frames by integer and text keys in a loop: the rows of
+    # pandas' stable sort (missing values last), in the same order
+    rng = np.random.default_rng(20261202)
+    looped = 0
+    for trial in range(300):
+        n = int(rng.integers(2, 40))
+        frame = pd.DataFrame(
+            {
+                "s": pd.array(rng.choice(["b", "a", "ab", "B", "", None], n), dtype=object),
+                "i8": rng.integers(-3, 3, n).astype("int8"),
+                "i": rng.integers(0, 4, n),
+                "f": rng.choice([1.0, np.nan, 0.5], n),  # not a loop key: pandas sorts
+                "x": rng.normal(size=n),
+            }
+        )
+        if trial % 5 == 0:
+            frame.loc[frame.index[0], "s"] = np.nan
+        keys = [["s"], ["i8", "s"], ["i", "s", "i8"], ["s", "f"], ["i"]][trial % 5]
+        expected = frame.sort_values(keys, kind="stable", na_position="last").reset_index(drop=True)
+        _same_bits(fold.in_key_order(frame, keys), expected)
+        looped += fold._key_order(frame, keys) is not None
+    assert looped == 240  # every frame but those keyed by a float column
+
+
+def test_runners_take_the_loaded_placeholders_as_they_are(sims, units):
+    # tables loaded from a shape are noted (cache.remember): a runner over them takes the
+    # placeholder expressions as they are; they must be what it makes by searching the tables
+    con = engine.shared_connection()
+    x, e = sims[0].exposures, sims[0].events
+    loaded = [
+        (lambda: prepare_logs(x, e, con=con), lambda r: (r.exposures, r.events)),
+        (lambda: prepare_logs(x, None, con=con), lambda r: (r.exposures, None)),
+        (lambda: prepare_units(units, columns={"unit_id": "userid", "variant": "version"}, con=con),
+         lambda r: (r[1],)),
+    ]  # fmt: skip
+    for load, tables in loaded:
+        for _ in range(2):
+            got = tables(load())
+            remembered = cache.Runner(con, got)
+            assert remembered._remembered()
+            saved = dict(cache._ABSTRACT)
+            cache._ABSTRACT.clear()
+            try:
+                searched = cache.Runner(con, got)
+            finally:
+                cache._ABSTRACT.update(saved)
+            assert [t.op() for t in remembered.inputs if t is not None] == [
+                t.op() for t in searched.inputs if t is not None
+            ]
+            assert [t is None for t in remembered.inputs] == [t is None for t in searched.inputs]
+            assert remembered._bindings == searched._bindings
+            assert remembered._key == searched._key
+    # a table changed after loading is searched as before
+    logs = prepare_logs(x, e, con=con)
+    assert not cache.Runner(con, (logs.exposures.mutate(k=1), logs.events))._remembered()

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit.analysis.finish import finish, reconcile
+from abkit.analysis.one_pass import one_pass
 from abkit.analysis.options import AnalysisOptions, normalise_weights
 from abkit.analysis.refresh import State, refresh
 from abkit.analysis.stats_input import validate_stats
@@ -50,6 +51,7 @@ from abkit.quality import (
 )
 from abkit.query import build_analysis_query, build_unit_stats, collect_analysis
 from abkit.query.cache import (
+    Runner,
     execute_instant,
     execute_row,
     execute_with_sql,
@@ -58,6 +60,7 @@ from abkit.query.cache import (
 )
 from abkit.query.fold import in_key_order
 from abkit.query.frame import SUM, VARIANT, stat_col
+from abkit.query.units_table import UNIT_DAYS_BACKENDS, CalendarWindows, UnitDays, carried
 from abkit.spec import ExperimentSpec, load_spec
 
 if TYPE_CHECKING:
@@ -258,20 +261,65 @@ class Experiment(AnalysisOptions):
 
         The retention views use this to load the logs once for several analyses.
         """
+        return self._analyze_logs(logs, as_of=as_of, state=state)[0]
+
+    def analyze_with_table(
+        self,
+        *,
+        exposures: TableLike,
+        events: TableLike,
+        as_of: datetime | str | None = None,
+        con: BaseBackend | None = None,
+        carry: Sequence[str] = (),
+        last_day: int,
+        windows: CalendarWindows | None = None,
+    ) -> tuple[ExperimentResult, UnitDays | None]:
+        """:meth:`analyze` of the logs and, from the same pass over the events, the per-unit
+        table a report's views share (:func:`abkit.query.units_table.unit_days` of the logs
+        with these ``carry``, ``last_day`` and ``windows``; :mod:`abkit.query.one_pass`). The
+        result is the one :meth:`analyze` gives. The table is None when the pass cannot keep it
+        (a backend other than DuckDB): the views then scan the logs themselves.
+        """
+        with engine_errors_as_data_errors():
+            con = _default_backend(con, exposures, events)
+            logs = self._logs(exposures, events, self._columns(None), con)
+            if str(logs.con.name) not in UNIT_DAYS_BACKENDS or logs.events is None:
+                return self.analyze_logs(logs, as_of=as_of), None
+            kept = carried(logs.exposures.columns, carry)
+            return self._analyze_logs(logs, as_of=as_of, table=(kept, last_day, windows))
+
+    def _analyze_logs(
+        self,
+        logs: Logs,
+        *,
+        as_of: datetime | str | None,
+        state: State | str | os.PathLike[str] | None = None,
+        table: tuple[Sequence[str], int, CalendarWindows | None] | None = None,
+    ) -> tuple[ExperimentResult, UnitDays | None]:
+        """:meth:`analyze_logs`; with ``table`` (carry, last day, windows; no ``state``) also
+        the views' per-unit table, from the same pass (:meth:`analyze_with_table`)."""
         carry = self._carry(logs)
         defaulted = as_of is None
         refreshed = None
+        units = None
         if state is not None:  # incremental: the stored per-unit state and the newest rows
             with engine_errors_as_data_errors():
                 refreshed = refresh(self, logs, carry, as_of, state)
             frame, sql, query = refreshed.frame, refreshed.sql, refreshed.query
             span, as_of_dt = refreshed.span, refreshed.as_of
             assert as_of_dt is not None
-        else:
-            span = log_span(logs)  # when the events log runs (None without events)
-            if defaulted and span is not None:
-                as_of = span.last  # the end of the log's bulk, not a stray row dated 2099
-            frame, sql, query, as_of_dt = self._run_query(logs, carry, as_of)
+        else:  # one runner: the tables registered once for both queries
+            with runner(logs.con, (logs.exposures, logs.events)) as run:
+                span = log_span(logs, run=run)  # when the events log runs (None without events)
+                if defaulted and span is not None:
+                    as_of = span.last  # the end of the log's bulk, not a stray row dated 2099
+                if table is None:
+                    frame, sql, query, as_of_dt = self._run_query(logs, carry, as_of, run)
+                else:
+                    with engine_errors_as_data_errors():
+                        frame, sql, query, as_of_dt, units = one_pass(
+                            self, logs, carry, as_of, *table
+                        )
         got = collect_analysis(frame, query, self.metrics, as_of=as_of_dt)
         dq = FindingsBuilder()
         note_findings(logs.notes, dq)
@@ -285,30 +333,30 @@ class Experiment(AnalysisOptions):
         covariates = self.split_adjust(logs.exposures)[1]
         res = finish(self, got.stats, dq, as_of=as_of_dt, sql=sql, covariates=covariates)
         reconcile(res, got.counts["x_ids"], events_given=logs.events is not None)
-        return res
+        return res, units
 
     def _run_query(
-        self, logs: Logs, carry: tuple[str, ...], as_of: datetime | str | None
+        self, logs: Logs, carry: tuple[str, ...], as_of: datetime | str | None, run: Runner
     ) -> tuple[Any, str | None, StatsQuery, datetime]:
-        """The analysis query's frame, SQL and query (cached plans), and the resolved as_of."""
+        """The analysis query's frame, SQL and query (cached plans: ``run``, a runner over the
+        logs' tables), and the resolved as_of."""
         import pandas as pd
 
         # the queries' SQL is compiled once per metric set and schema (abkit.query.cache)
-        with runner(logs.con, (logs.exposures, logs.events)) as run:
-            if as_of is None:  # the last event (or exposure) time, as resolve_as_of defaults it
-                last = execute_instant(run, "last time", (), _last_time)
-                as_of = None if last is None or bool(pd.isna(last)) else last
-            as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
-            key = (
-                metrics_key(self.metrics), self.segments, carry, self.cuped, self.variants,
-                self.adjust,
-            )  # fmt: skip
+        if as_of is None:  # the last event (or exposure) time, as resolve_as_of defaults it
+            last = execute_instant(run, "last time", (), _last_time)
+            as_of = None if last is None or bool(pd.isna(last)) else last
+        as_of_dt = resolve_as_of(as_of, logs, tz=self.tz, check_first_exposure=False)
+        key = (
+            metrics_key(self.metrics), self.segments, carry, self.cuped, self.variants,
+            self.adjust,
+        )  # fmt: skip
 
-            def build(exposures: ir.Table, events: ir.Table | None, *, as_of: datetime) -> Any:
-                return self._build(exposures, events, carry, as_of, str(logs.con.name))
+        def build(exposures: ir.Table, events: ir.Table | None, *, as_of: datetime) -> Any:
+            return self._build(exposures, events, carry, as_of, str(logs.con.name))
 
-            with engine_errors_as_data_errors():
-                frame, sql, query = execute_with_sql(run, "analysis", key, build, as_of=as_of_dt)
+        with engine_errors_as_data_errors():
+            frame, sql, query = execute_with_sql(run, "analysis", key, build, as_of=as_of_dt)
         return frame, sql, query, as_of_dt
 
     def to_sql(

@@ -3,14 +3,15 @@ logs' plausibility findings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from abkit import engine
+from abkit.data import shapes
 from abkit.data.columns import rename_columns
-from abkit.data.load import TableLike, load_table
+from abkit.data.load import TableLike, in_memory, load_table
 from abkit.engine import backend_of, execute, resolve_backend
 from abkit.errors import DataError
 from abkit.quality import (
@@ -210,8 +211,75 @@ def prepare_logs(
         (True, 'UTC')
     """
     backend = resolve_backend(con) or backend_of(exposures, events) or engine.connect()
+    if all(s is None or in_memory(s) for s in (exposures, events)):
+        try:
+            exp = load_table(exposures, con=backend, role="exposures")
+            ev = None if events is None else load_table(events, con=backend, role="events")
+        except DataError:
+            pass  # the direct load raises it, after the exposures' own errors
+        else:
+            opts: dict[str, Any] = {"columns": columns, "tz": tz, "value": value}
+            kept = _reused_logs(exp, ev, backend, **opts)
+            if kept is not None:
+                return kept
+            return _load_logs(_given(exp), None if ev is None else _given(ev), backend, **opts)
+    return _load_logs(
+        lambda: load_table(exposures, con=backend, role="exposures"),
+        None if events is None else lambda: load_table(events, con=backend, role="events"),
+        backend,
+        columns=columns,
+        tz=tz,
+        value=value,
+    )
+
+
+def _reused_logs(
+    exposures: ir.Table,
+    events: ir.Table | None,
+    backend: BaseBackend,
+    *,
+    columns: Mapping[str, str] | None,
+    tz: str | None,
+    value: bool,
+) -> Logs | None:
+    """The logs of in-memory tables (as :func:`load_table` made them) from the loader's
+    expressions for their shape (:mod:`abkit.data.shapes`); None: load them directly."""
+    tables = (exposures, events)
+    key = (tuple(sorted((columns or {}).items())), tz, value)
+
+    def load(con: Any, t: tuple[ir.Table | None, ...]) -> Logs:
+        exp_t, ev_t = t
+        assert exp_t is not None
+        return _load_logs(
+            _given(exp_t), None if ev_t is None else _given(ev_t), con, columns=columns, tz=tz,
+            value=value,
+        )  # fmt: skip
+
+    found = shapes.reuse("logs", key, tables, str(backend.name), load)
+    if found is None:
+        return None
+    made, subst = found
+    ev = None if made.events is None else shapes.swap(made.events, subst)
+    exp = shapes.swap(made.exposures, subst)
+    return Logs(backend, exp, ev, made.notes, made.local_times, made.id_types)
+
+
+def _given(table: ir.Table) -> Callable[[], ir.Table]:
+    return lambda: table
+
+
+def _load_logs(
+    load_exposures: Callable[[], ir.Table],
+    load_events: Callable[[], ir.Table] | None,
+    backend: BaseBackend,
+    *,
+    columns: Mapping[str, str] | None,
+    tz: str | None,
+    value: bool,
+) -> Logs:
+    """:func:`prepare_logs` on the backend resolved (the tables loaded when it needs them)."""
     notes: list[str] = []
-    exp = load_table(exposures, con=backend, role="exposures")
+    exp = load_exposures()
     exp = rename_columns(
         exp, role="exposures", required=("unit_id", "variant", "exposed_at"), columns=columns
     )
@@ -221,8 +289,8 @@ def prepare_logs(
     exp = exp.mutate(variant=exp.variant.cast("string"))
     exp = normalise_unit_ids(exp, role="exposures", blank_to_null=True, notes=notes, con=backend)
     ev: ir.Table | None = None
-    if events is not None:
-        ev = load_table(events, con=backend, role="events")
+    if load_events is not None:
+        ev = load_events()
         ev = rename_columns(
             ev,
             role="events",
@@ -261,11 +329,13 @@ def _check_local_times(
             found.append(issue)
 
 
-def log_span(logs: Logs) -> EventSpan | None:
+def log_span(logs: Logs, *, run: cache.Runner | None = None) -> EventSpan | None:
     """When the events log begins and ends, its bulk and its stray rows (None without events).
 
     One grouped query (the events per UTC day), its SQL reused for in-memory tables of the
     same shape (:mod:`abkit.query.cache`); :func:`abkit.query.checks.event_span` decides.
+    ``run``: a runner over ``(logs.exposures, logs.events)`` to run it with (the analysis'
+    own, so that the tables are registered once for both of its queries); default: a new one.
     """
     if logs.events is None:
         return None
@@ -274,8 +344,11 @@ def log_span(logs: Logs) -> EventSpan | None:
     def build(exposures: ir.Table, events: ir.Table) -> ir.Table:
         return event_days(exposures, events, backend=be)
 
-    with cache.runner(logs.con, (logs.exposures, logs.events)) as run:
-        days = cache.execute(run, "event days", (be,), build)
+    if run is not None:
+        assert run.tables == (logs.exposures, logs.events), "a runner over other tables"
+        return event_span(cache.execute(run, "event days", (be,), build))
+    with cache.runner(logs.con, (logs.exposures, logs.events)) as own:
+        days = cache.execute(own, "event days", (be,), build)
     return event_span(days)
 
 
@@ -307,12 +380,31 @@ def prepare_units(
     Returns the backend, the table, and notes on what was changed (see :func:`prepare_logs`).
     """
     backend = resolve_backend(con) or backend_of(units) or engine.connect()
-    t = load_table(units, con=backend, role="units")
+    if in_memory(units):
+        table = load_table(units, con=backend, role="units")
+        key = tuple(sorted((columns or {}).items()))
+
+        def load(con: Any, t: tuple[ir.Table | None, ...]) -> tuple[ir.Table, tuple[str, ...]]:
+            assert t[0] is not None
+            return _load_units(t[0], columns=columns, con=con)
+
+        found = shapes.reuse("units", key, (table,), str(backend.name), load)
+        if found is not None:
+            (made, notes), subst = found
+            return backend, shapes.swap(made, subst), notes
+        return (backend, *_load_units(table, columns=columns, con=backend))
+    table = load_table(units, con=backend, role="units")
+    return (backend, *_load_units(table, columns=columns, con=backend))
+
+
+def _load_units(
+    t: ir.Table, *, columns: Mapping[str, str] | None, con: BaseBackend
+) -> tuple[ir.Table, tuple[str, ...]]:
     t = rename_columns(t, role="units", required=("unit_id", "variant"), columns=columns)
     t = t.mutate(variant=t.variant.cast("string"))
     notes: list[str] = []
-    t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes, con=backend)
-    return backend, t, tuple(notes)
+    t = normalise_unit_ids(t, role="units", blank_to_null=True, notes=notes, con=con)
+    return t, tuple(notes)
 
 
 def resolve_as_of(

@@ -37,6 +37,7 @@ import os
 import secrets
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
@@ -139,6 +140,25 @@ PLANS.enabled = os.environ.get("ABKIT_PLAN_CACHE", "1").strip().lower() not in (
 )
 
 
+def placeholder(i: int, schema: Any) -> ops.UnboundTable:
+    """The ``i``-th placeholder table a :class:`Runner` makes (for a table of ``schema``)."""
+    import ibis.expr.operations as ops
+
+    return ops.UnboundTable(name=f"{_TOKEN}{i}", schema=schema)
+
+
+#: tables known to be a placeholder expression with its one placeholder replaced by an
+#: in-memory table (:func:`remember`): the expression, the placeholder, the table
+_ABSTRACT: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def remember(table: ir.Table, abstract: ir.Table, hole: ops.UnboundTable, leaf: Any) -> None:
+    """Note that ``table`` is ``abstract`` with ``hole`` (:func:`placeholder`) replaced by the
+    in-memory table ``leaf``: a runner over it then takes ``abstract`` as it is (while
+    ``table`` lives) instead of searching ``table`` for its leaf and replacing it."""
+    _ABSTRACT[table.op()] = (abstract.op(), hole, leaf)
+
+
 def metrics_key(metrics: Sequence[Metric]) -> tuple[tuple[str, str], ...]:
     """A key part for ``metrics``: class and ``repr`` (every field; ``-0.0`` is not ``0.0``)."""
     return tuple((f"{type(m).__module__}.{type(m).__qualname__}", repr(m)) for m in metrics)
@@ -166,6 +186,8 @@ class Runner:
         """Placeholders for the in-memory tables, when those are all the tables read."""
         import ibis.expr.operations as ops
 
+        if self._remembered():
+            return
         leaves: list[Any] = []
         for t in self.tables:
             if t is not None:
@@ -183,6 +205,23 @@ class Runner:
         )
         self._bindings = {p.name: m for m, p in subst.items()}
         self._key = (self.con.name, tuple(None if t is None else t.op() for t in self.inputs))
+
+    def _remembered(self) -> bool:
+        """Placeholders from :func:`remember`, when every table was noted there: the inputs
+        :meth:`_abstract` would make (the same placeholders, in the same order), unsearched."""
+        known = [None if t is None else _ABSTRACT.get(t.op()) for t in self.tables]
+        pairs = [k[1:] for k in known if k is not None]
+        if not pairs or len(pairs) != sum(t is not None for t in self.tables):
+            return False
+        if len({leaf for _, leaf in pairs}) != len(pairs) or not all(
+            hole.name == f"{_TOKEN}{i}" and engine.rereadable(leaf)
+            for i, (hole, leaf) in enumerate(pairs)
+        ):
+            return False
+        self.inputs = tuple(None if k is None else k[0].to_expr() for k in known)
+        self._bindings = {hole.name: leaf for hole, leaf in pairs}
+        self._key = (self.con.name, tuple(None if t is None else t.op() for t in self.inputs))
+        return True
 
     def close(self) -> None:
         """Unregister the tables registered for reused plans."""
@@ -266,7 +305,7 @@ def execute(run: Runner, step: str, key: Hashable, build: Callable[..., Any]) ->
         plan = run.plan(step, key, build, None, inline=False)
         if plan.reusable:
             frame, _ = run.run(plan, None)
-            return plan.expr.__pandas_result__(frame)
+            return pandas_result(plan.expr, frame)
     return engine.execute(build(*run.tables), run.con)
 
 
@@ -312,7 +351,7 @@ def execute_with_sql(
         if plan.reusable:
             frame, sql = run.run(plan, as_of)
             if not inline_ctes:  # what Ibis' execute does after DuckDB's conversion
-                frame = plan.expr.__pandas_result__(frame)
+                frame = pandas_result(plan.expr, frame)
             return frame, sql, plan.built
     built = build(*run.tables) if as_of is None else build(*run.tables, as_of=as_of)
     expr = built.expr if isinstance(built, StatsQuery) else built
@@ -320,6 +359,24 @@ def execute_with_sql(
         frame, text = engine.execute_with_sql(expr, run.con)
         return frame, text, built
     return engine.execute(expr, run.con), _to_sql(expr, run.con), built
+
+
+def pandas_result(expr: ir.Expr, frame: pd.DataFrame) -> Any:
+    """``expr.__pandas_result__(frame)``, Ibis' conversion of DuckDB's frame; for a table whose
+    columns are numbers or text already of its target's pandas dtype, the frame itself (the
+    conversion would copy it into an equal frame)."""
+    import ibis.expr.types as ir
+    from ibis.formats.pandas import PandasType
+
+    if isinstance(expr, ir.Table):
+        schema = expr.schema()
+        if schema.names == tuple(frame.columns) and all(
+            (t.is_integer() or t.is_floating() or t.is_string())
+            and frame[name].dtype == PandasType.from_ibis(t)
+            for name, t in schema.items()
+        ):
+            return frame
+    return expr.__pandas_result__(frame)
 
 
 def _to_sql(expr: Any, con: Any) -> str | None:

@@ -8,7 +8,7 @@ import functools
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from abkit._duckdb_udf import micros_between, nonneg_floordiv
@@ -51,6 +51,22 @@ class PerUnit:
     covariate: dict[int, str | tuple[str, int, int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Wide:
+    """What a per-unit pass also keeps for the report's per-unit table
+    (:mod:`abkit.query.one_pass`): per unit, bit ``d`` of ``_wide`` for an event on day ``d``
+    (``t0 <= ts <= as_of``, ``d <= last_day``) and bit ``w`` of ``_wwin`` for one in the
+    calendar window ``[start + w·24h, start + (w+1)·24h)``, ``ts >= t0``, ``w < windows``."""
+
+    last_day: int
+    start: datetime | None = None
+    windows: int = 0
+
+
+#: the per-unit pass's columns for the report's table (:class:`Wide`)
+WIDE, WIDE_WINDOWS = "_wide", "_wwin"
+
+
 def last_window_day(event_metrics: Sequence[EventMetric]) -> int:
     """The last rolling day index (``⌊(ts − t0) / 24 h⌋``) any metric window can hold: the
     widest window's last day, one more for calendar-day windows (a calendar day index can
@@ -69,6 +85,7 @@ def per_unit_events(
     lookback: int | None = None,
     adjusted: Sequence[Metric] = (),
     unexposed_by_id: bool = False,
+    wide: Wide | None = None,
 ) -> PerUnit:
     """One grouped pass over all events: per-unit metric aggregates and data-quality counts.
 
@@ -78,6 +95,10 @@ def per_unit_events(
     (``_cat``: null id, never-exposed unit, null time, before exposure, after ``as_of``, beyond
     the widest window), so the data-quality report needs no second scan and the big
     aggregation sees only the rows that feed a metric.
+
+    ``wide``: the rows of exposed units that :class:`Wide` needs are grouped by unit too, in
+    their own category (so a unit can have rows of several categories), with the two masks;
+    :func:`abkit.query.one_pass.fold_wide` folds them back into the category counts.
     """
     import ibis
 
@@ -128,6 +149,21 @@ def per_unit_events(
         keep = j._day.notnull() | j._pj.notnull()
     else:
         keep = j._day.notnull()
+    wide_aggs: dict[str, Any] = {}
+    by_unit: Any = None  # the rows grouped by unit for the report's table, beside ``keep``
+    if wide is not None:
+        one_w, null_w = ibis.literal(1, "int64"), ibis.null("int64")
+        w_day = ibis.ifelse(in_range & (j._d <= wide.last_day), j._d, null_w)
+        wide_aggs[WIDE] = (one_w << w_day).bit_or()
+        by_unit = w_day.notnull()
+        if wide.start is not None and wide.windows > 0:
+            s_lit = ibis.literal(wide.start)
+            end = ibis.literal(wide.start + timedelta(days=wide.windows))
+            in_w = (j.ts >= j.t0) & (j.ts >= s_lit) & (j.ts < end)
+            # ts >= start here, so the day index from start is a floor
+            w_win = ibis.ifelse(in_w, day_index(backend, s_lit, j.ts), null_w)
+            wide_aggs[WIDE_WINDOWS] = (one_w << w_win).bit_or()
+            by_unit = by_unit | w_win.notnull()
     cat = ibis.cases(
         (keep, EV_IN_WINDOW),
         (j.unit_id.isnull(), EV_NULL_ID),
@@ -141,7 +177,9 @@ def per_unit_events(
         # unexposed_by_id: the never-exposed rows grouped by id too (a refresh's seal keeps them
         # per id, without a second join of the events to the units)
         _eu=ibis.ifelse(
-            (keep | (cat == EV_UNEXPOSED)) if unexposed_by_id else keep,
+            (keep | (cat == EV_UNEXPOSED))
+            if unexposed_by_id
+            else (keep if by_unit is None else keep | by_unit),
             j.unit_id,
             ibis.null(j.unit_id.type()),
         ),
@@ -220,5 +258,5 @@ def per_unit_events(
                         aggs[name] = exact_sum(ibis.ifelse(cond, v, 0.0))
                     cov_cols[ckey] = name
             covariate[i] = cov_cols[ckey]
-    pu = j.group_by(["_eu", CAT_COL]).aggregate(**aggs)
+    pu = j.group_by(["_eu", CAT_COL]).aggregate(**aggs, **wide_aggs)
     return PerUnit(pu, value, covariate)

@@ -46,6 +46,7 @@ __all__ = [
     "CalendarWindows",
     "UnitDays",
     "bit_count",
+    "carried",
     "statistics_inputs",
     "unit_days",
 ]
@@ -91,7 +92,7 @@ def bit_count(x: Any) -> Any:
     return _duckdb_bit_count(x).cast("int64")
 
 
-def _materialise(expr: ir.Table, con: BaseBackend) -> tuple[ir.Table, str]:
+def materialise(expr: ir.Table, con: BaseBackend) -> tuple[ir.Table, str]:
     """``CREATE TEMP TABLE`` from ``expr`` (its in-memory inputs registered for this statement
     only, as :func:`abkit.engine.execute` does); the table and its name."""
     name = f"_abkit_unit_days_{uuid.uuid4().hex}"
@@ -107,12 +108,39 @@ def _materialise(expr: ir.Table, con: BaseBackend) -> tuple[ir.Table, str]:
     return con.table(name), name
 
 
-def _drop(con: BaseBackend, names: Sequence[str]) -> None:
+def drop_tables(con: BaseBackend, names: Sequence[str]) -> None:
     for name in names:
         try:
             con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
         except Exception:  # the connection closed meanwhile: nothing left to free
             return
+
+
+def carried(columns: Sequence[str], carry: Sequence[str]) -> list[str]:
+    """The columns of ``carry`` the table carries: exposure columns other than its own (what is
+    not an exposure column is left to the view that asks for it, and says so)."""
+    return [
+        c for c in dict.fromkeys(carry) if c in columns and c not in ("unit_id", "variant", "t0")
+    ]
+
+
+def check_last_day(last_day: int) -> None:
+    if not 0 <= last_day <= LAST_DAY:
+        raise SpecError(f"last_day must be in 0..{LAST_DAY}, got {last_day}")
+
+
+def unit_rows(
+    exposures: ir.Table, *, as_of: datetime, con: BaseBackend, carry: Sequence[str]
+) -> tuple[ir.Table, str, datetime | None]:
+    """The units of the table (seen in one variant by ``as_of``: ``unit_id``, ``variant``,
+    ``t0``, the ``carry`` columns at ``t0``, ``age``) materialised; its name; the first ``t0``."""
+    be, as_lit = str(con.name), ibis.literal(as_of)
+    first = first_exposures(exposures, as_of=as_of, carry=tuple(carry), backend=be)
+    units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0", *carry)
+    units, name = materialise(units.mutate(age=day_index(be, units.t0, as_lit)), con)
+    first_t0 = execute(units.t0.min(), con)
+    first_t0 = None if first_t0 is None or first_t0 != first_t0 else first_t0.to_pydatetime()
+    return units, name, first_t0
 
 
 def unit_days(
@@ -130,15 +158,10 @@ def unit_days(
     ``exposures`` and ``events`` are prepared logs (:func:`abkit.data.prepare_logs`) on ``con``,
     a DuckDB backend (:data:`UNIT_DAYS_BACKENDS`).
     """
-    if not 0 <= last_day <= LAST_DAY:
-        raise SpecError(f"last_day must be in 0..{LAST_DAY}, got {last_day}")
-    be, as_lit = str(con.name), ibis.literal(as_of)
-    first = first_exposures(exposures, as_of=as_of, carry=tuple(carry), backend=be)
-    units = first.filter(first.n_variants == 1).select("unit_id", "variant", "t0", *carry)
-    units, u_name = _materialise(units.mutate(age=day_index(be, units.t0, as_lit)), con)
+    check_last_day(last_day)
+    be = str(con.name)
+    units, u_name, first_t0 = unit_rows(exposures, as_of=as_of, con=con, carry=carry)
     names = [u_name]
-    first_t0 = execute(units.t0.min(), con)
-    first_t0 = None if first_t0 is None or first_t0 != first_t0 else first_t0.to_pydatetime()
     one, null = ibis.literal(1, "int64"), ibis.null("int64")
     j = events.select("unit_id", "ts").join(units.select("unit_id", "t0", "age"), "unit_id")
     j = j.filter(j.ts >= j.t0).mutate(_d=day_index(be, j.t0, j.ts))
@@ -160,10 +183,10 @@ def unit_days(
     masks = {c: t[c].fill_null(0).cast("int64") for c in aggs}
     if "windows" not in masks:
         masks["windows"] = ibis.literal(0, "int64")
-    table, name = _materialise(t.select(*units.columns, **masks), con)
+    table, name = materialise(t.select(*units.columns, **masks), con)
     names.append(name)
     out = UnitDays(table, last_day, tuple(carry), first_t0, start, n_windows)
-    weakref.finalize(out, _drop, con, names)
+    weakref.finalize(out, drop_tables, con, names)
     return out
 
 

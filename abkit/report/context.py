@@ -25,7 +25,7 @@ from abkit.report.tables import churn_table, guardrails_table, segments_table
 from abkit.results import CORRECTIONS
 from abkit.retention import churn_survival
 from abkit.retention._novelty_sums import calendar_windows
-from abkit.retention._units import share
+from abkit.retention._units import analyze_and_share, share
 from abkit.retention.curve import curve_and_cohorts
 from abkit.stats import sequential_tuning
 
@@ -104,20 +104,12 @@ class ReportContext:
         events (computed once; None without events, when no such view is asked for, or when
         the logs cannot be prepared — each view then reads the logs and says why it cannot be
         shown)."""
-        r = self.spec.report
-        k, novelty_days = r.churn_inactive_days, long_term.novelty_days(self)
-        views = max(r.curve_days, *r.cohort_days, 0)
-        if not self.has_events or self.result.as_of is None or not (k or novelty_days or views):
+        table = _table_request(self.spec)
+        if not self.has_events or self.result.as_of is None or table is None:
             return None
         if "shared" not in self.cache:
-            last = max(r.churn_tau + k - 1 if k else 0, novelty_days or 0, views)
             try:
-                self.cache["shared"] = share(
-                    carry=self.spec.segments if k else (),
-                    last_day=last,
-                    windows=calendar_windows(novelty_days) if novelty_days else None,
-                    **self._view_args(),
-                )
+                self.cache["shared"] = share(**table, **self._view_args())
             except DataError:
                 self.cache["shared"] = None
         return self.cache["shared"]
@@ -241,17 +233,26 @@ class ReportContext:
         spec = load_spec(config["spec"])
         exp = Experiment.from_spec(spec)
         inputs = config["inputs"]
+        state, table = config.get("state"), _table_request(spec)
+        shared = None
         if inputs.get("units"):
             res = exp.analyze(units=inputs["units"])
+        elif state is None and inputs.get("events") and table is not None:
+            # the analysis and the views' per-unit table from one pass over the events
+            res, shared = analyze_and_share(
+                exp, inputs["exposures"], inputs["events"], as_of=config.get("as_of"), **table
+            )
         else:
-            state = config.get("state")
             res = exp.analyze(
                 exposures=inputs["exposures"],
                 events=inputs.get("events"),
                 as_of=config.get("as_of"),
                 state=None if state is None else State(**state),
             )
-        return cls(config, spec, res)
+        ctx = cls(config, spec, res)
+        if shared is not None:
+            ctx.cache["shared"] = shared
+        return ctx
 
     # ---- presentation helpers (HTML strings; every user string escaped)
 
@@ -523,3 +524,19 @@ class ReportContext:
         path = Path(self.config["summary_path"])
         write_json_atomic(path, self.summary())
         return str(path)
+
+
+def _table_request(spec: ExperimentSpec) -> dict[str, Any] | None:
+    """What the views of ``spec``'s report need of the shared per-unit table: the exposure
+    columns to carry, the last day since exposure, novelty's calendar windows (None: no view
+    reads it)."""
+    r = spec.report
+    k, novelty = r.churn_inactive_days, long_term.novelty_days_of(spec)
+    views = max(r.curve_days, *r.cohort_days, 0)
+    if not (k or novelty or views):
+        return None
+    return {
+        "carry": tuple(spec.segments) if k else (),
+        "last_day": max(r.churn_tau + k - 1 if k else 0, novelty or 0, views),
+        "windows": calendar_windows(novelty) if novelty else None,
+    }

@@ -8,12 +8,15 @@ the report. :func:`long_term_summary` is what ``summary.json`` carries under ``l
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abkit.errors import DataError
 from abkit.metrics import ActiveDays, Retention
 from abkit.retention import churn_regression, novelty
 from abkit.retention.surrogate import surrogate_forecast
+
+if TYPE_CHECKING:
+    from abkit.spec import ExperimentSpec
 
 #: the views take the report's ReportContext (typed loosely: context imports this module)
 ReportContext = Any
@@ -24,6 +27,7 @@ __all__ = [
     "hazards",
     "long_term_summary",
     "novelty_days",
+    "novelty_days_of",
     "novelty_view",
 ]
 
@@ -81,9 +85,15 @@ def _once(ctx: ReportContext, section: str, view: Any, **kw: Any) -> Any:
 
 def novelty_days(ctx: ReportContext) -> int | None:
     """The days the novelty trend spans (None: the view is not shown)."""
-    if not ctx.has_events or ctx.result.as_of is None or ctx.spec.report.curve_days == 0:
+    if not ctx.has_events or ctx.result.as_of is None:
         return None
-    return min(NOVELTY_DAYS, int(ctx.spec.report.curve_days))
+    return novelty_days_of(ctx.spec)
+
+
+def novelty_days_of(spec: ExperimentSpec) -> int | None:
+    """The days the novelty trend of a report of ``spec`` on logs spans (None: not shown)."""
+    days = int(spec.report.curve_days)
+    return None if days == 0 else min(NOVELTY_DAYS, days)
 
 
 def novelty_view(ctx: ReportContext) -> Any:

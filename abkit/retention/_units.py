@@ -15,12 +15,16 @@ from abkit.query.units_table import (
     UNIT_DAYS_BACKENDS,
     CalendarWindows,
     UnitDays,
+    carried,
     unit_days,
 )
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
+
+    from abkit.analysis import Experiment
+    from abkit.results import ExperimentResult
 
 #: the fewest days the shared table holds, so that a D30 surrogate forecast (the default
 #: long-term target) reads it too
@@ -91,19 +95,53 @@ def share(
     p = prepare(exposures, events, as_of=as_of, columns=columns, tz=tz, con=con)
     if str(p.con.name) not in UNIT_DAYS_BACKENDS:
         return p
-    # what is not an exposure column is left to the view that asks for it (and says so)
-    have = p.logs.exposures.columns
-    kept = [c for c in dict.fromkeys(carry) if c in have and c not in ("unit_id", "variant", "t0")]
     ud = unit_days(
         p.logs.exposures,
         p.events,
         as_of=p.as_of,
         con=p.con,
-        carry=kept,
-        last_day=min(max(last_day, SHARED_MIN_DAYS), LAST_DAY),
+        carry=carried(p.logs.exposures.columns, carry),
+        last_day=table_days(last_day),
         windows=windows,
     )
     return Prepared(p.logs, p.units, p.as_of, ud)
+
+
+def table_days(last_day: int) -> int:
+    """The days the shared table holds for views that need ``0..last_day``."""
+    return min(max(last_day, SHARED_MIN_DAYS), LAST_DAY)
+
+
+def analyze_and_share(
+    exp: Experiment,
+    exposures: Any,
+    events: Any,
+    *,
+    as_of: datetime | str | None,
+    carry: Sequence[str] = (),
+    last_day: int = 0,
+    windows: CalendarWindows | None = None,
+) -> tuple[ExperimentResult, Prepared | None]:
+    """``exp.analyze`` of the logs and, from the same pass over the events, what :func:`share`
+    gives (:meth:`~abkit.analysis.Experiment.analyze_with_table`); the preparation is None
+    where that pass is not possible (a backend other than DuckDB): :func:`share` then scans
+    the logs on its own."""
+    from abkit import engine
+
+    con = engine.connect()
+    res, ud = exp.analyze_with_table(
+        exposures=exposures,
+        events=events,
+        as_of=as_of,
+        con=con,
+        carry=carry,
+        last_day=table_days(last_day),
+        windows=windows,
+    )
+    if ud is None:
+        return res, None
+    p = prepare(exposures, events, as_of=res.as_of, columns=exp.columns, tz=exp.tz, con=con)
+    return res, Prepared(p.logs, p.units, p.as_of, ud)
 
 
 def shared_or_prepare(
